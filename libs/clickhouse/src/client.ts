@@ -1,0 +1,66 @@
+/**
+ * Owns the connection to ClickHouse: one client per process, with typed query, command and
+ * insert helpers whose failures carry CH_* codes.
+ */
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { AppError } from '@aispm/errors';
+
+/** Connection settings. */
+export interface ClickHouseSettings {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/** A ClickHouse connection with the few operations the platform uses. */
+export class ClickHouse {
+  private readonly client: ClickHouseClient;
+
+  constructor(settings: ClickHouseSettings) {
+    this.client = createClient({
+      url: settings.url,
+      username: settings.username,
+      password: settings.password,
+      request_timeout: 30_000,
+      compression: { request: false, response: false },
+    });
+  }
+
+  /** Runs a statement that returns no rows (DDL, ALTER). */
+  async command(statement: string): Promise<void> {
+    await this.wrap(() => this.client.command({ query: statement }));
+  }
+
+  /** Runs a SELECT and returns its rows. */
+  async query<T>(statement: string): Promise<T[]> {
+    return this.wrap(async () => {
+      const result = await this.client.query({ query: statement, format: 'JSONEachRow' });
+      return result.json<T>();
+    });
+  }
+
+  /** Inserts rows as JSONEachRow into `table` (a trusted, already-checked name). */
+  async insert(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.wrap(() => this.client.insert({ table, values: [...rows], format: 'JSONEachRow' }));
+  }
+
+  /** True when the server answers. */
+  async ping(): Promise<boolean> {
+    const result = await this.client.ping();
+    return result.success;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async wrap<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (cause) {
+      if (cause instanceof AppError) throw cause;
+      throw new AppError('CH_QUERY_FAILED', `ClickHouse: ${(cause as Error).message}`, { cause });
+    }
+  }
+}

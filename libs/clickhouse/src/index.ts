@@ -1,0 +1,6 @@
+/**
+ * Owns ClickHouse access: the client, SQL value escaping, and versioned migrations.
+ */
+export * from './client';
+export * from './sql';
+export * from './migrations';

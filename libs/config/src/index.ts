@@ -1,0 +1,174 @@
+/**
+ * Owns every configuration key the platform reads: its name, type, default and meaning. A
+ * service asks for the keys it needs; a bad or missing value fails start-up with a message that
+ * names the variable. Nothing else in the code base reads `process.env` (services pass it in).
+ */
+import { AppError } from '@aispm/errors';
+
+type Parser<T> = (raw: string) => T;
+
+/** One configuration key: how to parse it, its default (absent means required), and its meaning. */
+export interface KeySpec<T> {
+  readonly parse: Parser<T>;
+  readonly fallback?: string;
+  readonly doc: string;
+}
+
+function key<T>(parse: Parser<T>, fallback: string | undefined, doc: string): KeySpec<T> {
+  return fallback === undefined ? { parse, doc } : { parse, fallback, doc };
+}
+
+const text: Parser<string> = (raw) => raw;
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`expected an integer, got "${raw}"`);
+    const value = Number(raw);
+    if (value < min || value > max) throw new Error(`expected ${min}..${max}, got ${value}`);
+    return value;
+  };
+}
+
+const port = integer(1, 65535);
+
+const url: Parser<string> = (raw) => {
+  const parsed = new URL(raw);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new Error(`expected http(s), got ${raw}`);
+  return raw.replace(/\/+$/, '');
+};
+
+const brokerList: Parser<string[]> = (raw) => {
+  const brokers = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (brokers.length === 0) throw new Error('expected at least one host:port');
+  for (const broker of brokers) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker)) throw new Error(`expected host:port, got "${broker}"`);
+  }
+  return brokers;
+};
+
+function oneOf<const T extends string>(...values: T[]): Parser<T> {
+  return (raw) => {
+    if (!(values as string[]).includes(raw))
+      throw new Error(`expected one of ${values.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
+}
+
+/** The whole configuration surface. docs/configuration.md lists the same keys (a test checks). */
+export const CONFIG_KEYS = {
+  AISPM_LOG_LEVEL: key(
+    oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'),
+    'info',
+    'pino log level.',
+  ),
+  AISPM_INSTANCE_ID: key(
+    (raw) => {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw)) throw new Error('expected 1-64 of [A-Za-z0-9_.-]');
+      return raw;
+    },
+    undefined,
+    'Stable id of this instance among its service, e.g. a StatefulSet ordinal. Kafka transactional ids derive from it, so a restarted instance fences its own zombie. Defaults to `<service>-0`.',
+  ),
+  AISPM_GROUP_PREFIX: key(
+    (raw) => {
+      if (!/^[a-z0-9][a-z0-9.-]{0,40}$/.test(raw)) throw new Error('expected 1-41 of [a-z0-9.-]');
+      return raw;
+    },
+    'aispm',
+    'Prefix of consumer-group and transactional ids, so two pipelines can share one cluster.',
+  ),
+  AISPM_DATA_DIR: key(text, '.data', 'Folder for local data, logs and the bootstrap file.'),
+  AISPM_OPS_PORT: key(port, undefined, 'Port of `/metrics`, `/healthz` and `/readyz` on worker services.'),
+  AISPM_OPS_HOST: key(text, '127.0.0.1', 'Address the ops endpoints bind to.'),
+  AISPM_SHUTDOWN_TIMEOUT_MS: key(
+    integer(100, 600_000),
+    '15000',
+    'How long graceful shutdown may take before the process exits anyway.',
+  ),
+  AISPM_BOOTSTRAP_FILE: key(
+    text,
+    '.data/bootstrap.json',
+    'JSON file of tenants and collector key hashes read by the gateway at start.',
+  ),
+  AISPM_TOPIC_PARTITIONS: key(
+    integer(1, 1000),
+    '3',
+    'Partitions of each per-tenant topic created by the platform.',
+  ),
+  AISPM_TOPIC_REPLICATION: key(integer(1, 16), '1', 'Replication factor of topics created by the platform.'),
+  AISPM_TOPIC_REFRESH_MS: key(
+    integer(200, 3_600_000),
+    '3000',
+    'How often workers look for new tenant topics.',
+  ),
+  AISPM_RAW_RETENTION_MS: key(
+    integer(-1, Number.MAX_SAFE_INTEGER),
+    String(24 * 3600 * 1000),
+    'Default retention of raw topics (unredacted data).',
+  ),
+  AISPM_MAX_BODY_BYTES: key(
+    integer(1024, 512 * 1024 * 1024),
+    String(1024 * 1024),
+    'Largest request body the gateway reads.',
+  ),
+  GATEWAY_HOST: key(text, '127.0.0.1', 'Address the gateway binds to.'),
+  GATEWAY_PORT: key(port, '8080', 'Port of the gateway.'),
+  GATEWAY_PRODUCE_TIMEOUT_MS: key(
+    integer(100, 120_000),
+    '5000',
+    'Longest the gateway waits for Kafka to acknowledge before answering 503; a late acknowledgement is harmless, retries collapse by idempotency key.',
+  ),
+  KAFKA_BROKERS: key(brokerList, '127.0.0.1:9092', 'Comma-separated Kafka bootstrap servers.'),
+  KAFKA_REQUEST_TIMEOUT_MS: key(integer(100, 300_000), '10000', 'Kafka request timeout.'),
+  SCHEMA_REGISTRY_URL: key(
+    url,
+    'http://127.0.0.1:8081/apis/ccompat/v7',
+    'Confluent-compatible schema registry base URL.',
+  ),
+  CLICKHOUSE_URL: key(url, 'http://127.0.0.1:8123', 'ClickHouse HTTP endpoint.'),
+  CLICKHOUSE_USER: key(text, 'default', 'ClickHouse user of the services.'),
+  CLICKHOUSE_PASSWORD: key(text, '', 'Password of CLICKHOUSE_USER.'),
+  CLICKHOUSE_DATABASE: key(text, 'aispm', 'Database of the live projections.'),
+  PROJECTOR_BATCH_SIZE: key(integer(1, 100_000), '1000', 'Rows per ClickHouse insert.'),
+  PROJECTOR_FLUSH_MS: key(integer(10, 60_000), '250', 'Longest a row waits before its batch is inserted.'),
+} as const satisfies Record<string, KeySpec<unknown>>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+type ValueOf<K extends ConfigKey> = ReturnType<(typeof CONFIG_KEYS)[K]['parse']>;
+
+/** The typed values of the requested keys. */
+export type Config<K extends ConfigKey> = { readonly [P in K]: ValueOf<P> };
+
+/**
+ * Parses the requested keys from `env`, all at once, so one start-up names every bad variable.
+ * `defaults` supplies service-specific defaults for keys that have none of their own.
+ */
+export function loadConfig<K extends ConfigKey>(
+  keys: readonly K[],
+  env: Readonly<Record<string, string | undefined>>,
+  defaults: Partial<Record<K, string>> = {},
+): Config<K> {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const name of keys) {
+    const spec: KeySpec<unknown> = CONFIG_KEYS[name];
+    const raw = env[name] ?? defaults[name] ?? spec.fallback;
+    if (raw === undefined) {
+      problems.push(`${name} is required (${spec.doc})`);
+      continue;
+    }
+    try {
+      values[name] = spec.parse(raw);
+    } catch (error) {
+      problems.push(`${name} is invalid: ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`);
+  }
+  return values as Config<K>;
+}

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CONFIG_KEYS, loadConfig } from '../src';
+
+describe('loadConfig', () => {
+  it('applies defaults and parses types', () => {
+    const config = loadConfig(['KAFKA_BROKERS', 'GATEWAY_PORT'], {});
+    expect(config.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(config.GATEWAY_PORT).toBe(8080);
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() =>
+      loadConfig(['GATEWAY_PORT', 'KAFKA_BROKERS'], { GATEWAY_PORT: '99999', KAFKA_BROKERS: 'nope' }),
+    ).toThrow(/GATEWAY_PORT is invalid.*KAFKA_BROKERS is invalid/);
+  });
+
+  it('requires keys without a default', () => {
+    expect(() => loadConfig(['AISPM_OPS_PORT'], {})).toThrow(/AISPM_OPS_PORT is required/);
+    expect(loadConfig(['AISPM_OPS_PORT'], {}, { AISPM_OPS_PORT: '9101' }).AISPM_OPS_PORT).toBe(9101);
+  });
+
+  it('rejects a non-http registry url', () => {
+    expect(() => loadConfig(['SCHEMA_REGISTRY_URL'], { SCHEMA_REGISTRY_URL: 'ftp://x' })).toThrow(
+      /SCHEMA_REGISTRY_URL/,
+    );
+  });
+
+  it('is documented key by key in docs/configuration.md', () => {
+    const docs = readFileSync(path.resolve(__dirname, '../../../docs/configuration.md'), 'utf8');
+    const documented = [...docs.matchAll(/^\| `([A-Z0-9_]+)`/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+  });
+});

@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  loadSchema,
+  parseTenantTopic,
+  SCHEMA_DIR,
+  SCHEMA_NAMES,
+  SHARED_TOPICS,
+  TENANT_STAGES,
+  tenantTopic,
+  TOPIC_SCHEMAS,
+  validatorFor,
+} from '../src';
+
+const repoRoot = path.resolve(__dirname, '../../..');
+const sharedDir = process.env.AISPM_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
+
+describe('topics', () => {
+  it('names tenant topics per DESIGN §2 and parses them back', () => {
+    for (const stage of TENANT_STAGES) {
+      const topic = tenantTopic('acme-corp', stage);
+      expect(topic).toBe(`aispm.acme-corp.${stage}`);
+      expect(parseTenantTopic(topic)).toEqual({ tenant: 'acme-corp', stage });
+    }
+    expect(parseTenantTopic(SHARED_TOPICS.control)).toBeUndefined();
+  });
+
+  it.each(['A', 'a', '-ab', 'a_b', 'x'.repeat(64), 'ab.cd'])('refuses the slug %j', (slug) => {
+    expect(() => tenantTopic(slug, 'raw')).toThrow(/TENANT_INVALID_SLUG|does not match/);
+  });
+
+  it('gives every topic a schema that exists', () => {
+    const topics = [...TENANT_STAGES, ...Object.keys(SHARED_TOPICS)];
+    for (const topic of topics) {
+      const name = TOPIC_SCHEMAS[topic as keyof typeof TOPIC_SCHEMAS];
+      expect(SCHEMA_NAMES).toContain(name);
+      expect(loadSchema(name).$id).toEqual(expect.any(String));
+    }
+  });
+});
+
+describe('schemas', () => {
+  it('lists every schema file', () => {
+    const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.schema.json'));
+    expect(files.map((f) => f.replace('.schema.json', '')).sort()).toEqual([...SCHEMA_NAMES].sort());
+  });
+
+  it('ships the envelope exactly as the public contract, plus an $id', () => {
+    const publicContract = JSON.parse(
+      readFileSync(
+        path.join(sharedDir, 'contracts/aispm-enterprise-live-ingestion-envelope.schema.json'),
+        'utf8',
+      ),
+    );
+    const { $id, ...ours } = loadSchema('envelope.v1');
+    expect($id).toEqual(expect.any(String));
+    expect(ours).toEqual(publicContract);
+  });
+
+  it('accepts the public example envelope', () => {
+    const example = JSON.parse(
+      readFileSync(
+        path.join(sharedDir, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
+        'utf8',
+      ),
+    );
+    const validate = validatorFor('envelope.v1');
+    expect(validate(example)).toBe(true);
+    expect(validate({ ...example, event: { ...example.event, occurred_at: 'yesterday' } })).toBe(false);
+  });
+
+  it('has generated types in step with the schemas', () => {
+    expect(() =>
+      execFileSync(process.execPath, [path.join(repoRoot, 'scripts/gen-types.js'), '--check'], {
+        stdio: 'pipe',
+      }),
+    ).not.toThrow();
+  });
+});

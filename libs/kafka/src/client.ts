@@ -1,0 +1,93 @@
+/**
+ * Owns how the platform connects to Kafka: one client factory (KafkaJS behind our own
+ * functions, so the client library can be swapped) and the topic admin that ensures topics.
+ */
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from '@aispm/observability';
+import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
+
+/** Connection settings of a Kafka client. */
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly requestTimeoutMs: number;
+  /** Shorter retry schedules in tests; production keeps KafkaJS's defaults. */
+  readonly retries?: number;
+}
+
+const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A KafkaJS client that logs through pino. */
+export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    requestTimeout: settings.requestTimeoutMs,
+    connectionTimeout: 3000,
+    retry: { retries: settings.retries ?? 5, initialRetryTime: 300, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log, namespace }: LogEntry) => {
+        const { message, ...extra } = log;
+        kafkaLogger[PINO_LEVEL[level] ?? 'info']({ namespace, ...extra }, message);
+      },
+  });
+}
+
+/** How per-tenant topics are created. */
+export interface TopicPolicy {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** Retention of the raw (unredacted) topic, in ms; -1 keeps it forever (legal hold). */
+  readonly rawRetentionMs: number;
+}
+
+/** The topics of one tenant with their configs (the raw topic has a short retention, DESIGN §7). */
+export function tenantTopicConfigs(tenant: string, policy: TopicPolicy): ITopicConfig[] {
+  return tenantTopics(tenant).map((topic) => {
+    const stage = parseTenantTopic(topic)!.stage;
+    const configEntries =
+      stage === 'raw' ? [{ name: 'retention.ms', value: String(policy.rawRetentionMs) }] : [];
+    return {
+      topic,
+      numPartitions: policy.partitions,
+      replicationFactor: policy.replicationFactor,
+      configEntries,
+    };
+  });
+}
+
+/** The shared topics: the compacted control topic and the health topic. */
+export function sharedTopicConfigs(policy: TopicPolicy): ITopicConfig[] {
+  return [
+    {
+      topic: SHARED_TOPICS.control,
+      numPartitions: 1,
+      replicationFactor: policy.replicationFactor,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
+    {
+      topic: SHARED_TOPICS.health,
+      numPartitions: policy.partitions,
+      replicationFactor: policy.replicationFactor,
+    },
+  ];
+}
+
+/** Creates whichever of `topics` do not exist yet; returns the names it created. */
+export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return [];
+  // Another instance may create the same topics at the same moment; createTopics reports
+  // "already exists" as false rather than failing, which is what we want.
+  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((t) => t.topic);
+}

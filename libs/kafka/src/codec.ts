@@ -1,0 +1,77 @@
+/**
+ * Owns the Confluent wire format (magic byte, schema id, JSON) of every stage message. Schemas
+ * from `schemas/` are registered once at start-up; encoding validates against them, and decoding
+ * resolves any registered id, so messages written under an older schema version still decode.
+ */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { JsonOptions } from '@kafkajs/confluent-schema-registry/dist/@types';
+import { createAjv, loadSchema, schemaSubject, type SchemaName } from '@aispm/contracts';
+import { AppError } from '@aispm/errors';
+
+// TRICKY: the registry library bundles its own copy of ajv, so our Ajv2020 has a structurally
+// different type though it honours the same addSchema/compile contract the library calls.
+type JsonAjv = NonNullable<JsonOptions['ajvInstance']>;
+
+/** Encodes and decodes stage messages through the schema registry. */
+export class StageCodec {
+  private readonly registry: SchemaRegistry;
+  private readonly ids = new Map<SchemaName, number>();
+
+  constructor(registryUrl: string) {
+    this.registry = new SchemaRegistry(
+      { host: registryUrl, retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } },
+      // The library compiles JSON Schemas with a default (draft-07) Ajv; ours are 2020-12.
+      { [SchemaType.JSON]: { ajvInstance: createAjv() as unknown as JsonAjv } },
+    );
+  }
+
+  /** Registers the given schemas (idempotent: the registry returns the existing id). */
+  async register(names: readonly SchemaName[]): Promise<void> {
+    for (const name of names) {
+      try {
+        const { id } = await this.registry.register(
+          { type: SchemaType.JSON, schema: JSON.stringify(loadSchema(name)) },
+          { subject: schemaSubject(name) },
+        );
+        this.ids.set(name, id);
+      } catch (cause) {
+        throw new AppError(
+          'KAFKA_SCHEMA_REGISTRY_UNAVAILABLE',
+          `Registering ${name} failed: ${String(cause)}`,
+          {
+            cause,
+          },
+        );
+      }
+    }
+  }
+
+  /** The registry id of a registered schema. */
+  schemaId(name: SchemaName): number {
+    const id = this.ids.get(name);
+    if (id === undefined) throw new Error(`Schema ${name} was not registered at start-up`);
+    return id;
+  }
+
+  /** The value in wire format; throws if it does not match its schema. */
+  async encode(name: SchemaName, value: object): Promise<Buffer> {
+    return this.registry.encode(this.schemaId(name), value);
+  }
+
+  /** The decoded value of a wire-format buffer. Undecodable bytes raise KAFKA_DECODE_FAILED. */
+  async decode<T>(buffer: Buffer | null): Promise<T> {
+    if (!buffer || buffer.length < 5 || buffer[0] !== 0) {
+      throw new AppError('KAFKA_DECODE_FAILED', 'Value is not in the Confluent wire format');
+    }
+    try {
+      return (await this.registry.decode(buffer)) as T;
+    } catch (cause) {
+      const text = String(cause);
+      // A registry that cannot be reached is an outage to wait out, not a poison message.
+      if (/ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket hang up|503|502/.test(text)) {
+        throw new AppError('KAFKA_SCHEMA_REGISTRY_UNAVAILABLE', `Schema registry failed: ${text}`, { cause });
+      }
+      throw new AppError('KAFKA_DECODE_FAILED', `Value could not be decoded: ${text}`, { cause });
+    }
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * Owns everything Kafka: the client factory, topic admin, the Confluent wire-format codec and
+ * the stage runners the workers share.
+ */
+export * from './client';
+export * from './codec';
+export * from './stage';
+export * from './worker';

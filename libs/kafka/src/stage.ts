@@ -1,0 +1,418 @@
+/**
+ * Owns the consume loop every pipeline worker shares: subscribing to one stage's topics of all
+ * tenants (and picking up tenants created at runtime), decoding, calling the service's pure core,
+ * dead-lettering what the core rejects, and committing offsets only once output is durable.
+ *
+ * A transform stage (redactor, normalizer) writes its output, dead letters and input offsets in
+ * one Kafka transaction, so a crash neither duplicates nor loses a record. A sink stage (projector)
+ * commits offsets after its writes are durable; its sink must be idempotent, since a crash
+ * between write and commit redelivers the batch.
+ */
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  KafkaMessage,
+  Kafka,
+  Producer,
+  Transaction,
+} from 'kafkajs';
+import {
+  HEADERS,
+  parseTenantTopic,
+  tenantTopic,
+  TOPIC_SCHEMAS,
+  type DlqRecord,
+  type SchemaName,
+  type TenantStage,
+} from '@aispm/contracts';
+import { AppError, isRetriable } from '@aispm/errors';
+import type { Logger, Metrics } from '@aispm/observability';
+import type { StageCodec } from './codec';
+
+/** A decoded input message with where it came from. */
+export interface StageInput<T> {
+  readonly tenant: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly value: T;
+}
+
+/** What a core made of one input: output for the next stage, or a dead letter with a code. */
+export type StageResult<O> =
+  | { readonly ok: true; readonly value: O }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** Settings shared by both kinds of stage. */
+export interface StageSettings {
+  readonly service: string;
+  readonly instanceId: string;
+  /** Prefix of the consumer group and transactional ids (AISPM_GROUP_PREFIX). */
+  readonly groupPrefix: string;
+  readonly inputStage: TenantStage;
+  readonly topicRefreshMs: number;
+}
+
+/** Headers as strings (KafkaJS hands them over as buffers). */
+function readHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? String(value[0]) : String(value);
+  }
+  return out;
+}
+
+/** The consumer group of a service's stage. */
+export function stageGroupId(groupPrefix: string, service: string): string {
+  return `${groupPrefix}-${service}`;
+}
+
+function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+/** Base of both stage kinds: subscription management, decoding and dead letters. */
+abstract class StageRunner<I> {
+  protected readonly consumer: Consumer;
+  protected readonly producer: Producer;
+  private readonly admin: Admin;
+  private subscribed = new Set<string>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> = Promise.resolve();
+  private lastProgressMs = Date.now();
+  private running = false;
+  private stopping = false;
+
+  protected constructor(
+    kafka: Kafka,
+    protected readonly settings: StageSettings,
+    protected readonly codec: StageCodec,
+    protected readonly logger: Logger,
+    protected readonly metrics: Metrics,
+    producer: Producer,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: stageGroupId(settings.groupPrefix, settings.service),
+      // TRICKY: read_committed, so a transform stage never sees output of an aborted transaction.
+      readUncommitted: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+      allowAutoTopicCreation: false,
+    });
+    this.admin = kafka.admin();
+    this.producer = producer;
+  }
+
+  /** Connects, subscribes to the stage's current topics and starts watching for new tenants. */
+  async start(): Promise<void> {
+    await Promise.all([this.consumer.connect(), this.producer.connect(), this.admin.connect()]);
+    await this.refreshSubscription();
+    this.refreshTimer = setInterval(() => {
+      this.refreshing = this.refreshing
+        .then(() => this.refreshSubscription())
+        .catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'topic refresh failed; will try again');
+        });
+    }, this.settings.topicRefreshMs);
+  }
+
+  /** Alive: the loop is running, or idle with nothing to consume. */
+  healthy(): boolean {
+    return !this.stopping;
+  }
+
+  /** Ready: subscribed and not shutting down. */
+  ready(): boolean {
+    return this.running && !this.stopping;
+  }
+
+  /** Milliseconds since the loop last finished a batch or found nothing to do. */
+  idleForMs(): number {
+    return Date.now() - this.lastProgressMs;
+  }
+
+  /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.refreshing;
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+    await this.admin.disconnect();
+  }
+
+  private async refreshSubscription(): Promise<void> {
+    if (this.stopping) return;
+    const topics = (await this.admin.listTopics())
+      .filter((topic) => parseTenantTopic(topic)?.stage === this.settings.inputStage)
+      .sort();
+    this.lastProgressMs = Date.now();
+    if (topics.length === this.subscribed.size && topics.every((t) => this.subscribed.has(t))) return;
+    // KafkaJS resolves a subscription only when subscribing, so a new tenant's topic needs a
+    // stop and re-subscribe; the group rebalances and committed offsets carry over.
+    if (this.running) await this.consumer.stop();
+    this.running = false;
+    await this.consumer.subscribe({ topics, fromBeginning: true });
+    this.subscribed = new Set(topics);
+    this.logger.info({ topics: topics.length }, 'subscribed to stage topics');
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async (payload) => {
+        const started = Date.now();
+        await this.handleBatch(payload);
+        this.lastProgressMs = Date.now();
+        this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
+      },
+    });
+    this.running = true;
+  }
+
+  /** Decodes one message; a decode failure becomes a dead letter rather than a stuck partition. */
+  protected async decode(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+  ): Promise<StageInput<I> | DlqRecord> {
+    const { tenant } = parseTenantTopic(topic)!;
+    try {
+      const value = await this.codec.decode<I>(message.value);
+      return {
+        tenant,
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key?.toString(),
+        headers: readHeaders(message.headers),
+        value,
+      };
+    } catch (error) {
+      if (isRetriable(error)) throw error;
+      return this.deadLetter(
+        topic,
+        partition,
+        message,
+        error instanceof AppError ? error.code : 'KAFKA_DECODE_FAILED',
+        String((error as Error).message),
+      );
+    }
+  }
+
+  protected deadLetter(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    code: string,
+    reason: string,
+  ): DlqRecord {
+    const record: DlqRecord = {
+      schema_version: 'aispm.dlq_record.v1',
+      service: this.settings.service,
+      code,
+      message: reason,
+      source: { topic, partition, offset: message.offset },
+      original_base64: (message.value ?? Buffer.alloc(0)).toString('base64'),
+      failed_ms: Date.now(),
+    };
+    if (message.key) record.original_key = message.key.toString();
+    return record;
+  }
+
+  protected async dlqMessage(tenant: string, record: DlqRecord, message: KafkaMessage) {
+    this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'dlq' });
+    this.logger.warn({ tenant, code: record.code, source: record.source }, 'message dead-lettered');
+    return {
+      topic: tenantTopic(tenant, 'dlq'),
+      message: {
+        key: message.key,
+        value: await this.codec.encode(TOPIC_SCHEMAS.dlq, record),
+        headers: { ...readHeaders(message.headers), [HEADERS.tenant]: tenant },
+      },
+    };
+  }
+
+  protected abstract handleBatch(payload: EachBatchPayload): Promise<void>;
+}
+
+/** A transform core: pure, per message. */
+export type TransformCore<I, O> = (input: StageInput<I>) => StageResult<O>;
+
+/** Settings of a transform stage. */
+export interface TransformStageSettings<I, O> extends StageSettings {
+  readonly outputStage: TenantStage;
+  readonly outputSchema: SchemaName;
+  readonly core: TransformCore<I, O>;
+  /** The output message key, e.g. the session id, so a session stays ordered. */
+  readonly keyOf: (output: O, input: StageInput<I>) => string | undefined;
+}
+
+/** Consume, transform and produce with exactly-once semantics through Kafka transactions. */
+export class TransformStage<I, O extends object> extends StageRunner<I> {
+  constructor(
+    kafka: Kafka,
+    private readonly transform: TransformStageSettings<I, O>,
+    codec: StageCodec,
+    logger: Logger,
+    metrics: Metrics,
+  ) {
+    super(
+      kafka,
+      transform,
+      codec,
+      logger,
+      metrics,
+      kafka.producer({
+        // A stable id per instance: a restarted instance fences its predecessor's open transaction.
+        transactionalId: `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      }),
+    );
+  }
+
+  protected async handleBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const outputs: {
+      topic: string;
+      message: { key: Buffer | string | null; value: Buffer; headers: IHeaders };
+    }[] = [];
+    for (const message of batch.messages) {
+      const decoded = await this.decode(batch.topic, batch.partition, message);
+      const tenant = parseTenantTopic(batch.topic)!.tenant;
+      if (!('value' in decoded)) {
+        outputs.push(await this.dlqMessage(tenant, decoded, message));
+        continue;
+      }
+      const result = this.runCore(decoded);
+      if (!result.ok) {
+        const record = this.deadLetter(batch.topic, batch.partition, message, result.code, result.message);
+        outputs.push(await this.dlqMessage(tenant, record, message));
+        continue;
+      }
+      this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' });
+      outputs.push({
+        topic: tenantTopic(tenant, this.transform.outputStage),
+        message: {
+          key: this.transform.keyOf(result.value, decoded) ?? message.key,
+          value: await this.codec.encode(this.transform.outputSchema, result.value),
+          headers: { ...decoded.headers },
+        },
+      });
+    }
+    const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
+    const transaction: Transaction = await this.producer.transaction();
+    try {
+      const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
+      for (const { topic, message } of outputs) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
+      const started = Date.now();
+      await transaction.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: -1,
+      });
+      await transaction.sendOffsets({
+        consumerGroupId: stageGroupId(this.settings.groupPrefix, this.settings.service),
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: nextOffset(lastOffset) }],
+          },
+        ],
+      });
+      await transaction.commit();
+      this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
+    } catch (error) {
+      await transaction.abort().catch((abortError: unknown) => {
+        this.logger.warn({ err: abortError }, 'aborting the transaction failed');
+      });
+      throw error;
+    }
+    resolveOffset(lastOffset);
+    await heartbeat();
+  }
+
+  private runCore(input: StageInput<I>): StageResult<O> {
+    try {
+      return this.transform.core(input);
+    } catch (error) {
+      // Fail closed: a core that throws sends the message to the DLQ, never downstream.
+      return {
+        ok: false,
+        code: error instanceof AppError ? error.code : 'STAGE_CORE_FAILED',
+        message: String((error as Error).message),
+      };
+    }
+  }
+}
+
+/** Writes a batch durably (e.g. a ClickHouse insert); must be idempotent. */
+export type StageSink<I> = (inputs: readonly StageInput<I>[]) => Promise<void>;
+
+/** Settings of a sink stage. */
+export interface SinkStageSettings<I> extends StageSettings {
+  readonly sink: StageSink<I>;
+}
+
+/** Consume and write to storage, committing offsets only after the write is durable. */
+export class SinkStage<I> extends StageRunner<I> {
+  constructor(
+    kafka: Kafka,
+    private readonly sinkSettings: SinkStageSettings<I>,
+    codec: StageCodec,
+    logger: Logger,
+    metrics: Metrics,
+  ) {
+    super(
+      kafka,
+      sinkSettings,
+      codec,
+      logger,
+      metrics,
+      kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
+    );
+  }
+
+  protected async handleBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const tenant = parseTenantTopic(batch.topic)!.tenant;
+    const inputs: StageInput<I>[] = [];
+    const deadLetters = [];
+    for (const message of batch.messages) {
+      const decoded = await this.decode(batch.topic, batch.partition, message);
+      if ('value' in decoded) inputs.push(decoded);
+      else deadLetters.push(await this.dlqMessage(tenant, decoded, message));
+    }
+    if (inputs.length > 0) await this.sinkSettings.sink(inputs);
+    if (deadLetters.length > 0) {
+      await this.producer.send({
+        topic: tenantTopic(tenant, 'dlq'),
+        messages: deadLetters.map((d) => d.message),
+        acks: -1,
+      });
+    }
+    this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' }, inputs.length);
+    const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
+    await this.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: nextOffset(lastOffset) },
+    ]);
+    resolveOffset(lastOffset);
+    await heartbeat();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Owns the life of a pipeline worker process: the wiring every worker shares around its stage
+ * (logger, metrics, Kafka, schema registration, ops server) and the shutdown order: mark unready,
+ * stop fetching and finish the in-flight batch (which commits), close storage, then exit.
+ */
+import type { Kafka } from 'kafkajs';
+import type { Config } from '@aispm/config';
+import { SCHEMA_NAMES } from '@aispm/contracts';
+import { buildOpsServer, createLogger, Metrics, onShutdownSignal, type Logger } from '@aispm/observability';
+import { createKafka } from './client';
+import { StageCodec } from './codec';
+
+/** The configuration keys every worker reads. */
+export const WORKER_CONFIG_KEYS = [
+  'AISPM_LOG_LEVEL',
+  'AISPM_INSTANCE_ID',
+  'AISPM_GROUP_PREFIX',
+  'AISPM_OPS_HOST',
+  'AISPM_OPS_PORT',
+  'AISPM_SHUTDOWN_TIMEOUT_MS',
+  'AISPM_TOPIC_REFRESH_MS',
+  'KAFKA_BROKERS',
+  'KAFKA_REQUEST_TIMEOUT_MS',
+  'SCHEMA_REGISTRY_URL',
+] as const;
+export type WorkerConfig = Config<(typeof WORKER_CONFIG_KEYS)[number]>;
+
+/** What a worker's stage needs from the process. */
+export interface WorkerContext {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly kafka: Kafka;
+  readonly codec: StageCodec;
+}
+
+/** The part of a stage the process drives. */
+export interface RunnableStage {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  healthy(): boolean;
+  ready(): boolean;
+}
+
+/** Starts a worker: wires its context, builds its stage, serves ops routes, handles signals. */
+export async function runWorker(
+  service: string,
+  config: WorkerConfig,
+  build: (context: WorkerContext) => Promise<{ stage: RunnableStage; close?: () => Promise<void> }>,
+): Promise<void> {
+  const logger = createLogger(service, config.AISPM_INSTANCE_ID, config.AISPM_LOG_LEVEL);
+  const metrics = new Metrics(service);
+  const kafka = createKafka(
+    {
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${service}-${config.AISPM_INSTANCE_ID}`,
+      requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+    },
+    logger,
+  );
+  const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
+  await codec.register(SCHEMA_NAMES);
+  const { stage, close } = await build({ logger, metrics, kafka, codec });
+  let stopping = false;
+  const ops = buildOpsServer(metrics, {
+    healthy: () => stage.healthy(),
+    ready: () => !stopping && stage.ready(),
+  });
+  await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
+  await stage.start();
+  logger.info({ ops: `http://${config.AISPM_OPS_HOST}:${config.AISPM_OPS_PORT}` }, 'worker started');
+  onShutdownSignal(logger, config.AISPM_SHUTDOWN_TIMEOUT_MS, async () => {
+    stopping = true;
+    await stage.stop();
+    await close?.();
+    await ops.close();
+  });
+}
+
+/** Runs `main`, turning a start-up failure into one clear line on stderr and exit code 1. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

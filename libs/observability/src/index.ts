@@ -1,0 +1,164 @@
+/**
+ * Owns what operators see of a process: the pino logger, the prom-client registry with the
+ * platform's metric names, and the `/metrics`, `/healthz` and `/readyz` routes that every
+ * service serves (the gateway on its own port, workers on a small ops server).
+ */
+import fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type { Logger } from 'pino';
+
+/** A structured JSON logger for `service`; records carry `service` and `instance`. */
+export function createLogger(service: string, instance: string, level: string): Logger {
+  return pino({ level, base: { service, instance } });
+}
+
+/** Readiness and liveness probes a service reports. */
+export interface Probes {
+  /** Alive: the process is making progress (e.g. its consume loop is not stuck). */
+  healthy(): boolean;
+  /** Ready: the process can do its job now (connected, not shutting down). */
+  ready(): boolean;
+}
+
+/** The platform's metrics, each named once, with units in the name. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly stageMessages: Counter<'service' | 'tenant' | 'outcome'>;
+  readonly stageBatchDuration: Histogram<'service'>;
+  readonly produceDuration: Histogram<'service'>;
+  readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly ingestRequests: Counter<'tenant' | 'route' | 'status'>;
+  readonly ingestItems: Counter<'tenant' | 'outcome' | 'reason'>;
+  readonly chInsertDuration: Histogram<'table'>;
+  readonly chInsertRows: Counter<'table'>;
+  readonly retries: Counter<'operation'>;
+  readonly endToEndLatency: Histogram<'tenant'>;
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const ms = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000];
+    this.stageMessages = new Counter({
+      name: 'aispm_stage_messages_total',
+      help: 'Messages a pipeline stage handled, by outcome (ok, dlq).',
+      labelNames: ['service', 'tenant', 'outcome'],
+      registers,
+    });
+    this.stageBatchDuration = new Histogram({
+      name: 'aispm_stage_batch_duration_ms',
+      help: 'Time to process and commit one consumed batch, in milliseconds.',
+      labelNames: ['service'],
+      buckets: ms,
+      registers,
+    });
+    this.produceDuration = new Histogram({
+      name: 'aispm_kafka_produce_duration_ms',
+      help: 'Time from produce call to broker acknowledgement, in milliseconds.',
+      labelNames: ['service'],
+      buckets: ms,
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'aispm_consumer_lag_messages',
+      help: 'End offset minus committed offset, per consumer group, topic and partition.',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+    });
+    this.ingestRequests = new Counter({
+      name: 'aispm_ingest_requests_total',
+      help: 'HTTP ingestion requests, by tenant, route and status code.',
+      labelNames: ['tenant', 'route', 'status'],
+      registers,
+    });
+    this.ingestItems = new Counter({
+      name: 'aispm_ingest_items_total',
+      help: 'Ingested items by outcome (accepted, duplicate, rejected) and rejection reason.',
+      labelNames: ['tenant', 'outcome', 'reason'],
+      registers,
+    });
+    this.chInsertDuration = new Histogram({
+      name: 'aispm_clickhouse_insert_duration_ms',
+      help: 'Time of one batched ClickHouse insert, in milliseconds.',
+      labelNames: ['table'],
+      buckets: ms,
+      registers,
+    });
+    this.chInsertRows = new Counter({
+      name: 'aispm_clickhouse_inserted_rows_total',
+      help: 'Rows inserted into ClickHouse, by table.',
+      labelNames: ['table'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'aispm_retries_total',
+      help: 'Retried operations, by operation.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.endToEndLatency = new Histogram({
+      name: 'aispm_end_to_end_latency_ms',
+      help: 'Time from gateway receipt to projection in ClickHouse, in milliseconds.',
+      labelNames: ['tenant'],
+      buckets: [10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000],
+      registers,
+    });
+  }
+}
+
+/** Fastify plugin serving `/metrics`, `/healthz` and `/readyz`. */
+export function opsRoutes(metrics: Metrics, probes: Probes): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+    app.get('/healthz', async (_request, reply) => {
+      const ok = probes.healthy();
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unhealthy' });
+    });
+    app.get('/readyz', async (_request, reply) => {
+      const ok = probes.ready();
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
+    });
+  };
+}
+
+/** A small HTTP server with only the ops routes, for worker services. Started by the caller. */
+export function buildOpsServer(metrics: Metrics, probes: Probes): FastifyInstance {
+  const app = fastify({ logger: false });
+  void app.register(opsRoutes(metrics, probes));
+  return app;
+}
+
+/**
+ * Runs `stop` once on SIGTERM or SIGINT, then exits; if stopping takes longer than `timeoutMs`
+ * the process exits anyway with code 1, so an orchestrator is never left waiting.
+ */
+export function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs }, 'graceful shutdown timed out');
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', handle);
+  process.once('SIGINT', handle);
+}

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { NormalizedEvent } from '@aispm/contracts';
+import { toEventRow } from '../src';
+
+const event: NormalizedEvent = {
+  schema_version: 'aispm.normalized_event.v1',
+  tenant: 'acme',
+  event_id: 'e1',
+  idempotency_key: 'k1',
+  session_id: 's1',
+  agent_id: 'a1',
+  connector_type: 'codex',
+  connector_id: 'c1',
+  event_type: 'tool_call',
+  occurred_ms: 1,
+  received_ms: 2,
+  ingested_ms: 3,
+  repository: 'o/r',
+  environment: 'dev',
+  region: '',
+  tool_name: 't',
+  action_type: 'x',
+  target_summary: 'y',
+  decision: 'warn',
+  severity: 'low',
+  risk_classification: '',
+  control_surface: 'general_policy',
+  policy_pack: '',
+  evidence_refs: ['r'],
+  payload_ref: '',
+  payload_handling: 'metadata_only',
+  signature_verified: true,
+  hash_algorithm: 'sha256',
+  payload_hash: '',
+  redaction: { redactor: 'pass-through', counts: { email: 2 }, pointers: ['/event/target_summary'] },
+  source: { topic: 'aispm.acme.raw', partition: 0, offset: '7' },
+};
+
+describe('toEventRow', () => {
+  it('fills exactly the insertable columns of the events table', () => {
+    const ddl = readFileSync(
+      path.resolve(__dirname, '../../clickhouse/migrations/0001_events.up.sql'),
+      'utf8',
+    );
+    const body = ddl.slice(ddl.indexOf('\n(\n') + 3, ddl.indexOf('\n)\n'));
+    const insertable = body
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('--') && !line.includes(' DEFAULT '))
+      .map((line) => line.split(/\s+/)[0]);
+    expect(Object.keys(toEventRow(event, 9)).sort()).toEqual(insertable.sort());
+  });
+
+  it('keeps the redaction counts, never values', () => {
+    const row = toEventRow(event, 9);
+    expect(JSON.parse(row.redaction_counts)).toEqual({ email: 2 });
+    expect(row.signature_verified).toBe(1);
+    expect(row.source_offset).toBe('7');
+  });
+});

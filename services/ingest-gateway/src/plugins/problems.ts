@@ -1,0 +1,49 @@
+/**
+ * Owns how every failure leaves the gateway: an RFC 9457 problem document with a stable code,
+ * and `Retry-After` on 429 and 503. Fastify's own errors are mapped onto our codes here, in one
+ * place, so clients see one vocabulary.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { AppError, ERROR_CODES, type ErrorCode } from '@aispm/errors';
+
+const RETRY_AFTER_SECONDS = 5;
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'GW_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'GW_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'GW_BAD_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'GW_BAD_JSON',
+};
+
+/** Sends `error` as a problem document. */
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.status === 429 || error.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  return reply
+    .code(error.status)
+    .type('application/problem+json')
+    .send({
+      type: `https://aispm-ingest.dev/errors/${error.code}`,
+      title: ERROR_CODES[error.code].title,
+      status: error.status,
+      code: error.code,
+      detail: error.message,
+      ...(error.fields.length > 0 ? { errors: error.fields } : {}),
+    });
+}
+
+/** Installs the error and not-found handlers. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AppError) return sendProblem(reply, error);
+    const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (mapped) return sendProblem(reply, new AppError(mapped, error.message));
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(reply, new AppError('GW_BAD_REQUEST', error.message));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return sendProblem(reply, new AppError('GW_INTERNAL', 'Unexpected error; nothing was acknowledged'));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new AppError('GW_NOT_FOUND', `No route ${request.method} ${request.url}`)),
+  );
+}

@@ -1,0 +1,8 @@
+import { runMain, runWorker } from '@aispm/kafka';
+import { buildNormalizer } from './app';
+import { loadEnv } from './env';
+
+runMain(async () => {
+  const config = loadEnv();
+  await runWorker('normalizer', config, async (context) => ({ stage: buildNormalizer(config, context) }));
+});

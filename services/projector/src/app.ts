@@ -1,0 +1,51 @@
+/**
+ * Builds the projector stage: canonical events in, rows in ClickHouse out. Offsets are committed
+ * only after the insert returns; a redelivered batch inserts the same keys again, which the
+ * ReplacingMergeTree and FINAL reads collapse, so each idempotency key counts once.
+ */
+import { ClickHouse, identifier, migrate } from '@aispm/clickhouse';
+import type { NormalizedEvent } from '@aispm/contracts';
+import { SinkStage, type WorkerContext } from '@aispm/kafka';
+import { toEventRow } from '@aispm/projection';
+import type { ProjectorConfig } from './env';
+
+export async function buildProjector(
+  config: ProjectorConfig,
+  { kafka, codec, logger, metrics }: WorkerContext,
+) {
+  const clickhouse = new ClickHouse({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+  const applied = await migrate(clickhouse, config.CLICKHOUSE_DATABASE);
+  if (applied.length > 0) logger.info({ applied }, 'ClickHouse migrations applied');
+  const eventsTable = `${identifier(config.CLICKHOUSE_DATABASE)}.events`;
+  const stage = new SinkStage<NormalizedEvent>(
+    kafka,
+    {
+      service: 'projector',
+      instanceId: config.AISPM_INSTANCE_ID,
+      groupPrefix: config.AISPM_GROUP_PREFIX,
+      inputStage: 'normalized',
+      topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      sink: async (inputs) => {
+        const started = Date.now();
+        await clickhouse.insert(
+          eventsTable,
+          inputs.map((input) => toEventRow(input.value, started)),
+        );
+        const done = Date.now();
+        metrics.chInsertDuration.observe({ table: 'events' }, done - started);
+        metrics.chInsertRows.inc({ table: 'events' }, inputs.length);
+        for (const input of inputs) {
+          metrics.endToEndLatency.observe({ tenant: input.tenant }, done - input.value.received_ms);
+        }
+      },
+    },
+    codec,
+    logger,
+    metrics,
+  );
+  return { stage, close: () => clickhouse.close() };
+}

@@ -1,0 +1,17 @@
+/** The projector's configuration, parsed once at start-up. */
+import { loadConfig } from '@aispm/config';
+import { WORKER_CONFIG_KEYS } from '@aispm/kafka';
+
+export const loadEnv = () =>
+  loadConfig(
+    [
+      ...WORKER_CONFIG_KEYS,
+      'CLICKHOUSE_URL',
+      'CLICKHOUSE_USER',
+      'CLICKHOUSE_PASSWORD',
+      'CLICKHOUSE_DATABASE',
+    ],
+    process.env,
+    { AISPM_OPS_PORT: '9103', AISPM_INSTANCE_ID: 'projector-0' },
+  );
+export type ProjectorConfig = ReturnType<typeof loadEnv>;

@@ -1,0 +1,40 @@
+/**
+ * Builds the redactor stage: raw envelopes in, redacted envelopes out, in one Kafka transaction
+ * per batch. Its core today is `passThroughRedactor` (see libs/redaction).
+ */
+import { HEADERS, TOPIC_SCHEMAS, type Envelope, type RedactedEnvelope } from '@aispm/contracts';
+import { TransformStage, type StageInput, type WorkerConfig, type WorkerContext } from '@aispm/kafka';
+import { passThroughRedactor } from '@aispm/redaction';
+
+/** The redacted-stage message of one raw envelope. */
+export function redactStage(input: StageInput<Envelope>) {
+  const { envelope, report } = passThroughRedactor(input.value);
+  const message: RedactedEnvelope = {
+    schema_version: 'aispm.redacted_envelope.v1',
+    envelope,
+    report,
+    source: { topic: input.topic, partition: input.partition, offset: input.offset },
+    received_ms: Number(input.headers[HEADERS.receivedMs] ?? Date.now()),
+  };
+  return { ok: true as const, value: message };
+}
+
+export function buildRedactor(config: WorkerConfig, { kafka, codec, logger, metrics }: WorkerContext) {
+  return new TransformStage<Envelope, RedactedEnvelope>(
+    kafka,
+    {
+      service: 'redactor',
+      instanceId: config.AISPM_INSTANCE_ID,
+      groupPrefix: config.AISPM_GROUP_PREFIX,
+      inputStage: 'raw',
+      outputStage: 'redacted',
+      outputSchema: TOPIC_SCHEMAS.redacted,
+      topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      core: redactStage,
+      keyOf: (output) => output.envelope.event.session_id,
+    },
+    codec,
+    logger,
+    metrics,
+  );
+}

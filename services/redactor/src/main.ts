@@ -1,0 +1,8 @@
+import { runMain, runWorker } from '@aispm/kafka';
+import { buildRedactor } from './app';
+import { loadEnv } from './env';
+
+runMain(async () => {
+  const config = loadEnv();
+  await runWorker('redactor', config, async (context) => ({ stage: buildRedactor(config, context) }));
+});
