@@ -1,7 +1,8 @@
 -- The canonical events, one row per normalized record (DESIGN §9). ReplacingMergeTree keyed by
 -- (tenant, session, occurred time, idempotency key): redelivered copies of one idempotency key
 -- carry the same key columns and collapse on merge; reads use FINAL so they never count twice.
--- Times are UInt64 milliseconds plus a DateTime derived from them (18.16 has no DateTime64).
+-- Times are UInt64 milliseconds plus a DateTime derived from them (18.16 has no DateTime64);
+-- MATERIALIZED, not DEFAULT, because 18.16 ignores DEFAULT expressions on JSONEachRow inserts.
 CREATE TABLE IF NOT EXISTS {database}.events
 (
     tenant String,
@@ -15,7 +16,7 @@ CREATE TABLE IF NOT EXISTS {database}.events
     occurred_ms UInt64,
     received_ms UInt64,
     ingested_ms UInt64,
-    occurred_at DateTime DEFAULT toDateTime(intDiv(occurred_ms, 1000)),
+    occurred_at DateTime MATERIALIZED toDateTime(intDiv(occurred_ms, 1000)),
     repository String,
     environment String,
     region String,

@@ -2,7 +2,7 @@
  * Owns how the platform connects to Kafka: one client factory (KafkaJS behind our own
  * functions, so the client library can be swapped) and the topic admin that ensures topics.
  */
-import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
 
@@ -40,6 +40,22 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       },
   });
 }
+
+/**
+ * The partitioner every producer uses: murmur2, as the Java client, so a session key lands on
+ * the same partition whichever client wrote it.
+ */
+export const PARTITIONER = Partitioners.DefaultPartitioner;
+
+/**
+ * Retry policy of idempotent and transactional producers: KafkaJS wants unlimited retries there
+ * to keep its exactly-once guarantee; a stage simply stalls while Kafka is away.
+ */
+export const EXACTLY_ONCE_RETRY = {
+  retries: Number.MAX_SAFE_INTEGER,
+  initialRetryTime: 300,
+  maxRetryTime: 5000,
+};
 
 /** How per-tenant topics are created. */
 export interface TopicPolicy {

@@ -17,7 +17,7 @@ export class StageCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<SchemaName, number>();
 
-  constructor(registryUrl: string) {
+  constructor(private readonly registryUrl: string) {
     this.registry = new SchemaRegistry(
       { host: registryUrl, retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } },
       // The library compiles JSON Schemas with a default (draft-07) Ajv; ours are 2020-12.
@@ -25,25 +25,65 @@ export class StageCodec {
     );
   }
 
-  /** Registers the given schemas (idempotent: the registry returns the existing id). */
+  /**
+   * Registers the given schemas and sets each subject's compatibility to BACKWARD, so a new
+   * schema version can always read what older ones wrote. Idempotent, and safe when several
+   * services start at once: registering an existing schema returns its id, and a lost race to
+   * create the compatibility rule is settled by reading it back. (The library's own `register`
+   * is not race-safe on Apicurio, so registration goes straight to the Confluent API.)
+   */
   async register(names: readonly SchemaName[]): Promise<void> {
     for (const name of names) {
+      const subject = encodeURIComponent(schemaSubject(name));
+      const { id } = await this.call<{ id: number }>('POST', `/subjects/${subject}/versions`, {
+        schemaType: 'JSON',
+        schema: JSON.stringify(loadSchema(name)),
+      });
+      await this.ensureBackwardCompatible(subject);
+      this.ids.set(name, id);
+    }
+  }
+
+  private async ensureBackwardCompatible(subject: string): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const config = await this.call<{ compatibilityLevel?: string }>('GET', `/config/${subject}`).catch(
+        () => ({}),
+      );
+      if ((config as { compatibilityLevel?: string }).compatibilityLevel === 'BACKWARD') return;
       try {
-        const { id } = await this.registry.register(
-          { type: SchemaType.JSON, schema: JSON.stringify(loadSchema(name)) },
-          { subject: schemaSubject(name) },
-        );
-        this.ids.set(name, id);
-      } catch (cause) {
-        throw new AppError(
-          'KAFKA_SCHEMA_REGISTRY_UNAVAILABLE',
-          `Registering ${name} failed: ${String(cause)}`,
-          {
-            cause,
-          },
-        );
+        await this.call('PUT', `/config/${subject}`, { compatibility: 'BACKWARD' });
+        return;
+      } catch {
+        // Another instance created the rule between our read and write; read it again.
       }
     }
+    throw new AppError('KAFKA_SCHEMA_REGISTRY_UNAVAILABLE', `Could not set compatibility of ${subject}`);
+  }
+
+  private async call<T>(method: string, path: string, body?: object): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.registryUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (cause) {
+      throw new AppError(
+        'KAFKA_SCHEMA_REGISTRY_UNAVAILABLE',
+        `Schema registry unreachable: ${String(cause)}`,
+        { cause },
+      );
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      throw new AppError(
+        'KAFKA_SCHEMA_REGISTRY_UNAVAILABLE',
+        `Schema registry ${method} ${path}: ${response.status} ${text}`,
+      );
+    }
+    return JSON.parse(text) as T;
   }
 
   /** The registry id of a registered schema. */

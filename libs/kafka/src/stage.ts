@@ -30,6 +30,7 @@ import {
 import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
+import { EXACTLY_ONCE_RETRY, PARTITIONER } from './client';
 
 /** A decoded input message with where it came from. */
 export interface StageInput<T> {
@@ -272,6 +273,8 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
+        createPartitioner: PARTITIONER,
+        retry: EXACTLY_ONCE_RETRY,
       }),
     );
   }
@@ -379,7 +382,12 @@ export class SinkStage<I> extends StageRunner<I> {
       codec,
       logger,
       metrics,
-      kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
+      kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: PARTITIONER,
+        retry: EXACTLY_ONCE_RETRY,
+      }),
     );
   }
 

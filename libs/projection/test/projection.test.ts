@@ -47,7 +47,7 @@ describe('toEventRow', () => {
     const insertable = body
       .split('\n')
       .map((line) => line.trim())
-      .filter((line) => line && !line.startsWith('--') && !line.includes(' DEFAULT '))
+      .filter((line) => line && !line.startsWith('--') && !line.includes(' MATERIALIZED '))
       .map((line) => line.split(/\s+/)[0]);
     expect(Object.keys(toEventRow(event, 9)).sort()).toEqual(insertable.sort());
   });

@@ -27,7 +27,6 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     // pino's Logger is what Fastify logs with; its type is wider than FastifyBaseLogger.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
-    disableRequestLogging: true,
   });
   installProblemHandlers(app);
   app.addHook('onResponse', async (request, reply) => {

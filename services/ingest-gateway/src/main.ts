@@ -2,6 +2,7 @@ import { SCHEMA_NAMES } from '@aispm/contracts';
 import {
   createKafka,
   ensureTopics,
+  PARTITIONER,
   runMain,
   sharedTopicConfigs,
   StageCodec,
@@ -40,7 +41,11 @@ runMain(async () => {
     ...directory.tenants.flatMap((t) => tenantTopicConfigs(t.slug, policy)),
   ]);
   await admin.disconnect();
-  const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 3 } });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: PARTITIONER,
+    retry: { retries: 3 },
+  });
   await producer.connect();
   let stopping = false;
   const app = buildGateway({
