@@ -1,7 +1,10 @@
 // Tests run from TypeScript sources through swc, which strips types without checking them;
 // `npm run typecheck` (tsc -b) is the type gate. Workspace imports resolve to sources, so a
 // test never runs against a stale dist/.
-const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
+const swc = [
+  '@swc/jest',
+  { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+];
 const shared = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: { '^@aispm/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts' },
@@ -9,7 +12,11 @@ const shared = {
 };
 module.exports = {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{libs,services}/*/test/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{libs,services}/*/test/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'],
+    },
     {
       ...shared,
       displayName: 'integration',

@@ -1,0 +1,88 @@
+/**
+ * An envelope POSTed to the gateway flows through all four services — raw topic, redactor,
+ * normalizer, projector — into a ClickHouse row, against the real servers.
+ */
+import { sql } from '@aispm/clickhouse';
+import { clickhouse, eventually, exampleEnvelope, startPipeline, type Pipeline } from '../support/platform';
+
+jest.setTimeout(180_000);
+
+describe('pipeline end to end', () => {
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('projects a posted envelope into ClickHouse', async () => {
+    const envelope = exampleEnvelope();
+    envelope.tenant.tenant_ref = pipeline.tenantRef;
+    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${pipeline.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(envelope),
+    });
+    expect(response.status).toBe(202);
+    const receipt = (await response.json()) as {
+      outcome: string;
+      topic: string;
+      partition: number;
+      offset: string;
+    };
+    expect(receipt).toMatchObject({ outcome: 'accepted', topic: `aispm.${pipeline.tenant}.raw` });
+
+    const ch = clickhouse();
+    try {
+      const rows = await eventually('the event row', async () => {
+        const found = await ch.query<Record<string, unknown>>(
+          `SELECT tenant, event_id, decision, severity, repository, source_topic, source_partition, source_offset FROM ${pipeline.database}.events FINAL WHERE ` +
+            sql`tenant = ${pipeline.tenant}`,
+        );
+        return found.length > 0 ? found : undefined;
+      });
+      expect(rows).toEqual([
+        {
+          tenant: pipeline.tenant,
+          event_id: envelope.event.event_id,
+          decision: 'require_approval',
+          severity: 'high',
+          repository: 'example/repository',
+          source_topic: receipt.topic,
+          source_partition: receipt.partition,
+          source_offset: receipt.offset,
+        },
+      ]);
+    } finally {
+      await ch.close();
+    }
+  });
+
+  it('refuses a wrong key with a problem document and stores nothing', async () => {
+    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/events`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer not-a-real-key-0000000000', 'content-type': 'application/json' },
+      body: JSON.stringify(exampleEnvelope()),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'GW_UNAUTHENTICATED', status: 401 });
+  });
+
+  it('names the failing field of an invalid envelope', async () => {
+    const envelope = exampleEnvelope() as unknown as { event: Record<string, unknown> };
+    envelope.event.decision = 'maybe';
+    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${pipeline.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(envelope),
+    });
+    expect(response.status).toBe(400);
+    const problem = (await response.json()) as { code: string; errors: { pointer: string }[] };
+    expect(problem.code).toBe('GW_SCHEMA_INVALID');
+    expect(problem.errors.map((e) => e.pointer)).toContain('/event/decision');
+  });
+});

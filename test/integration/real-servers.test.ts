@@ -1,0 +1,152 @@
+/**
+ * Shows that the servers the suites run against are the real ones the project started: Kafka
+ * 4.1's cluster id and API versions, ClickHouse's own version, and a subject registered in and
+ * fetched back from Apicurio. It also proves what DESIGN §3 only checked on paper: KafkaJS 2.2.4
+ * runs a classic consumer group and a transactional produce that sends offsets on this broker.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { clickhouse, KAFKA_BROKERS, REPO, SCHEMA_REGISTRY_URL, uniqueSuffix } from '../support/platform';
+
+jest.setTimeout(120_000);
+
+const dataDir = process.env.AISPM_DATA_DIR ?? path.join(REPO, '.data');
+const kafka = new Kafka({
+  clientId: 'real-servers-test',
+  brokers: KAFKA_BROKERS.split(','),
+  logLevel: logLevel.NOTHING,
+});
+
+function infra(...args: string[]): string {
+  return execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), ...args], { encoding: 'utf8' });
+}
+
+describe('Kafka', () => {
+  it('is the KRaft cluster our scripts formatted', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { clusterId, brokers } = await admin.describeCluster();
+      expect(clusterId).toBe(readFileSync(path.join(dataDir, 'kafka/cluster.id'), 'utf8').trim());
+      expect(brokers.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('answers ApiVersions as Kafka 4.1', () => {
+    const versions = infra(
+      'kafka-tool',
+      'kafka.admin.BrokerApiVersionsCommand',
+      '--bootstrap-server',
+      KAFKA_BROKERS.split(',')[0]!,
+    );
+    // Produce v3+ and a Fetch range that starts at 4 are what Kafka 4.x advertises.
+    expect(versions).toMatch(/Produce\(0\): 3 to \d+/);
+    expect(versions).toMatch(/Fetch\(1\): 4 to \d+/);
+    expect(versions).toMatch(/JoinGroup\(11\)/);
+    expect(versions).toMatch(/AddOffsetsToTxn\(25\)/);
+  });
+
+  it('runs a classic consumer group and a transactional produce that sends offsets', async () => {
+    const suffix = uniqueSuffix();
+    const input = `proof.${suffix}.in`;
+    const output = `proof.${suffix}.out`;
+    const groupId = `proof-${suffix}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: input }, { topic: output }], waitForLeaders: true });
+    const plain = kafka.producer();
+    const transactional = kafka.producer({
+      transactionalId: `proof-${suffix}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    const consumer = kafka.consumer({ groupId });
+    try {
+      await Promise.all([plain.connect(), transactional.connect(), consumer.connect()]);
+      await plain.send({ topic: input, messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
+      await consumer.subscribe({ topics: [input], fromBeginning: true });
+      const seen: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              const txn = await transactional.transaction();
+              await txn.send({ topic: output, messages: batch.messages.map((m) => ({ value: m.value })) });
+              const last = batch.messages[batch.messages.length - 1]!.offset;
+              await txn.sendOffsets({
+                consumerGroupId: groupId,
+                topics: [
+                  {
+                    topic: batch.topic,
+                    partitions: [{ partition: batch.partition, offset: String(Number(last) + 1) }],
+                  },
+                ],
+              });
+              await txn.commit();
+              seen.push(...batch.messages.map((m) => String(m.value)));
+              if (seen.length >= 3) resolve();
+            },
+          })
+          .catch(reject);
+      });
+      expect(seen).toEqual(['a', 'b', 'c']);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [input] });
+      expect(committed!.partitions[0]!.offset).toBe('3');
+      const ends = await admin.fetchTopicOffsets(output);
+      // Three records plus the transaction's commit marker.
+      expect(Number(ends[0]!.high)).toBe(4);
+    } finally {
+      await consumer.disconnect();
+      await Promise.all([plain.disconnect(), transactional.disconnect()]);
+      await admin.deleteTopics({ topics: [input, output] });
+      await admin.disconnect();
+    }
+  });
+});
+
+describe('ClickHouse', () => {
+  it('is the 18.16 server from the Debian package', async () => {
+    const ch = clickhouse();
+    try {
+      const [row] = await ch.query<{ version: string }>('SELECT version() AS version');
+      expect(row!.version).toMatch(/^18\.16\./);
+    } finally {
+      await ch.close();
+    }
+  });
+});
+
+describe('schema registry', () => {
+  it('registers a subject and serves it back by id', async () => {
+    const subject = `proof-${uniqueSuffix()}-value`;
+    const schema = JSON.stringify({ type: 'object', properties: { n: { type: 'integer' } } });
+    const registered = await fetch(`${SCHEMA_REGISTRY_URL}/subjects/${subject}/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schemaType: 'JSON', schema }),
+    });
+    expect(registered.status).toBe(200);
+    const { id } = (await registered.json()) as { id: number };
+    const fetched = (await (await fetch(`${SCHEMA_REGISTRY_URL}/schemas/ids/${id}`)).json()) as {
+      schema: string;
+      schemaType: string;
+    };
+    expect(JSON.parse(fetched.schema)).toEqual(JSON.parse(schema));
+    expect(fetched.schemaType).toBe('JSON');
+  });
+
+  it('is Apicurio Registry 3', async () => {
+    const base = new URL(SCHEMA_REGISTRY_URL);
+    const info = (await (await fetch(`${base.origin}/apis/registry/v3/system/info`)).json()) as {
+      name: string;
+      version: string;
+    };
+    expect(info.name).toMatch(/Apicurio Registry/i);
+    expect(info.version).toMatch(/^3\./);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * Test harness for suites that run against the real servers: it starts the built services as
+ * child processes with their own ports, consumer groups and bootstrap directory, so a suite never
+ * shares state with another suite or with a platform started by `npm run up`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ClickHouse } from '@aispm/clickhouse';
+import type { Envelope } from '@aispm/contracts';
+
+export const REPO = path.resolve(__dirname, '../..');
+export const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
+export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+export const SCHEMA_REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+
+export const SERVICES = ['ingest-gateway', 'redactor', 'normalizer', 'projector'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** A random suffix for tenant slugs, databases and group ids. */
+export function uniqueSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** The public contract's example envelope. */
+export function exampleEnvelope(): Envelope {
+  return JSON.parse(
+    readFileSync(
+      path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
+      'utf8',
+    ),
+  ) as Envelope;
+}
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs` with `what`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`Timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** A ClickHouse client as the services' user. */
+export function clickhouse(): ClickHouse {
+  return new ClickHouse({ url: CLICKHOUSE_URL, username: 'default', password: '' });
+}
+
+/** A running set of the four services for one test suite. */
+export interface Pipeline {
+  readonly gatewayUrl: string;
+  readonly database: string;
+  readonly tenant: string;
+  readonly tenantRef: string;
+  readonly apiKey: string;
+  readonly processes: ReadonlyMap<ServiceName, ChildProcess>;
+  readonly opsUrls: ReadonlyMap<ServiceName, string>;
+  stop(): Promise<void>;
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Starts the built services with one bootstrap tenant and collector; resolves once all are ready. */
+export async function startPipeline(): Promise<Pipeline> {
+  const suffix = uniqueSuffix();
+  const tenant = `t-${suffix}`;
+  const tenantRef = `tenant:test-${suffix}`;
+  const apiKey = `key_${randomBytes(24).toString('hex')}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'aispm-test-'));
+  const { hashApiKey } = await import('../../services/ingest-gateway/src/directory');
+  const bootstrap = path.join(dir, 'bootstrap.json');
+  writeFileSync(
+    bootstrap,
+    JSON.stringify({
+      tenants: [{ slug: tenant, tenant_ref: tenantRef }],
+      collectors: [{ collector_id: `col-${suffix}`, tenant, key_sha256: hashApiKey(apiKey) }],
+    }),
+  );
+  const database = `aispm_test_${suffix}`;
+  const gatewayPort = await freePort();
+  const common = {
+    ...process.env,
+    AISPM_LOG_LEVEL: process.env.AISPM_LOG_LEVEL ?? 'warn',
+    AISPM_GROUP_PREFIX: `test-${suffix}`,
+    AISPM_BOOTSTRAP_FILE: bootstrap,
+    AISPM_TOPIC_REFRESH_MS: '500',
+    KAFKA_BROKERS,
+    CLICKHOUSE_URL,
+    SCHEMA_REGISTRY_URL,
+    CLICKHOUSE_DATABASE: database,
+    GATEWAY_PORT: String(gatewayPort),
+  };
+  const processes = new Map<ServiceName, ChildProcess>();
+  const opsUrls = new Map<ServiceName, string>();
+  for (const service of SERVICES) {
+    const opsPort = service === 'ingest-gateway' ? gatewayPort : await freePort();
+    const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(opsPort) };
+    const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    processes.set(service, child);
+    opsUrls.set(service, `http://127.0.0.1:${opsPort}`);
+  }
+  for (const [service, url] of opsUrls) {
+    await eventually(`${service} to be ready`, async () => {
+      const child = processes.get(service)!;
+      if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
+      const response = await fetch(`${url}/readyz`);
+      return response.ok ? true : undefined;
+    });
+  }
+  return {
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    database,
+    tenant,
+    tenantRef,
+    apiKey,
+    processes,
+    opsUrls,
+    async stop() {
+      await Promise.all(
+        [...processes.values()].map((child) => {
+          child.kill('SIGTERM');
+          return waitForExit(child);
+        }),
+      );
+      const ch = clickhouse();
+      await ch.command(`DROP DATABASE IF EXISTS ${database}`);
+      await ch.close();
+    },
+  };
+}
