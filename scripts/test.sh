@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, checks types, lint and
+# formatting, starts the real servers if they are not running, then runs every suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+npx tsc -b
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
+# Debian's docker-compose validates docker-compose.yml without a Docker engine.
+command -v docker-compose >/dev/null 2>&1 ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+bash deploy/local/infra.sh start
+npx jest --ci "$@"
