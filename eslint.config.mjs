@@ -42,7 +42,7 @@ export default tseslint.config(
   },
   { files: ['**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   {
-    files: ['services/*/src/env.ts', 'test/**/*.ts', 'libs/*/test/**/*.ts', 'services/*/test/**/*.ts'],
+    files: ['{libs,services}/*/src/env.ts', 'test/**/*.ts', 'libs/*/test/**/*.ts', 'services/*/test/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
