@@ -12,4 +12,12 @@ npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 command -v docker-compose >/dev/null 2>&1 ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 bash deploy/local/infra.sh start
-npx jest --ci "$@"
+mkdir -p .data
+status=0
+npx jest --ci --json --outputFile=.data/jest-results.json "$@" || status=$?
+# One plain closing line, readable by any CI: "tests: N passed, N failed".
+node -e '
+  const r = require(process.argv[1]);
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + r.numRuntimeErrorTestSuites} failed`);
+' "$PWD/.data/jest-results.json" || true
+exit "$status"
