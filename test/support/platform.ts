@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ClickHouse } from '@aispm/clickhouse';
-import type { Envelope } from '@aispm/contracts';
+import { tenantTopics, type Envelope } from '@aispm/contracts';
+import { Kafka, logLevel } from 'kafkajs';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
@@ -85,7 +86,31 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-function waitForExit(child: ChildProcess): Promise<void> {
+/** Starts one built service with `env`; its ops routes answer on `port`. */
+export function spawnService(
+  service: ServiceName,
+  env: NodeJS.ProcessEnv,
+  port: number,
+): { child: ChildProcess; opsUrl: string } {
+  const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return { child, opsUrl: `http://127.0.0.1:${port}` };
+}
+
+/** Resolves once the service's /readyz answers 200; fails if the process exits first. */
+export async function awaitReady(service: string, child: ChildProcess, opsUrl: string): Promise<void> {
+  await eventually(`${service} to be ready`, async () => {
+    if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
+    const response = await fetch(`${opsUrl}/readyz`);
+    return response.ok ? true : undefined;
+  });
+}
+
+/** Sends SIGTERM and resolves when the process has exited. */
+export function stopProcess(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM');
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
@@ -114,6 +139,8 @@ export async function startPipeline(): Promise<Pipeline> {
     AISPM_GROUP_PREFIX: `test-${suffix}`,
     AISPM_BOOTSTRAP_FILE: bootstrap,
     AISPM_TOPIC_REFRESH_MS: '500',
+    // Only this suite's tenant: other suites' topics share the broker.
+    AISPM_TENANT_PATTERN: `^${tenant}$`,
     KAFKA_BROKERS,
     CLICKHOUSE_URL,
     SCHEMA_REGISTRY_URL,
@@ -123,23 +150,15 @@ export async function startPipeline(): Promise<Pipeline> {
   const processes = new Map<ServiceName, ChildProcess>();
   const opsUrls = new Map<ServiceName, string>();
   for (const service of SERVICES) {
-    const opsPort = service === 'ingest-gateway' ? gatewayPort : await freePort();
-    const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(opsPort) };
-    const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    processes.set(service, child);
-    opsUrls.set(service, `http://127.0.0.1:${opsPort}`);
+    const port = service === 'ingest-gateway' ? gatewayPort : await freePort();
+    const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(port) };
+    const started = spawnService(service, env, port);
+    processes.set(service, started.child);
+    opsUrls.set(service, started.opsUrl);
   }
-  for (const [service, url] of opsUrls) {
-    await eventually(`${service} to be ready`, async () => {
-      const child = processes.get(service)!;
-      if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
-      const response = await fetch(`${url}/readyz`);
-      return response.ok ? true : undefined;
-    });
-  }
+  await Promise.all(
+    SERVICES.map((service) => awaitReady(service, processes.get(service)!, opsUrls.get(service)!)),
+  );
   return {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     database,
@@ -149,15 +168,18 @@ export async function startPipeline(): Promise<Pipeline> {
     processes,
     opsUrls,
     async stop() {
-      await Promise.all(
-        [...processes.values()].map((child) => {
-          child.kill('SIGTERM');
-          return waitForExit(child);
-        }),
-      );
+      await Promise.all([...processes.values()].map(stopProcess));
       const ch = clickhouse();
       await ch.command(`DROP DATABASE IF EXISTS ${database}`);
       await ch.close();
+      const admin = new Kafka({
+        clientId: 'test-cleanup',
+        brokers: KAFKA_BROKERS.split(','),
+        logLevel: logLevel.NOTHING,
+      }).admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: tenantTopics(tenant) });
+      await admin.disconnect();
     },
   };
 }

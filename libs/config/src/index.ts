@@ -81,6 +81,17 @@ export const CONFIG_KEYS = {
     'aispm',
     'Prefix of consumer-group and transactional ids, so two pipelines can share one cluster.',
   ),
+  AISPM_TENANT_PATTERN: key(
+    (raw) => {
+      try {
+        return new RegExp(raw);
+      } catch (error) {
+        throw new Error(`expected a regular expression: ${(error as Error).message}`);
+      }
+    },
+    '.*',
+    'Regular expression of tenant slugs this worker serves; run dedicated workers for some tenants (cells), or isolate test pipelines.',
+  ),
   AISPM_DATA_DIR: key(text, '.data', 'Folder for local data, logs and the bootstrap file.'),
   AISPM_OPS_PORT: key(port, undefined, 'Port of `/metrics`, `/healthz` and `/readyz` on worker services.'),
   AISPM_OPS_HOST: key(text, '127.0.0.1', 'Address the ops endpoints bind to.'),

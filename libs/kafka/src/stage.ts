@@ -56,6 +56,8 @@ export interface StageSettings {
   readonly groupPrefix: string;
   readonly inputStage: TenantStage;
   readonly topicRefreshMs: number;
+  /** Tenants this instance serves (AISPM_TENANT_PATTERN). */
+  readonly tenantPattern: RegExp;
 }
 
 /** Headers as strings (KafkaJS hands them over as buffers). */
@@ -86,6 +88,7 @@ abstract class StageRunner<I> {
   private refreshing: Promise<void> = Promise.resolve();
   private lastProgressMs = Date.now();
   private running = false;
+  private subscribedOnce = false;
   private stopping = false;
 
   protected constructor(
@@ -126,9 +129,9 @@ abstract class StageRunner<I> {
     return !this.stopping;
   }
 
-  /** Ready: subscribed and not shutting down. */
+  /** Ready: the stage's topics were listed and subscribed to (none is fine), and not shutting down. */
   ready(): boolean {
-    return this.running && !this.stopping;
+    return this.subscribedOnce && !this.stopping;
   }
 
   /** Milliseconds since the loop last finished a batch or found nothing to do. */
@@ -149,14 +152,26 @@ abstract class StageRunner<I> {
   private async refreshSubscription(): Promise<void> {
     if (this.stopping) return;
     const topics = (await this.admin.listTopics())
-      .filter((topic) => parseTenantTopic(topic)?.stage === this.settings.inputStage)
+      .filter((topic) => {
+        const parsed = parseTenantTopic(topic);
+        return parsed?.stage === this.settings.inputStage && this.settings.tenantPattern.test(parsed.tenant);
+      })
       .sort();
     this.lastProgressMs = Date.now();
-    if (topics.length === this.subscribed.size && topics.every((t) => this.subscribed.has(t))) return;
+    const unchanged = topics.length === this.subscribed.size && topics.every((t) => this.subscribed.has(t));
+    if (unchanged) {
+      this.subscribedOnce = true;
+      return;
+    }
     // KafkaJS resolves a subscription only when subscribing, so a new tenant's topic needs a
     // stop and re-subscribe; the group rebalances and committed offsets carry over.
     if (this.running) await this.consumer.stop();
     this.running = false;
+    this.subscribed = new Set();
+    if (topics.length === 0) {
+      this.subscribedOnce = true;
+      return;
+    }
     await this.consumer.subscribe({ topics, fromBeginning: true });
     this.subscribed = new Set(topics);
     this.logger.info({ topics: topics.length }, 'subscribed to stage topics');
@@ -172,6 +187,7 @@ abstract class StageRunner<I> {
       },
     });
     this.running = true;
+    this.subscribedOnce = true;
   }
 
   /** Decodes one message; a decode failure becomes a dead letter rather than a stuck partition. */

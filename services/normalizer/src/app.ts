@@ -17,6 +17,7 @@ export function buildNormalizer(config: WorkerConfig, { kafka, codec, logger, me
       outputStage: 'normalized',
       outputSchema: TOPIC_SCHEMAS.normalized,
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      tenantPattern: config.AISPM_TENANT_PATTERN,
       core: (input) => ({ ok: true, value: normalize(input.value, input.tenant, Date.now()) }),
       keyOf: (output) => output.session_id,
     },

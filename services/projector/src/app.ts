@@ -29,6 +29,7 @@ export async function buildProjector(
       groupPrefix: config.AISPM_GROUP_PREFIX,
       inputStage: 'normalized',
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      tenantPattern: config.AISPM_TENANT_PATTERN,
       sink: async (inputs) => {
         const started = Date.now();
         await clickhouse.insert(

@@ -30,6 +30,7 @@ export function buildRedactor(config: WorkerConfig, { kafka, codec, logger, metr
       outputStage: 'redacted',
       outputSchema: TOPIC_SCHEMAS.redacted,
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      tenantPattern: config.AISPM_TENANT_PATTERN,
       core: redactStage,
       keyOf: (output) => output.envelope.event.session_id,
     },
