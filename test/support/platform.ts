@@ -5,16 +5,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ClickHouse } from '@aispm/clickhouse';
-import { tenantTopics, type Envelope } from '@aispm/contracts';
+import { tenantTopics } from '@aispm/contracts';
 import { Kafka, logLevel } from 'kafkajs';
 
+export { publicExampleEnvelope as exampleEnvelope } from './fixtures';
+
 export const REPO = path.resolve(__dirname, '../..');
-export const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 export const SCHEMA_REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
@@ -25,16 +26,6 @@ export type ServiceName = (typeof SERVICES)[number];
 /** A random suffix for tenant slugs, databases and group ids. */
 export function uniqueSuffix(): string {
   return randomBytes(4).toString('hex');
-}
-
-/** The public contract's example envelope. */
-export function exampleEnvelope(): Envelope {
-  return JSON.parse(
-    readFileSync(
-      path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-      'utf8',
-    ),
-  ) as Envelope;
 }
 
 /** A port nothing listens on right now. */

@@ -1,3 +1,4 @@
+import { SHARED_DIR } from '../../../test/support/fixtures';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import {
 } from '../src';
 
 const repoRoot = path.resolve(__dirname, '../../..');
-const sharedDir = process.env.AISPM_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
+const sharedDir = SHARED_DIR;
 
 describe('topics', () => {
   it('names tenant topics per DESIGN §2 and parses them back', () => {

@@ -8,16 +8,7 @@
  * commits offsets after its writes are durable; its sink must be idempotent, since a crash
  * between write and commit redelivers the batch.
  */
-import type {
-  Admin,
-  Consumer,
-  EachBatchPayload,
-  IHeaders,
-  KafkaMessage,
-  Kafka,
-  Producer,
-  Transaction,
-} from 'kafkajs';
+import type { Admin, Batch, Consumer, IHeaders, KafkaMessage, Kafka, Producer, Transaction } from 'kafkajs';
 import {
   HEADERS,
   parseTenantTopic,
@@ -97,7 +88,7 @@ abstract class StageRunner<I> {
     protected readonly codec: StageCodec,
     protected readonly logger: Logger,
     protected readonly metrics: Metrics,
-    producer: Producer,
+    transactionalId?: string,
   ) {
     this.consumer = kafka.consumer({
       groupId: stageGroupId(settings.groupPrefix, settings.service),
@@ -108,7 +99,14 @@ abstract class StageRunner<I> {
       allowAutoTopicCreation: false,
     });
     this.admin = kafka.admin();
-    this.producer = producer;
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: PARTITIONER,
+      retry: EXACTLY_ONCE_RETRY,
+      ...(transactionalId === undefined ? {} : { transactionalId }),
+    });
   }
 
   /** Connects, subscribes to the stage's current topics and starts watching for new tenants. */
@@ -179,9 +177,13 @@ abstract class StageRunner<I> {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async (payload) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (batch.messages.length === 0 || !isRunning() || isStale()) return;
         const started = Date.now();
-        await this.handleBatch(payload);
+        await this.processBatch(batch);
+        // Only now is the batch durable and its offsets committed; KafkaJS fetches on from here.
+        resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        await heartbeat();
         this.lastProgressMs = Date.now();
         this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
       },
@@ -253,7 +255,8 @@ abstract class StageRunner<I> {
     };
   }
 
-  protected abstract handleBatch(payload: EachBatchPayload): Promise<void>;
+  /** Writes the batch's results durably and commits its offsets; throws to have it redelivered. */
+  protected abstract processBatch(batch: Batch): Promise<void>;
 }
 
 /** A transform core: pure, per message. */
@@ -283,26 +286,12 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       codec,
       logger,
       metrics,
-      kafka.producer({
-        // A stable id per instance: a restarted instance fences its predecessor's open transaction.
-        transactionalId: `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: PARTITIONER,
-        retry: EXACTLY_ONCE_RETRY,
-      }),
+      // A stable id per instance: a restarted instance fences its predecessor's open transaction.
+      `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
     );
   }
 
-  protected async handleBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-  }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+  protected async processBatch(batch: Batch): Promise<void> {
     const outputs: {
       topic: string;
       message: { key: Buffer | string | null; value: Buffer; headers: IHeaders };
@@ -357,8 +346,6 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       });
       throw error;
     }
-    resolveOffset(lastOffset);
-    await heartbeat();
   }
 
   private runCore(input: StageInput<I>): StageResult<O> {
@@ -392,29 +379,10 @@ export class SinkStage<I> extends StageRunner<I> {
     logger: Logger,
     metrics: Metrics,
   ) {
-    super(
-      kafka,
-      sinkSettings,
-      codec,
-      logger,
-      metrics,
-      kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        createPartitioner: PARTITIONER,
-        retry: EXACTLY_ONCE_RETRY,
-      }),
-    );
+    super(kafka, sinkSettings, codec, logger, metrics);
   }
 
-  protected async handleBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-  }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+  protected async processBatch(batch: Batch): Promise<void> {
     const tenant = parseTenantTopic(batch.topic)!.tenant;
     const inputs: StageInput<I>[] = [];
     const deadLetters = [];
@@ -436,7 +404,5 @@ export class SinkStage<I> extends StageRunner<I> {
     await this.consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: nextOffset(lastOffset) },
     ]);
-    resolveOffset(lastOffset);
-    await heartbeat();
   }
 }

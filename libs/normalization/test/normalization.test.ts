@@ -1,18 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { publicExampleEnvelope } from '../../../test/support/fixtures';
 import type { Envelope, RedactedEnvelope } from '@aispm/contracts';
 import { validatorFor } from '@aispm/contracts';
 import { canonicalRepository, controlSurface, normalize } from '../src';
 
-const example = JSON.parse(
-  readFileSync(
-    path.resolve(
-      __dirname,
-      '../../../../shared/contracts/enterprise-live-ingestion-envelope-public-contract.example.json',
-    ),
-    'utf8',
-  ),
-) as Envelope;
+const example = publicExampleEnvelope();
 
 function redacted(envelope: Envelope): RedactedEnvelope {
   return {

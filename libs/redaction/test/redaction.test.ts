@@ -1,17 +1,7 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import type { Envelope } from '@aispm/contracts';
+import { publicExampleEnvelope } from '../../../test/support/fixtures';
 import { passThroughRedactor } from '../src';
 
-const example = JSON.parse(
-  readFileSync(
-    path.resolve(
-      __dirname,
-      '../../../../shared/contracts/enterprise-live-ingestion-envelope-public-contract.example.json',
-    ),
-    'utf8',
-  ),
-) as Envelope;
+const example = publicExampleEnvelope();
 
 describe('passThroughRedactor', () => {
   it('passes the envelope through and says it redacted nothing', () => {
