@@ -11,6 +11,7 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app /app
+RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 # Bind to all interfaces inside the container; the host decides what to publish.
 ENV GATEWAY_HOST=0.0.0.0 AISPM_OPS_HOST=0.0.0.0

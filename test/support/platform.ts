@@ -1,16 +1,15 @@
 /**
  * Test harness for suites that run against the real servers: it starts the built services as
- * child processes with their own ports, consumer groups and bootstrap directory, so a suite never
+ * child processes with their own ports, consumer groups, database and operator key, so a suite never
  * shares state with another suite or with a platform started by `npm run up`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ClickHouse } from '@aispm/clickhouse';
-import { tenantTopics } from '@aispm/contracts';
 import { Kafka, logLevel } from 'kafkajs';
 
 export { publicExampleEnvelope as exampleEnvelope } from './fixtures';
@@ -65,16 +64,40 @@ export function clickhouse(): ClickHouse {
   return new ClickHouse({ url: CLICKHOUSE_URL, username: 'default', password: '' });
 }
 
-/** A running set of the four services for one test suite. */
+/** A running set of the four services for one test suite, with one tenant and collector. */
 export interface Pipeline {
   readonly gatewayUrl: string;
   readonly database: string;
   readonly tenant: string;
   readonly tenantRef: string;
+  /** The collector key of `tenant`. */
   readonly apiKey: string;
+  readonly collectorId: string;
+  /** A platform operator key made for this suite. */
+  readonly operatorKey: string;
+  /** Slugs this suite's workers serve: `tenant` and any slug that starts with it. */
+  readonly tenantPrefix: string;
   readonly processes: ReadonlyMap<ServiceName, ChildProcess>;
   readonly opsUrls: ReadonlyMap<ServiceName, string>;
+  /** The environment the services run with, to start more instances. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Calls the admin API; returns status and JSON body. */
+  admin(
+    method: string,
+    path: string,
+    body?: object,
+    key?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
+}
+
+/** Runs the built CLI and returns its JSON output. */
+export function cli(args: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [path.join(REPO, 'libs/cli/bin/aispm.js'), ...args, '--json'], {
+    env,
+    encoding: 'utf8',
+  });
+  return JSON.parse(out) as Record<string, unknown>;
 }
 
 /** Starts one built service with `env`; its ops routes answer on `port`. */
@@ -106,32 +129,23 @@ export function stopProcess(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts the built services with one bootstrap tenant and collector; resolves once all are ready. */
+/** Starts the built services, then creates a tenant and a collector through the admin API. */
 export async function startPipeline(): Promise<Pipeline> {
   const suffix = uniqueSuffix();
   const tenant = `t-${suffix}`;
   const tenantRef = `tenant:test-${suffix}`;
-  const apiKey = `key_${randomBytes(24).toString('hex')}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'aispm-test-'));
-  const { hashApiKey } = await import('../../services/ingest-gateway/src/directory');
-  const bootstrap = path.join(dir, 'bootstrap.json');
-  writeFileSync(
-    bootstrap,
-    JSON.stringify({
-      tenants: [{ slug: tenant, tenant_ref: tenantRef }],
-      collectors: [{ collector_id: `col-${suffix}`, tenant, key_sha256: hashApiKey(apiKey) }],
-    }),
-  );
   const database = `aispm_test_${suffix}`;
   const gatewayPort = await freePort();
   const common = {
     ...process.env,
     AISPM_LOG_LEVEL: process.env.AISPM_LOG_LEVEL ?? 'warn',
     AISPM_GROUP_PREFIX: `test-${suffix}`,
-    AISPM_BOOTSTRAP_FILE: bootstrap,
+    AISPM_OPERATOR_KEY_FILE: path.join(dir, 'operator.key'),
     AISPM_TOPIC_REFRESH_MS: '500',
-    // Only this suite's tenant: other suites' topics share the broker.
-    AISPM_TENANT_PATTERN: `^${tenant}$`,
+    // Only this suite's tenants: other suites' topics share the broker.
+    AISPM_TENANT_PATTERN: `^${tenant}`,
+    AISPM_RETENTION_INTERVAL_MS: '1000',
     KAFKA_BROKERS,
     CLICKHOUSE_URL,
     SCHEMA_REGISTRY_URL,
@@ -140,37 +154,70 @@ export async function startPipeline(): Promise<Pipeline> {
   };
   const processes = new Map<ServiceName, ChildProcess>();
   const opsUrls = new Map<ServiceName, string>();
-  for (const service of SERVICES) {
-    const port = service === 'ingest-gateway' ? gatewayPort : await freePort();
-    const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(port) };
-    const started = spawnService(service, env, port);
-    processes.set(service, started.child);
-    opsUrls.set(service, started.opsUrl);
+  try {
+    return await provision();
+  } catch (error) {
+    // Never leave services behind: jest would wait on them forever.
+    await Promise.all([...processes.values()].map(stopProcess));
+    throw error;
   }
-  await Promise.all(
-    SERVICES.map((service) => awaitReady(service, processes.get(service)!, opsUrls.get(service)!)),
-  );
-  return {
-    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
-    database,
-    tenant,
-    tenantRef,
-    apiKey,
-    processes,
-    opsUrls,
-    async stop() {
-      await Promise.all([...processes.values()].map(stopProcess));
-      const ch = clickhouse();
-      await ch.command(`DROP DATABASE IF EXISTS ${database}`);
-      await ch.close();
-      const admin = new Kafka({
-        clientId: 'test-cleanup',
-        brokers: KAFKA_BROKERS.split(','),
-        logLevel: logLevel.NOTHING,
-      }).admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: tenantTopics(tenant) });
-      await admin.disconnect();
-    },
-  };
+
+  async function provision(): Promise<Pipeline> {
+    for (const service of SERVICES) {
+      const port = service === 'ingest-gateway' ? gatewayPort : await freePort();
+      const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(port) };
+      const started = spawnService(service, env, port);
+      processes.set(service, started.child);
+      opsUrls.set(service, started.opsUrl);
+    }
+    await Promise.all(
+      SERVICES.map((service) => awaitReady(service, processes.get(service)!, opsUrls.get(service)!)),
+    );
+    cli(['bootstrap'], common);
+    const operatorKey = readFileSync(common.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const admin: Pipeline['admin'] = async (method, route, body, key = operatorKey) => {
+      const response = await fetch(`${gatewayUrl}/enterprise/aispm/admin${route}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const created = await admin('POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
+    if (created.status !== 201)
+      throw new Error(`creating the test tenant failed: ${JSON.stringify(created)}`);
+    const collector = await admin('POST', '/collectors', { tenant });
+    if (collector.status !== 201)
+      throw new Error(`creating the test collector failed: ${JSON.stringify(collector)}`);
+    return {
+      gatewayUrl,
+      database,
+      tenant,
+      tenantRef,
+      apiKey: String(collector.body.api_key),
+      collectorId: String(collector.body.collector_id),
+      operatorKey,
+      tenantPrefix: tenant,
+      processes,
+      opsUrls,
+      env: common,
+      admin,
+      async stop() {
+        await Promise.all([...processes.values()].map(stopProcess));
+        const ch = clickhouse();
+        await ch.command(`DROP DATABASE IF EXISTS ${database}`);
+        await ch.close();
+        const kafkaAdmin = new Kafka({
+          clientId: 'test-cleanup',
+          brokers: KAFKA_BROKERS.split(','),
+          logLevel: logLevel.NOTHING,
+        }).admin();
+        await kafkaAdmin.connect();
+        const mine = (await kafkaAdmin.listTopics()).filter((topic) => topic.startsWith(`aispm.${tenant}`));
+        await kafkaAdmin.deleteTopics({ topics: mine });
+        await kafkaAdmin.disconnect();
+      },
+    };
+  }
 }

@@ -2,10 +2,16 @@
  * Owns the `aispm` commands. Each command is a function of parsed arguments and configuration
  * that returns a result object; `main` prints it as text or, with `--json`, as JSON.
  */
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { generateSecret, hashSecret } from '@aispm/auth';
 import { ClickHouse, migrate } from '@aispm/clickhouse';
+import { ControlPlane, OPERATOR_TENANT } from '@aispm/control';
 import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
 import { createKafka, ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicConfigs } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
+import { callAdmin } from './admin-client';
 import type { CliConfig } from './env';
 
 /** Parsed command-line options: repeated flags collect into arrays. */
@@ -20,6 +26,54 @@ export interface Command {
 
 /** A mistake in how the command was called; printed with the usage, exit code 2. */
 export class UsageError extends Error {}
+
+function requireString(options: Options, name: string): string {
+  const value = options[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function requirePositional(positionals: readonly string[], name: string): string {
+  const value = positionals[0];
+  if (!value) throw new UsageError(`<${name}> is required`);
+  return encodeURIComponent(value);
+}
+
+/** A repeatable flag as a list (`--repo a --repo b`). */
+function list(options: Options, name: string): string[] {
+  const value = options[name];
+  if (value === undefined || typeof value === 'boolean') return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+function optionalInteger(options: Options, name: string): number | undefined {
+  const value = options[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d+$/.test(value))
+    throw new UsageError(`--${name} must be a whole number`);
+  return Number(value);
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await prompt.question(`${question} [y/N] `)).trim().toLowerCase() === 'y';
+  } finally {
+    prompt.close();
+  }
+}
+
+function kafkaFor(config: CliConfig) {
+  return createKafka(
+    {
+      brokers: config.KAFKA_BROKERS,
+      clientId: 'aispm-cli',
+      requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+    },
+    createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr'),
+  );
+}
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   migrate: {
@@ -55,7 +109,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
           clientId: 'aispm-cli',
           requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
         },
-        createLogger('cli', 'cli', config.AISPM_LOG_LEVEL),
+        createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr'),
       );
       const admin = kafka.admin();
       await admin.connect();
@@ -75,5 +129,162 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       await codec.register(SCHEMA_NAMES);
       return { schemas: Object.fromEntries(SCHEMA_NAMES.map((name) => [name, codec.schemaId(name)])) };
     },
+  },
+  bootstrap: {
+    usage: 'aispm bootstrap',
+    summary: 'Create the local operator key (once) in AISPM_OPERATOR_KEY_FILE, mode 0600.',
+    async run(_positionals, _options, config) {
+      const file = config.AISPM_OPERATOR_KEY_FILE;
+      if (existsSync(file)) return { operator_key_file: file, created: false };
+      const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
+      await codec.register(SCHEMA_NAMES);
+      const logger = createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr');
+      const control = new ControlPlane(kafkaFor(config), codec, logger, {
+        groupPrefix: 'aispm',
+        service: 'cli',
+        instanceId: 'bootstrap',
+        topicPolicy: {
+          partitions: config.AISPM_TOPIC_PARTITIONS,
+          replicationFactor: config.AISPM_TOPIC_REPLICATION,
+          rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
+        },
+      });
+      await control.start();
+      try {
+        const key = generateSecret('aispm_op');
+        await control.publish({
+          type: 'reader',
+          reader_id: `operator_${hashSecret(key).slice(0, 12)}`,
+          tenant: OPERATOR_TENANT,
+          role: 'admin',
+          key_sha256: hashSecret(key),
+          revoked: false,
+        });
+        mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+        chmodSync(file, 0o600);
+        return { operator_key_file: file, created: true };
+      } finally {
+        await control.stop();
+      }
+    },
+  },
+  'tenant create': {
+    usage: 'aispm tenant create <slug> --ref TENANT_REF [--retention-days N] [--raw-retention-hours N]',
+    summary: 'Create a tenant and its topics.',
+    async run(positionals, options, config) {
+      const body: Record<string, unknown> = {
+        slug: positionals[0] ?? '',
+        tenant_ref: requireString(options, 'ref'),
+      };
+      if (!positionals[0]) throw new UsageError('<slug> is required');
+      const retentionDays = optionalInteger(options, 'retention-days');
+      const rawHours = optionalInteger(options, 'raw-retention-hours');
+      if (retentionDays !== undefined) body.retention_days = retentionDays;
+      if (rawHours !== undefined) body.raw_retention_hours = rawHours;
+      return callAdmin(config, options, 'POST', '/tenants', body);
+    },
+  },
+  'tenant list': {
+    usage: 'aispm tenant list',
+    summary: 'List the tenants this credential administers.',
+    run: (_positionals, options, config) => callAdmin(config, options, 'GET', '/tenants'),
+  },
+  'tenant show': {
+    usage: 'aispm tenant show <slug>',
+    summary: 'Show a tenant: retention, legal hold, collectors, readers.',
+    run: (positionals, options, config) =>
+      callAdmin(config, options, 'GET', `/tenants/${requirePositional(positionals, 'slug')}`),
+  },
+  'tenant delete': {
+    usage: 'aispm tenant delete <slug> [--yes]',
+    summary: 'Delete a tenant: its topics (and raw log) and its ClickHouse data. Asks unless --yes.',
+    async run(positionals, options, config) {
+      const slug = requirePositional(positionals, 'slug');
+      if (!options.yes && !(await confirm(`Delete tenant ${slug} and all of its data?`))) {
+        throw new UsageError('not confirmed; pass --yes to delete without asking');
+      }
+      return callAdmin(config, options, 'DELETE', `/tenants/${slug}`);
+    },
+  },
+  'collector create': {
+    usage:
+      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature]',
+    summary: 'Create a collector; prints its API key (and signing secret) once.',
+    run: (_positionals, options, config) =>
+      callAdmin(config, options, 'POST', '/collectors', {
+        tenant: requireString(options, 'tenant'),
+        connector_types: list(options, 'connector-type'),
+        connector_ids: list(options, 'connector-id'),
+        repositories: list(options, 'repo'),
+        environments: list(options, 'env'),
+        event_types: list(options, 'event-type'),
+        require_signature: options['require-signature'] === true,
+      }),
+  },
+  'collector rotate': {
+    usage: 'aispm collector rotate <collector_id>',
+    summary: 'Issue a new key (and signing secret); the old ones stop working.',
+    run: (positionals, options, config) =>
+      callAdmin(
+        config,
+        options,
+        'POST',
+        `/collectors/${requirePositional(positionals, 'collector_id')}/rotate`,
+      ),
+  },
+  'collector revoke': {
+    usage: 'aispm collector revoke <collector_id>',
+    summary: 'Revoke a collector; every gateway refuses its key within seconds.',
+    run: (positionals, options, config) =>
+      callAdmin(
+        config,
+        options,
+        'POST',
+        `/collectors/${requirePositional(positionals, 'collector_id')}/revoke`,
+      ),
+  },
+  'reader create': {
+    usage: 'aispm reader create --tenant SLUG --role viewer|auditor|admin',
+    summary: 'Create a reader; prints its API key once.',
+    run: (_positionals, options, config) =>
+      callAdmin(config, options, 'POST', '/readers', {
+        tenant: requireString(options, 'tenant'),
+        role: requireString(options, 'role'),
+      }),
+  },
+  'reader revoke': {
+    usage: 'aispm reader revoke <reader_id>',
+    summary: 'Revoke a reader.',
+    run: (positionals, options, config) =>
+      callAdmin(config, options, 'POST', `/readers/${requirePositional(positionals, 'reader_id')}/revoke`),
+  },
+  'legal-hold set': {
+    usage: 'aispm legal-hold set --tenant SLUG --reason "..."',
+    summary: 'Stop topic retention and data expiry for a tenant.',
+    run: (_positionals, options, config) =>
+      callAdmin(
+        config,
+        options,
+        'PUT',
+        `/tenants/${encodeURIComponent(requireString(options, 'tenant'))}/legal-hold`,
+        {
+          reason: requireString(options, 'reason'),
+        },
+      ),
+  },
+  'legal-hold clear': {
+    usage: 'aispm legal-hold clear --tenant SLUG --reason "..."',
+    summary: "Restore the tenant's retention.",
+    run: (_positionals, options, config) =>
+      callAdmin(
+        config,
+        options,
+        'DELETE',
+        `/tenants/${encodeURIComponent(requireString(options, 'tenant'))}/legal-hold`,
+        {
+          reason: requireString(options, 'reason'),
+        },
+      ),
   },
 };

@@ -2,12 +2,40 @@
  * Entry point of `npx aispm`: finds the command, parses its flags, runs it, and prints the
  * result. Exit codes: 0 done, 1 the command failed, 2 the call was wrong.
  */
-import { parseArgs } from 'node:util';
 import { COMMANDS, UsageError, type Options } from './commands';
 import { loadEnv } from './env';
 
 function usage(): string {
   return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`)].join('\n');
+}
+
+/** Flags that take no value. */
+const BOOLEAN_FLAGS = new Set(['json', 'yes', 'require-signature', 'dry-run', 'help']);
+
+/**
+ * `--name value`, `--name=value` and boolean `--flag`; a repeated flag collects into an array
+ * (`--repo a --repo b`). Everything else is positional.
+ */
+export function parseOptions(argv: readonly string[]): { options: Options; positionals: string[] } {
+  const options: Record<string, string | boolean | string[]> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string | boolean;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (BOOLEAN_FLAGS.has(name) || i + 1 >= argv.length) value = true;
+    else value = argv[++i]!;
+    const previous = options[name];
+    if (previous === undefined || typeof value === 'boolean') options[name] = value;
+    else options[name] = [...(Array.isArray(previous) ? previous : [String(previous)]), value];
+  }
+  return { options, positionals };
 }
 
 /** The command named by the leading words of argv, longest match first. */
@@ -25,8 +53,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${usage()}\n`);
     return found || argv.includes('--help') ? 0 : 2;
   }
-  const { values, positionals } = parseArgs({ args: found.rest, strict: false, allowPositionals: true });
-  const options = values as Options;
+  const { options, positionals } = parseOptions(found.rest);
   try {
     const result = await COMMANDS[found.name]!.run(positionals, options, loadEnv());
     process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatText(result)}\n`);

@@ -4,3 +4,4 @@
 export * from './client';
 export * from './sql';
 export * from './migrations';
+export * from './retention';

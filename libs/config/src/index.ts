@@ -100,10 +100,21 @@ export const CONFIG_KEYS = {
     '15000',
     'How long graceful shutdown may take before the process exits anyway.',
   ),
-  AISPM_BOOTSTRAP_FILE: key(
+  AISPM_KMS_MASTER_KEY_FILE: key(
     text,
-    '.data/bootstrap.json',
-    'JSON file of tenants and collector key hashes read by the gateway at start.',
+    '.data/kms/master.key',
+    'Master key file of the local KMS (32 random bytes, base64, mode 0600); created on first start if absent. Every gateway and redactor needs the same file.',
+  ),
+  AISPM_OPERATOR_KEY_FILE: key(
+    text,
+    '.data/operator.key',
+    'Where `aispm bootstrap` stores the local operator key (mode 0600), and where the CLI looks for it.',
+  ),
+  AISPM_URL: key(url, 'http://127.0.0.1:8080', 'Gateway base URL the CLI talks to.'),
+  AISPM_ADMIN_KEY: key(
+    text,
+    '',
+    'Admin or operator API key for the CLI; when empty the CLI reads AISPM_OPERATOR_KEY_FILE.',
   ),
   AISPM_TOPIC_PARTITIONS: key(
     integer(1, 1000),
@@ -144,8 +155,11 @@ export const CONFIG_KEYS = {
   CLICKHOUSE_USER: key(text, 'default', 'ClickHouse user of the services.'),
   CLICKHOUSE_PASSWORD: key(text, '', 'Password of CLICKHOUSE_USER.'),
   CLICKHOUSE_DATABASE: key(text, 'aispm', 'Database of the live projections.'),
-  PROJECTOR_BATCH_SIZE: key(integer(1, 100_000), '1000', 'Rows per ClickHouse insert.'),
-  PROJECTOR_FLUSH_MS: key(integer(10, 60_000), '250', 'Longest a row waits before its batch is inserted.'),
+  AISPM_RETENTION_INTERVAL_MS: key(
+    integer(500, 7 * 24 * 3600 * 1000),
+    String(3600 * 1000),
+    'How often the projector applies tenant retention and deletion to ClickHouse.',
+  ),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

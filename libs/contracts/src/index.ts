@@ -9,7 +9,13 @@ export type { NormalizedEvent } from './generated/normalized-event.v1';
 export type { DlqRecord } from './generated/dlq-record.v1';
 export type { PostureDelta } from './generated/posture-delta.v1';
 export type { HealthEvidence } from './generated/health-evidence.v1';
-export type { ControlRecord } from './generated/control-record.v1';
+export type {
+  ControlRecord,
+  Tenant as ControlTenant,
+  Collector as ControlCollector,
+  Reader as ControlReader,
+  LegalHold as ControlLegalHold,
+} from './generated/control-record.v1';
 import type { RedactedEnvelope as GeneratedRedactedEnvelope } from './generated/redacted-envelope.v1';
 import type { CAVRAAISPMEnterpriseLiveIngestionEnvelopePublicContract } from './generated/envelope.v1';
 

@@ -2,7 +2,15 @@
  * Owns how the platform connects to Kafka: one client factory (KafkaJS behind our own
  * functions, so the client library can be swapped) and the topic admin that ensures topics.
  */
-import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import {
+  ConfigResourceTypes,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type ITopicConfig,
+  type LogEntry,
+} from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
 
@@ -63,6 +71,19 @@ export interface TopicPolicy {
   readonly replicationFactor: number;
   /** Retention of the raw (unredacted) topic, in ms; -1 keeps it forever (legal hold). */
   readonly rawRetentionMs: number;
+  /** Retention of the other tenant topics, in ms; absent uses the broker default. */
+  readonly retentionMs?: number;
+}
+
+/** The retention.ms of each of a tenant's topics under `policy`. */
+export function tenantTopicRetention(
+  tenant: string,
+  policy: TopicPolicy,
+): { topic: string; retentionMs: number | undefined }[] {
+  return tenantTopics(tenant).map((topic) => ({
+    topic,
+    retentionMs: parseTenantTopic(topic)!.stage === 'raw' ? policy.rawRetentionMs : policy.retentionMs,
+  }));
 }
 
 /** The topics of one tenant with their configs (the raw topic has a short retention, DESIGN §7). */
@@ -96,6 +117,24 @@ export function sharedTopicConfigs(policy: TopicPolicy): ITopicConfig[] {
     },
   ];
 }
+
+/** Sets retention.ms on each topic (e.g. -1 under a legal hold, the tenant's policy after it). */
+export async function setTopicRetention(
+  admin: Admin,
+  retention: readonly { topic: string; retentionMs: number | undefined }[],
+): Promise<void> {
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: retention.map(({ topic, retentionMs }) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name: topic,
+      configEntries: [{ name: 'retention.ms', value: String(retentionMs ?? DEFAULT_RETENTION_MS) }],
+    })),
+  });
+}
+
+/** Kafka's own default retention (7 days), restored when a tenant sets none. */
+const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** Creates whichever of `topics` do not exist yet; returns the names it created. */
 export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]): Promise<string[]> {

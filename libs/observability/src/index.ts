@@ -9,9 +9,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type { Logger } from 'pino';
 
-/** A structured JSON logger for `service`; records carry `service` and `instance`. */
-export function createLogger(service: string, instance: string, level: string): Logger {
-  return pino({ level, base: { service, instance } });
+/**
+ * A structured JSON logger for `service`; records carry `service` and `instance`. Services log
+ * to stdout; a command-line tool passes `stderr`, keeping stdout for its output.
+ */
+export function createLogger(
+  service: string,
+  instance: string,
+  level: string,
+  stream: 'stdout' | 'stderr' = 'stdout',
+): Logger {
+  return pino({ level, base: { service, instance } }, pino.destination(stream === 'stdout' ? 1 : 2));
 }
 
 /** Readiness and liveness probes a service reports. */
@@ -35,6 +43,7 @@ export class Metrics {
   readonly chInsertRows: Counter<'table'>;
   readonly retries: Counter<'operation'>;
   readonly endToEndLatency: Histogram<'tenant'>;
+  readonly retentionRuns: Counter<'outcome'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -103,6 +112,12 @@ export class Metrics {
       help: 'Time from gateway receipt to projection in ClickHouse, in milliseconds.',
       labelNames: ['tenant'],
       buckets: [10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000],
+      registers,
+    });
+    this.retentionRuns = new Counter({
+      name: 'aispm_retention_runs_total',
+      help: 'Runs of the ClickHouse retention job, by outcome (ok, failed).',
+      labelNames: ['outcome'],
       registers,
     });
   }

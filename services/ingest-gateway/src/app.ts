@@ -1,13 +1,15 @@
 /**
- * Builds the gateway: a Fastify instance with the ops routes, problem handling and ingestion
- * plugin, not yet listening. Every dependency comes in through `buildGateway`, so tests can
+ * Builds the gateway: a Fastify instance with the ops routes, problem handling, ingestion and
+ * admin plugins, not yet listening. Every dependency comes in through `buildGateway`, so tests can
  * build one around real Kafka without a port.
  */
 import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import type { StageCodec } from '@aispm/kafka';
 import { opsRoutes, type Logger, type Metrics, type Probes } from '@aispm/observability';
-import type { CredentialDirectory } from './directory';
+import type { ControlPlane } from '@aispm/control';
+import type { Kms } from '@aispm/kms';
+import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { ingestRoutes } from './plugins/ingest';
 import { installProblemHandlers } from './plugins/problems';
 
@@ -15,7 +17,10 @@ export interface GatewayDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly probes: Probes;
-  readonly directory: CredentialDirectory;
+  readonly control: ControlPlane;
+  readonly kafkaAdmin: Admin;
+  readonly kms: Kms;
+  readonly topics: AdminDeps['topics'];
   readonly producer: Producer;
   readonly codec: StageCodec;
   readonly bodyLimit: number;
@@ -37,6 +42,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     });
   });
   void app.register(opsRoutes(deps.metrics, deps.probes));
-  void app.register(ingestRoutes(deps));
+  void app.register(ingestRoutes({ ...deps, control: deps.control.state }));
+  void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   return app;
 }

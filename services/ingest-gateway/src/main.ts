@@ -1,23 +1,16 @@
 import { SCHEMA_NAMES } from '@aispm/contracts';
-import {
-  createKafka,
-  ensureTopics,
-  PARTITIONER,
-  runMain,
-  sharedTopicConfigs,
-  StageCodec,
-  tenantTopicConfigs,
-} from '@aispm/kafka';
+import { ControlPlane } from '@aispm/control';
+import { createKafka, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
+import { LocalKms } from '@aispm/kms';
 import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
 import { buildGateway } from './app';
-import { CredentialDirectory } from './directory';
 import { loadEnv } from './env';
 
 runMain(async () => {
   const config = loadEnv();
   const logger = createLogger('ingest-gateway', config.AISPM_INSTANCE_ID, config.AISPM_LOG_LEVEL);
   const metrics = new Metrics('ingest-gateway');
-  const directory = CredentialDirectory.fromFile(config.AISPM_BOOTSTRAP_FILE);
+  const kms = LocalKms.fromFile(config.AISPM_KMS_MASTER_KEY_FILE, { create: true });
   const kafka = createKafka(
     {
       brokers: config.KAFKA_BROKERS,
@@ -29,32 +22,35 @@ runMain(async () => {
   );
   const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
   await codec.register(SCHEMA_NAMES);
-  const policy = {
+  const topics = {
     partitions: config.AISPM_TOPIC_PARTITIONS,
     replicationFactor: config.AISPM_TOPIC_REPLICATION,
-    rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
   };
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [
-    ...sharedTopicConfigs(policy),
-    ...directory.tenants.flatMap((t) => tenantTopicConfigs(t.slug, policy)),
-  ]);
-  await admin.disconnect();
+  const control = new ControlPlane(kafka, codec, logger, {
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    service: 'ingest-gateway',
+    instanceId: config.AISPM_INSTANCE_ID,
+    topicPolicy: { ...topics, rawRetentionMs: config.AISPM_RAW_RETENTION_MS },
+  });
+  await control.start();
+  const kafkaAdmin = kafka.admin();
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
     createPartitioner: PARTITIONER,
     retry: { retries: 3 },
   });
-  await producer.connect();
+  await Promise.all([kafkaAdmin.connect(), producer.connect()]);
   let stopping = false;
   const app = buildGateway({
     logger,
     metrics,
-    directory,
+    control,
+    kafkaAdmin,
+    kms,
+    topics,
     producer,
     codec,
-    probes: { healthy: () => true, ready: () => !stopping },
+    probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() },
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,
   });
@@ -64,5 +60,6 @@ runMain(async () => {
     // Stop intake first (in-flight requests finish and get their answer), then flush the producer.
     await app.close();
     await producer.disconnect();
+    await Promise.all([kafkaAdmin.disconnect(), control.stop()]);
   });
 });

@@ -4,10 +4,12 @@
  * ReplacingMergeTree and FINAL reads collapse, so each idempotency key counts once.
  */
 import { ClickHouse, identifier, migrate } from '@aispm/clickhouse';
+import { ControlPlane } from '@aispm/control';
 import type { NormalizedEvent } from '@aispm/contracts';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
 import { toEventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
+import { RetentionJob } from './retention';
 
 export async function buildProjector(
   config: ProjectorConfig,
@@ -48,5 +50,25 @@ export async function buildProjector(
     logger,
     metrics,
   );
-  return { stage, close: () => clickhouse.close() };
+  const control = new ControlPlane(kafka, codec, logger, {
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    service: 'projector',
+    instanceId: config.AISPM_INSTANCE_ID,
+    topicPolicy: {
+      partitions: config.AISPM_TOPIC_PARTITIONS,
+      replicationFactor: config.AISPM_TOPIC_REPLICATION,
+      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
+    },
+  });
+  await control.start();
+  const retention = new RetentionJob(clickhouse, config.CLICKHOUSE_DATABASE, control, logger, metrics);
+  retention.start(config.AISPM_RETENTION_INTERVAL_MS);
+  return {
+    stage,
+    close: async () => {
+      await retention.stop();
+      await control.stop();
+      await clickhouse.close();
+    },
+  };
 }

@@ -19,10 +19,11 @@ import {
 import { AppError } from '@aispm/errors';
 import type { StageCodec } from '@aispm/kafka';
 import type { Metrics } from '@aispm/observability';
-import type { CredentialDirectory } from '../directory';
+import type { ControlState } from '@aispm/control';
+import { authenticate, requireCollector } from '../access';
 
 export interface IngestDeps {
-  readonly directory: CredentialDirectory;
+  readonly control: ControlState;
   readonly producer: Producer;
   readonly codec: StageCodec;
   readonly metrics: Metrics;
@@ -76,10 +77,10 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     );
 
     app.post('/enterprise/aispm/events', async (request, reply) => {
-      const principal = deps.directory.authenticate(request.headers.authorization);
+      const principal = requireCollector(authenticate(deps.control, request));
       const tenant = principal.tenant.slug;
       const envelope = parseEnvelope(request.body as Buffer);
-      if (envelope.tenant.tenant_ref !== principal.tenant.tenantRef) {
+      if (envelope.tenant.tenant_ref !== principal.tenant.tenant_ref) {
         throw new AppError('GW_TENANT_MISMATCH', "Envelope's tenant is not the collector's tenant", {
           fields: [
             {

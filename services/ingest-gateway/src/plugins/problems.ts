@@ -4,6 +4,8 @@
  * place, so clients see one vocabulary.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { ErrorObject } from 'ajv';
+import { toFieldErrors } from '@aispm/contracts';
 import { AppError, ERROR_CODES, type ErrorCode } from '@aispm/errors';
 
 const RETRY_AFTER_SECONDS = 5;
@@ -35,6 +37,14 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) return sendProblem(reply, error);
+    if (error.validation) {
+      return sendProblem(
+        reply,
+        new AppError('GW_BAD_REQUEST', error.message, {
+          fields: toFieldErrors(error.validation as ErrorObject[]),
+        }),
+      );
+    }
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
     if (mapped) return sendProblem(reply, new AppError(mapped, error.message));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {

@@ -1,0 +1,6 @@
+/**
+ * Owns the control plane: the folded state of tenants, collectors, readers and legal holds, and
+ * the process-wide follower and writer of the control topic.
+ */
+export * from './state';
+export * from './plane';

@@ -1,0 +1,129 @@
+/**
+ * Owns every process's view of the control topic (`aispm.control`, compacted, one partition):
+ * it reads the topic from the start, folds it into a ControlState, keeps following it, and
+ * publishes new records. A record published here is applied locally before `publish` returns,
+ * so a caller reads its own writes; other instances apply it within their poll interval, which
+ * is how a revocation reaches every gateway within seconds.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { SHARED_TOPICS, TOPIC_SCHEMAS, type ControlRecord } from '@aispm/contracts';
+import {
+  ensureTopics,
+  PARTITIONER,
+  sharedTopicConfigs,
+  type StageCodec,
+  type TopicPolicy,
+} from '@aispm/kafka';
+import type { Logger } from '@aispm/observability';
+import { ControlState, controlKey, type ControlData } from './state';
+
+/** Identity of the process following the control topic. */
+export interface ControlPlaneSettings {
+  readonly groupPrefix: string;
+  readonly service: string;
+  readonly instanceId: string;
+  readonly topicPolicy: TopicPolicy;
+}
+
+/** A process's live view of the control topic, and its way to write to it. */
+export class ControlPlane {
+  readonly state = new ControlState();
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private appliedOffset = -1n;
+  private startEndOffset = 0n;
+  private readonly listeners = new Set<(data: ControlData) => void>();
+  private waiters: { offset: bigint; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly codec: StageCodec,
+    private readonly logger: Logger,
+    private readonly settings: ControlPlaneSettings,
+  ) {
+    // Every instance must read the whole topic, so each gets a group of its own; the random
+    // part keeps a restarted instance from resuming at its predecessor's committed offset.
+    this.consumer = kafka.consumer({
+      groupId: `${settings.groupPrefix}-control-${settings.service}-${settings.instanceId}-${randomBytes(4).toString('hex')}`,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
+    // Not idempotent: a record written twice folds to the same state, and bounded retries let an
+    // admin call fail instead of waiting forever for Kafka.
+    this.producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: PARTITIONER,
+      retry: { retries: 5 },
+    });
+  }
+
+  /** Calls `listener` with every record applied from now on (e.g. to create a tenant's topics). */
+  onChange(listener: (data: ControlData) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** Ensures the topic, then reads it; resolves once the records present at start are applied. */
+  async start(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, sharedTopicConfigs(this.settings.topicPolicy));
+      const [partition] = await admin.fetchTopicOffsets(SHARED_TOPICS.control);
+      this.startEndOffset = BigInt(partition?.high ?? '0');
+    } finally {
+      await admin.disconnect();
+    }
+    await Promise.all([this.consumer.connect(), this.producer.connect()]);
+    await this.consumer.subscribe({ topics: [SHARED_TOPICS.control], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ message }) => {
+        if (message.value) {
+          const record = await this.codec.decode<ControlRecord>(message.value);
+          this.state.apply(record);
+          for (const listener of this.listeners) listener(record.data);
+        }
+        this.markApplied(BigInt(message.offset));
+      },
+    });
+    if (this.startEndOffset > 0n) await this.untilApplied(this.startEndOffset - 1n);
+    this.logger.info(
+      { tenants: this.state.tenants.size, collectors: this.state.collectors.size },
+      'control plane loaded',
+    );
+  }
+
+  /** True once the records that existed at start have been applied. */
+  caughtUp(): boolean {
+    return this.appliedOffset + 1n >= this.startEndOffset;
+  }
+
+  /** Writes a record (acks=all) and resolves once this instance has applied it. */
+  async publish(data: ControlData): Promise<void> {
+    const record: ControlRecord = { schema_version: 'aispm.control_record.v1', updated_ms: Date.now(), data };
+    const [metadata] = await this.producer.send({
+      topic: SHARED_TOPICS.control,
+      acks: -1,
+      messages: [{ key: controlKey(data), value: await this.codec.encode(TOPIC_SCHEMAS.control, record) }],
+    });
+    await this.untilApplied(BigInt(metadata!.baseOffset ?? '0'));
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+  }
+
+  private markApplied(offset: bigint): void {
+    this.appliedOffset = offset;
+    const ready = this.waiters.filter((waiter) => waiter.offset <= offset);
+    this.waiters = this.waiters.filter((waiter) => waiter.offset > offset);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  private untilApplied(offset: bigint): Promise<void> {
+    if (this.appliedOffset >= offset) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ offset, resolve }));
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Owns the control plane's state: the latest record of every tenant, collector, reader and legal
+ * hold, folded from the control topic in offset order, with an index from key hash to principal.
+ * Pure: every instance that folds the same records holds the same state.
+ */
+import type {
+  ControlCollector,
+  ControlLegalHold,
+  ControlReader,
+  ControlRecord,
+  ControlTenant,
+} from '@aispm/contracts';
+
+/** What a control record describes. */
+export type ControlData = ControlRecord['data'];
+
+/** A platform operator's reader tenant: may administer every tenant. */
+export const OPERATOR_TENANT = '*';
+
+/** The control-topic key of a record: `<type>:<id>`, so compaction keeps one record per entity. */
+export function controlKey(data: ControlData): string {
+  switch (data.type) {
+    case 'tenant':
+      return `tenant:${data.slug}`;
+    case 'collector':
+      return `collector:${data.collector_id}`;
+    case 'reader':
+      return `reader:${data.reader_id}`;
+    case 'legal_hold':
+      return `legal_hold:${data.tenant}`;
+  }
+}
+
+/** Whoever holds an API key: a collector (writes events) or a reader (reads, administers). */
+export type Principal =
+  | { readonly kind: 'collector'; readonly collector: ControlCollector; readonly tenant: ControlTenant }
+  | { readonly kind: 'reader'; readonly reader: ControlReader; readonly tenant: ControlTenant | undefined };
+
+/** The folded state of the control topic. */
+export class ControlState {
+  readonly tenants = new Map<string, ControlTenant>();
+  readonly collectors = new Map<string, ControlCollector>();
+  readonly readers = new Map<string, ControlReader>();
+  readonly legalHolds = new Map<string, ControlLegalHold>();
+  private readonly keyOwners = new Map<string, string>();
+
+  /** Applies one record; a later record of the same entity replaces the earlier one. */
+  apply(record: ControlRecord): void {
+    const data = record.data;
+    switch (data.type) {
+      case 'tenant':
+        this.tenants.set(data.slug, data);
+        break;
+      case 'collector':
+        this.reindex(this.collectors.get(data.collector_id)?.key_sha256, data.key_sha256, controlKey(data));
+        this.collectors.set(data.collector_id, data);
+        break;
+      case 'reader':
+        this.reindex(this.readers.get(data.reader_id)?.key_sha256, data.key_sha256, controlKey(data));
+        this.readers.set(data.reader_id, data);
+        break;
+      case 'legal_hold':
+        this.legalHolds.set(data.tenant, data);
+        break;
+    }
+  }
+
+  /** A live tenant by slug (deleted tenants are gone). */
+  tenant(slug: string): ControlTenant | undefined {
+    const tenant = this.tenants.get(slug);
+    return tenant && !tenant.deleted ? tenant : undefined;
+  }
+
+  /** Every live tenant. */
+  liveTenants(): ControlTenant[] {
+    return [...this.tenants.values()].filter((tenant) => !tenant.deleted);
+  }
+
+  /** Whether a legal hold is active on the tenant. */
+  onLegalHold(slug: string): boolean {
+    return this.legalHolds.get(slug)?.active ?? false;
+  }
+
+  /** The principal of a key hash, or undefined when the key is unknown, revoked or orphaned. */
+  principal(keySha256: string): Principal | undefined {
+    const owner = this.keyOwners.get(keySha256);
+    if (!owner) return undefined;
+    const [type, id] = [owner.slice(0, owner.indexOf(':')), owner.slice(owner.indexOf(':') + 1)];
+    if (type === 'collector') {
+      const collector = this.collectors.get(id);
+      const tenant = collector && this.tenant(collector.tenant);
+      return collector && !collector.revoked && tenant ? { kind: 'collector', collector, tenant } : undefined;
+    }
+    const reader = this.readers.get(id);
+    if (!reader || reader.revoked) return undefined;
+    if (reader.tenant === OPERATOR_TENANT) return { kind: 'reader', reader, tenant: undefined };
+    const tenant = this.tenant(reader.tenant);
+    return tenant ? { kind: 'reader', reader, tenant } : undefined;
+  }
+
+  private reindex(previousHash: string | undefined, hash: string, owner: string): void {
+    // A rotated key stops working the moment its replacement is applied.
+    if (previousHash && previousHash !== hash) this.keyOwners.delete(previousHash);
+    this.keyOwners.set(hash, owner);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Owns who may call what: the bearer key of a request is resolved against the control plane to a
+ * collector or a reader, and each route states what it requires. Reads and administration are
+ * always scoped to the tenant of the credential, never to a tenant named in the request.
+ */
+import type { FastifyRequest } from 'fastify';
+import { hashSecret } from '@aispm/auth';
+import type { ControlReader } from '@aispm/contracts';
+import type { ControlState, Principal } from '@aispm/control';
+import { AppError } from '@aispm/errors';
+
+type Role = ControlReader['role'];
+
+const ROLE_RANK: Record<Role, number> = { viewer: 0, auditor: 1, admin: 2 };
+
+/** The principal of the request's `Authorization: Bearer <key>`, or GW_UNAUTHENTICATED. */
+export function authenticate(state: ControlState, request: FastifyRequest): Principal {
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(request.headers.authorization ?? '');
+  const principal = match ? state.principal(hashSecret(match[1]!)) : undefined;
+  if (!principal) throw new AppError('GW_UNAUTHENTICATED', 'A valid, unrevoked API key is required');
+  return principal;
+}
+
+/** The collector behind the request; readers may not write events. */
+export function requireCollector(principal: Principal): Extract<Principal, { kind: 'collector' }> {
+  if (principal.kind !== 'collector')
+    throw new AppError('GW_FORBIDDEN', 'Only collector keys may send events');
+  return principal;
+}
+
+/** True for a platform operator: an admin reader of no tenant. */
+export function isOperator(principal: Principal): boolean {
+  return principal.kind === 'reader' && principal.tenant === undefined && principal.reader.role === 'admin';
+}
+
+/** Refuses unless the principal is a platform operator. */
+export function requireOperator(principal: Principal): void {
+  if (!isOperator(principal)) throw new AppError('GW_FORBIDDEN', 'Only a platform operator may do this');
+}
+
+/**
+ * Refuses unless the principal is a reader with at least `role` on `tenant` (operators have
+ * every role on every tenant). A tenant the caller cannot see answers as forbidden, not
+ * "not found", so tenant names do not leak.
+ */
+export function requireRole(principal: Principal, role: Role, tenant: string): void {
+  if (isOperator(principal)) return;
+  if (principal.kind !== 'reader' || principal.tenant?.slug !== tenant) {
+    throw new AppError('GW_FORBIDDEN', `This credential has no access to tenant ${tenant}`);
+  }
+  if (ROLE_RANK[principal.reader.role] < ROLE_RANK[role]) {
+    throw new AppError(
+      'GW_FORBIDDEN',
+      `This needs the ${role} role; the credential is ${principal.reader.role}`,
+    );
+  }
+}

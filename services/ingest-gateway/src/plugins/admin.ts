@@ -1,0 +1,381 @@
+/**
+ * Owns the admin API under `/enterprise/aispm/admin`, which `npx aispm` drives: tenants,
+ * collectors, readers and legal holds. Every change is a record on the control topic, the source
+ * of truth every service follows; Kafka-side effects (topics, retention) happen here first, so a
+ * tenant is usable the moment its record is visible. Keys and signing secrets are returned once
+ * and stored only as hashes or sealed under the KMS.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Admin } from 'kafkajs';
+import { generateSecret, hashSecret } from '@aispm/auth';
+import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
+import { OPERATOR_TENANT, type ControlPlane } from '@aispm/control';
+import { AppError } from '@aispm/errors';
+import {
+  ensureTopics,
+  setTopicRetention,
+  tenantTopicConfigs,
+  tenantTopicRetention,
+  type TopicPolicy,
+} from '@aispm/kafka';
+import type { Kms } from '@aispm/kms';
+import { authenticate, isOperator, requireOperator, requireRole } from '../access';
+
+export interface AdminDeps {
+  readonly control: ControlPlane;
+  readonly kafkaAdmin: Admin;
+  readonly kms: Kms;
+  readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
+}
+
+const HOUR_MS = 3600 * 1000;
+const SLUG = '^[a-z0-9][a-z0-9-]{1,62}$';
+const stringList = {
+  type: 'array',
+  items: { type: 'string', minLength: 1, maxLength: 256 },
+  maxItems: 100,
+  default: [],
+};
+
+/** The topic retention a tenant's settings and legal hold call for. */
+export function tenantPolicy(
+  tenant: ControlTenant,
+  onHold: boolean,
+  topics: AdminDeps['topics'],
+): TopicPolicy {
+  return {
+    ...topics,
+    rawRetentionMs: onHold ? -1 : tenant.raw_retention_hours * HOUR_MS,
+    retentionMs: onHold ? -1 : tenant.retention_days * 24 * HOUR_MS,
+  };
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(8).toString('hex')}`;
+}
+
+export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
+  const { control } = deps;
+  const state = control.state;
+
+  function liveTenant(slug: string): ControlTenant {
+    const tenant = state.tenant(slug);
+    if (!tenant) throw new AppError('GW_NOT_FOUND', `No tenant ${slug}`);
+    return tenant;
+  }
+
+  function describeTenant(tenant: ControlTenant) {
+    const hold = state.legalHolds.get(tenant.slug);
+    return {
+      slug: tenant.slug,
+      tenant_ref: tenant.tenant_ref,
+      retention_days: tenant.retention_days,
+      raw_retention_hours: tenant.raw_retention_hours,
+      legal_hold: hold?.active ? { reason: hold.reason } : null,
+      collectors: [...state.collectors.values()]
+        .filter((c) => c.tenant === tenant.slug)
+        .map((c) => ({
+          collector_id: c.collector_id,
+          revoked: c.revoked,
+          require_signature: c.require_signature,
+        })),
+      readers: [...state.readers.values()]
+        .filter((r) => r.tenant === tenant.slug)
+        .map((r) => ({ reader_id: r.reader_id, role: r.role, revoked: r.revoked })),
+    };
+  }
+
+  async function issueCollectorSecrets(
+    collector: Omit<ControlCollector, 'key_sha256' | 'sealed_signing_secret'>,
+  ) {
+    const apiKey = generateSecret('aispm_ck');
+    const signingSecret = collector.require_signature ? generateSecret('aispm_ss') : undefined;
+    const record: ControlCollector = { ...collector, key_sha256: hashSecret(apiKey) };
+    if (signingSecret) {
+      record.sealed_signing_secret = await deps.kms.seal(
+        Buffer.from(signingSecret),
+        `collector:${collector.collector_id}:signing`,
+      );
+    }
+    await control.publish(record);
+    return {
+      collector_id: collector.collector_id,
+      tenant: collector.tenant,
+      api_key: apiKey,
+      ...(signingSecret ? { signing_secret: signingSecret } : {}),
+    };
+  }
+
+  function existingCollector(principal: ReturnType<typeof authenticate>, id: string): ControlCollector {
+    const collector = state.collectors.get(id);
+    if (!collector) {
+      if (!isOperator(principal)) throw new AppError('GW_FORBIDDEN', `No access to collector ${id}`);
+      throw new AppError('GW_NOT_FOUND', `No collector ${id}`);
+    }
+    requireRole(principal, 'admin', collector.tenant);
+    return collector;
+  }
+
+  return async (app) => {
+    app.addHook('onRequest', async () => {
+      if (!control.caughtUp())
+        throw new AppError('GW_CONTROL_PLANE_NOT_READY', 'The control plane is still loading');
+    });
+
+    app.post<{
+      Body: { slug: string; tenant_ref: string; retention_days: number; raw_retention_hours: number };
+    }>(
+      '/tenants',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['slug', 'tenant_ref'],
+            additionalProperties: false,
+            properties: {
+              slug: { type: 'string', pattern: SLUG },
+              tenant_ref: { type: 'string', minLength: 1, maxLength: 256 },
+              retention_days: { type: 'integer', minimum: 1, maximum: 36500, default: 365 },
+              raw_retention_hours: { type: 'integer', minimum: 1, maximum: 8760, default: 24 },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        requireOperator(authenticate(state, request));
+        const { slug, tenant_ref, retention_days, raw_retention_hours } = request.body;
+        if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
+        if (state.liveTenants().some((t) => t.tenant_ref === tenant_ref)) {
+          throw new AppError('GW_CONFLICT', `Another tenant already has tenant_ref ${tenant_ref}`);
+        }
+        const tenant: ControlTenant = {
+          type: 'tenant',
+          slug,
+          tenant_ref,
+          retention_days,
+          raw_retention_hours,
+          deleted: false,
+        };
+        await ensureTopics(
+          deps.kafkaAdmin,
+          tenantTopicConfigs(slug, tenantPolicy(tenant, false, deps.topics)),
+        );
+        await control.publish(tenant);
+        request.log.info({ tenant: slug }, 'tenant created');
+        return reply.code(201).send(describeTenant(tenant));
+      },
+    );
+
+    app.get('/tenants', async (request) => {
+      const principal = authenticate(state, request);
+      const visible = state.liveTenants().filter((tenant) => {
+        if (isOperator(principal)) return true;
+        return (
+          principal.kind === 'reader' &&
+          principal.reader.role === 'admin' &&
+          principal.tenant?.slug === tenant.slug
+        );
+      });
+      return { tenants: visible.map(describeTenant) };
+    });
+
+    app.get<{ Params: { slug: string } }>('/tenants/:slug', async (request) => {
+      requireRole(authenticate(state, request), 'admin', request.params.slug);
+      return describeTenant(liveTenant(request.params.slug));
+    });
+
+    app.delete<{ Params: { slug: string } }>('/tenants/:slug', async (request) => {
+      requireOperator(authenticate(state, request));
+      const tenant = liveTenant(request.params.slug);
+      if (state.onLegalHold(tenant.slug)) {
+        throw new AppError('GW_CONFLICT', `Tenant ${tenant.slug} is on legal hold; clear the hold first`);
+      }
+      await control.publish({ ...tenant, deleted: true });
+      // Deleting the topics destroys the raw log with them; the projector drops the tenant's
+      // ClickHouse partitions when it applies the deletion.
+      await deps.kafkaAdmin.deleteTopics({
+        topics: tenantTopicConfigs(tenant.slug, tenantPolicy(tenant, false, deps.topics)).map((t) => t.topic),
+      });
+      request.log.warn({ tenant: tenant.slug }, 'tenant deleted');
+      return { slug: tenant.slug, deleted: true };
+    });
+
+    app.post<{
+      Body: {
+        tenant: string;
+        connector_types: string[];
+        connector_ids: string[];
+        repositories: string[];
+        environments: string[];
+        event_types: string[];
+        require_signature: boolean;
+      };
+    }>(
+      '/collectors',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['tenant'],
+            additionalProperties: false,
+            properties: {
+              tenant: { type: 'string', pattern: SLUG },
+              connector_types: stringList,
+              connector_ids: stringList,
+              repositories: stringList,
+              environments: stringList,
+              event_types: stringList,
+              require_signature: { type: 'boolean', default: false },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        requireRole(authenticate(state, request), 'admin', body.tenant);
+        liveTenant(body.tenant);
+        const issued = await issueCollectorSecrets({
+          type: 'collector',
+          collector_id: newId('col'),
+          tenant: body.tenant,
+          require_signature: body.require_signature,
+          scopes: {
+            connector_types: body.connector_types,
+            connector_ids: body.connector_ids,
+            repositories: body.repositories,
+            environments: body.environments,
+            event_types: body.event_types,
+          },
+          revoked: false,
+        });
+        request.log.info({ tenant: body.tenant, collector_id: issued.collector_id }, 'collector created');
+        return reply.code(201).send(issued);
+      },
+    );
+
+    app.post<{ Params: { id: string } }>('/collectors/:id/rotate', async (request) => {
+      const collector = existingCollector(authenticate(state, request), request.params.id);
+      if (collector.revoked)
+        throw new AppError('GW_CONFLICT', `Collector ${collector.collector_id} is revoked`);
+      const { key_sha256: _old, sealed_signing_secret: _oldSecret, ...rest } = collector;
+      return issueCollectorSecrets(rest);
+    });
+
+    app.post<{ Params: { id: string } }>('/collectors/:id/revoke', async (request) => {
+      const collector = existingCollector(authenticate(state, request), request.params.id);
+      await control.publish({ ...collector, revoked: true });
+      request.log.warn(
+        { tenant: collector.tenant, collector_id: collector.collector_id },
+        'collector revoked',
+      );
+      return { collector_id: collector.collector_id, revoked: true };
+    });
+
+    app.post<{ Body: { tenant: string; role: ControlReader['role'] } }>(
+      '/readers',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['tenant', 'role'],
+            additionalProperties: false,
+            properties: {
+              tenant: { type: 'string', anyOf: [{ pattern: SLUG }, { const: OPERATOR_TENANT }] },
+              role: { enum: ['viewer', 'auditor', 'admin'] },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = authenticate(state, request);
+        const { tenant, role } = request.body;
+        if (tenant === OPERATOR_TENANT) requireOperator(principal);
+        else {
+          requireRole(principal, 'admin', tenant);
+          liveTenant(tenant);
+        }
+        const apiKey = generateSecret('aispm_rk');
+        const reader: ControlReader = {
+          type: 'reader',
+          reader_id: newId('rdr'),
+          tenant,
+          role,
+          key_sha256: hashSecret(apiKey),
+          revoked: false,
+        };
+        await control.publish(reader);
+        request.log.info({ tenant, reader_id: reader.reader_id, role }, 'reader created');
+        return reply.code(201).send({ reader_id: reader.reader_id, tenant, role, api_key: apiKey });
+      },
+    );
+
+    app.post<{ Params: { id: string } }>('/readers/:id/revoke', async (request) => {
+      const principal = authenticate(state, request);
+      const reader = state.readers.get(request.params.id);
+      if (!reader)
+        throw new AppError(
+          isOperator(principal) ? 'GW_NOT_FOUND' : 'GW_FORBIDDEN',
+          `No reader ${request.params.id}`,
+        );
+      if (reader.tenant === OPERATOR_TENANT) requireOperator(principal);
+      else requireRole(principal, 'admin', reader.tenant);
+      await control.publish({ ...reader, revoked: true });
+      return { reader_id: reader.reader_id, revoked: true };
+    });
+
+    const holdSchema = {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['reason'],
+          additionalProperties: false,
+          properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } },
+        },
+      },
+    };
+
+    app.put<{ Params: { slug: string }; Body: { reason: string } }>(
+      '/tenants/:slug/legal-hold',
+      holdSchema,
+      async (request) => {
+        requireRole(authenticate(state, request), 'admin', request.params.slug);
+        const tenant = liveTenant(request.params.slug);
+        // Stop topic retention before the hold is visible, so nothing expires in between.
+        await setTopicRetention(
+          deps.kafkaAdmin,
+          tenantTopicRetention(tenant.slug, tenantPolicy(tenant, true, deps.topics)),
+        );
+        await control.publish({
+          type: 'legal_hold',
+          tenant: tenant.slug,
+          active: true,
+          reason: request.body.reason,
+        });
+        request.log.warn({ tenant: tenant.slug }, 'legal hold set');
+        return describeTenant(tenant);
+      },
+    );
+
+    app.delete<{ Params: { slug: string }; Body: { reason: string } }>(
+      '/tenants/:slug/legal-hold',
+      holdSchema,
+      async (request) => {
+        requireRole(authenticate(state, request), 'admin', request.params.slug);
+        const tenant = liveTenant(request.params.slug);
+        await control.publish({
+          type: 'legal_hold',
+          tenant: tenant.slug,
+          active: false,
+          reason: request.body.reason,
+        });
+        await setTopicRetention(
+          deps.kafkaAdmin,
+          tenantTopicRetention(tenant.slug, tenantPolicy(tenant, false, deps.topics)),
+        );
+        request.log.warn({ tenant: tenant.slug }, 'legal hold cleared');
+        return describeTenant(tenant);
+      },
+    );
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * The control plane against the real servers (issue: tenant control plane and data governance):
+ * runtime onboarding with no restart, revocation and rotation seen by two gateways, the admin
+ * role matrix, retention and legal hold on topics and in ClickHouse, deletion, and that secrets
+ * never reach the control topic in the clear.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { sql } from '@aispm/clickhouse';
+import { SHARED_TOPICS } from '@aispm/contracts';
+import {
+  awaitReady,
+  cli,
+  clickhouse,
+  eventually,
+  exampleEnvelope,
+  freePort,
+  KAFKA_BROKERS,
+  spawnService,
+  startPipeline,
+  stopProcess,
+  type Pipeline,
+} from '../support/platform';
+
+jest.setTimeout(240_000);
+
+const kafka = new Kafka({
+  clientId: 'control-plane-test',
+  brokers: KAFKA_BROKERS.split(','),
+  logLevel: logLevel.NOTHING,
+});
+
+let pipeline: Pipeline;
+
+beforeAll(async () => {
+  pipeline = await startPipeline();
+});
+
+afterAll(async () => {
+  await pipeline?.stop();
+});
+
+function envelopeFor(tenantRef: string, overrides: { occurred_at?: string } = {}) {
+  const envelope = exampleEnvelope();
+  envelope.tenant.tenant_ref = tenantRef;
+  envelope.event.event_id = `evt_${randomBytes(6).toString('hex')}`;
+  envelope.transport.idempotency_key = envelope.event.event_id;
+  if (overrides.occurred_at) envelope.event.occurred_at = overrides.occurred_at;
+  return envelope;
+}
+
+async function post(gatewayUrl: string, key: string, body: object): Promise<number> {
+  const response = await fetch(`${gatewayUrl}/enterprise/aispm/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function eventIds(tenant: string): Promise<string[]> {
+  const ch = clickhouse();
+  try {
+    const rows = await ch.query<{ event_id: string }>(
+      `SELECT event_id FROM ${pipeline.database}.events FINAL WHERE ` +
+        sql`tenant = ${tenant}` +
+        ' ORDER BY event_id',
+    );
+    return rows.map((row) => row.event_id);
+  } finally {
+    await ch.close();
+  }
+}
+
+async function topicRetention(topic: string): Promise<string | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2, name: topic, configNames: ['retention.ms'] }],
+    });
+    return resources[0]?.configEntries.find((entry) => entry.configName === 'retention.ms')?.configValue;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function retentionRuns(): Promise<number> {
+  const text = await (await fetch(`${pipeline.opsUrls.get('projector')}/metrics`)).text();
+  const match = /aispm_retention_runs_total\{[^}]*outcome="ok"[^}]*\} (\d+)/.exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+function cliEnv() {
+  return { ...pipeline.env, AISPM_URL: pipeline.gatewayUrl, AISPM_ADMIN_KEY: pipeline.operatorKey };
+}
+
+it('onboards a tenant at runtime through the CLI, and its events flow with no restart', async () => {
+  const slug = `${pipeline.tenantPrefix}-late`;
+  const tenant = cli(['tenant', 'create', slug, '--ref', `tenant:${slug}`], cliEnv());
+  expect(tenant).toMatchObject({ slug, retention_days: 365, raw_retention_hours: 24 });
+  expect(await topicRetention(`aispm.${slug}.raw`)).toBe(String(24 * 3600 * 1000));
+  const collector = cli(['collector', 'create', '--tenant', slug, '--env', 'production'], cliEnv());
+  const envelope = envelopeFor(`tenant:${slug}`);
+  expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelope)).toBe(202);
+  await eventually('the late tenant’s event in ClickHouse', async () =>
+    (await eventIds(slug)).includes(envelope.event.event_id) ? true : undefined,
+  );
+});
+
+it('shows a revoked key refused by two gateway instances, and a rotated key replaced', async () => {
+  const port = await freePort();
+  const second = spawnService(
+    'ingest-gateway',
+    { ...pipeline.env, GATEWAY_PORT: String(port), AISPM_INSTANCE_ID: 'gateway-1' },
+    port,
+  );
+  try {
+    await awaitReady('second gateway', second.child, second.opsUrl);
+    const gateways = [pipeline.gatewayUrl, second.opsUrl];
+    const { body: created } = await pipeline.admin('POST', '/collectors', { tenant: pipeline.tenant });
+    const key = String(created.api_key);
+    for (const url of gateways) {
+      await eventually(`the new key accepted by ${url}`, async () =>
+        (await post(url, key, envelopeFor(pipeline.tenantRef))) === 202 ? true : undefined,
+      );
+    }
+
+    const rotated = await pipeline.admin('POST', `/collectors/${String(created.collector_id)}/rotate`);
+    const newKey = String(rotated.body.api_key);
+    expect(newKey).not.toBe(key);
+    for (const url of gateways) {
+      await eventually(`the old key refused by ${url}`, async () =>
+        (await post(url, key, envelopeFor(pipeline.tenantRef))) === 401 ? true : undefined,
+      );
+      expect(await post(url, newKey, envelopeFor(pipeline.tenantRef))).toBe(202);
+    }
+
+    const revoked = await pipeline.admin('POST', `/collectors/${String(created.collector_id)}/revoke`);
+    expect(revoked).toEqual({ status: 200, body: { collector_id: created.collector_id, revoked: true } });
+    for (const url of gateways) {
+      await eventually(
+        `the revoked key refused by ${url}`,
+        async () => ((await post(url, newKey, envelopeFor(pipeline.tenantRef))) === 401 ? true : undefined),
+        10_000,
+      );
+    }
+  } finally {
+    await stopProcess(second.child);
+  }
+});
+
+describe('admin roles', () => {
+  const other = () => `${pipeline.tenantPrefix}-other`;
+  let keys: Record<string, string>;
+
+  beforeAll(async () => {
+    await pipeline.admin('POST', '/tenants', { slug: other(), tenant_ref: `tenant:${other()}` });
+    const reader = async (tenant: string, role: string) =>
+      String((await pipeline.admin('POST', '/readers', { tenant, role })).body.api_key);
+    keys = {
+      operator: pipeline.operatorKey,
+      admin: await reader(pipeline.tenant, 'admin'),
+      auditor: await reader(pipeline.tenant, 'auditor'),
+      viewer: await reader(pipeline.tenant, 'viewer'),
+      otherAdmin: await reader(other(), 'admin'),
+      collector: pipeline.apiKey,
+      unknown: `aispm_rk_${randomBytes(16).toString('hex')}`,
+    };
+  });
+
+  // Each call touches the suite's own tenant; expected status per credential.
+  const matrix: [string, string, () => object | undefined, Record<string, number>][] = [
+    [
+      'GET',
+      '/tenants/:t',
+      () => undefined,
+      { operator: 200, admin: 200, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+    [
+      'POST',
+      '/collectors',
+      () => ({ tenant: pipeline.tenant }),
+      { operator: 201, admin: 201, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+    [
+      'POST',
+      '/readers',
+      () => ({ tenant: pipeline.tenant, role: 'viewer' }),
+      { operator: 201, admin: 201, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+    [
+      'PUT',
+      '/tenants/:t/legal-hold',
+      () => ({ reason: 'matrix' }),
+      { operator: 200, admin: 200, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+    [
+      'DELETE',
+      '/tenants/:t/legal-hold',
+      () => ({ reason: 'matrix' }),
+      { operator: 200, admin: 200, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+    [
+      'POST',
+      '/tenants',
+      () => ({
+        slug: `${pipeline.tenantPrefix}-x${randomBytes(3).toString('hex')}`,
+        tenant_ref: `tenant:${randomBytes(6).toString('hex')}`,
+      }),
+      { operator: 201, admin: 403, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+    [
+      'DELETE',
+      '/tenants/:t',
+      () => undefined,
+      { admin: 403, auditor: 403, viewer: 403, otherAdmin: 403, collector: 403, unknown: 401 },
+    ],
+  ];
+
+  it.each(matrix)('%s %s', async (method, route, body, expected) => {
+    for (const [who, status] of Object.entries(expected)) {
+      const answer = await pipeline.admin(method, route.replace(':t', pipeline.tenant), body(), keys[who]);
+      expect([who, answer.status]).toEqual([who, status]);
+    }
+  });
+
+  it('lists only the tenants a credential administers', async () => {
+    const own = await pipeline.admin('GET', '/tenants', undefined, keys.admin);
+    expect((own.body.tenants as { slug: string }[]).map((t) => t.slug)).toEqual([pipeline.tenant]);
+    const all = await pipeline.admin('GET', '/tenants', undefined, keys.operator);
+    expect((all.body.tenants as { slug: string }[]).map((t) => t.slug)).toEqual(
+      expect.arrayContaining([pipeline.tenant, other()]),
+    );
+  });
+});
+
+it('keeps everything under a legal hold, then applies retention once it is cleared', async () => {
+  const slug = `${pipeline.tenantPrefix}-ret`;
+  await pipeline.admin('POST', '/tenants', {
+    slug,
+    tenant_ref: `tenant:${slug}`,
+    retention_days: 1,
+    raw_retention_hours: 1,
+  });
+  const { body: collector } = await pipeline.admin('POST', '/collectors', { tenant: slug });
+  const hold = await pipeline.admin('PUT', `/tenants/${slug}/legal-hold`, { reason: 'litigation' });
+  expect(hold.body.legal_hold).toEqual({ reason: 'litigation' });
+  for (const stage of ['raw', 'redacted', 'normalized', 'posture', 'dlq']) {
+    expect(await topicRetention(`aispm.${slug}.${stage}`)).toBe('-1');
+  }
+
+  const old = envelopeFor(`tenant:${slug}`, { occurred_at: '2026-06-11T08:00:00Z' });
+  const recent = envelopeFor(`tenant:${slug}`, { occurred_at: new Date().toISOString() });
+  for (const envelope of [old, recent])
+    expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelope)).toBe(202);
+  const both = [old.event.event_id, recent.event.event_id].sort();
+  await eventually('both events projected', async () =>
+    (await eventIds(slug)).length === 2 ? true : undefined,
+  );
+  // Two full retention runs after both rows exist, and the old one is still there.
+  const runs = await retentionRuns();
+  await eventually('two more retention runs', async () =>
+    (await retentionRuns()) >= runs + 2 ? true : undefined,
+  );
+  expect(await eventIds(slug)).toEqual(both);
+
+  await pipeline.admin('DELETE', `/tenants/${slug}/legal-hold`, { reason: 'settled' });
+  expect(await topicRetention(`aispm.${slug}.raw`)).toBe(String(3600 * 1000));
+  expect(await topicRetention(`aispm.${slug}.normalized`)).toBe(String(24 * 3600 * 1000));
+  await eventually('the old event dropped', async () =>
+    (await eventIds(slug)).join() === recent.event.event_id ? true : undefined,
+  );
+});
+
+it('deletes a tenant: its topics, its rows and its keys', async () => {
+  const slug = `${pipeline.tenantPrefix}-del`;
+  await pipeline.admin('POST', '/tenants', { slug, tenant_ref: `tenant:${slug}` });
+  const { body: collector } = await pipeline.admin('POST', '/collectors', { tenant: slug });
+  const envelope = envelopeFor(`tenant:${slug}`);
+  expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelope)).toBe(202);
+  await eventually('the event projected', async () =>
+    (await eventIds(slug)).length === 1 ? true : undefined,
+  );
+
+  const result = cli(['tenant', 'delete', slug, '--yes'], cliEnv());
+  expect(result).toEqual({ slug, deleted: true });
+  expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelopeFor(`tenant:${slug}`))).toBe(401);
+  await eventually('the rows dropped', async () => ((await eventIds(slug)).length === 0 ? true : undefined));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await eventually('the topics deleted', async () =>
+      (await admin.listTopics()).some((topic) => topic.startsWith(`aispm.${slug}.`)) ? undefined : true,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+it('never writes an API key or signing secret to the control topic in the clear', async () => {
+  const { body } = await pipeline.admin('POST', '/collectors', {
+    tenant: pipeline.tenant,
+    require_signature: true,
+  });
+  const secrets = [String(body.api_key), String(body.signing_secret), pipeline.operatorKey, pipeline.apiKey];
+  expect(secrets.every((secret) => secret.length > 20)).toBe(true);
+  const consumer = kafka.consumer({ groupId: `control-scan-${randomBytes(4).toString('hex')}` });
+  const admin = kafka.admin();
+  await Promise.all([consumer.connect(), admin.connect()]);
+  try {
+    const [end] = await admin.fetchTopicOffsets(SHARED_TOPICS.control);
+    const values: string[] = [];
+    await consumer.subscribe({ topics: [SHARED_TOPICS.control], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            values.push(message.value?.toString('latin1') ?? '');
+            if (BigInt(message.offset) + 1n >= BigInt(end!.high)) resolve();
+          },
+        })
+        .catch(reject);
+    });
+    const log = values.join('\n');
+    expect(log).toContain(String(body.collector_id));
+    for (const secret of secrets) expect(log).not.toContain(secret);
+  } finally {
+    await consumer.disconnect();
+    await admin.disconnect();
+  }
+});
