@@ -332,3 +332,37 @@ it('never writes an API key or signing secret to the control topic in the clear'
     await admin.disconnect();
   }
 });
+
+it('chains every admin action into a verifiable audit log, and names a tampered link', async () => {
+  const env = { ...pipeline.env, CLICKHOUSE_DATABASE: pipeline.database };
+  const slug = `${pipeline.tenantPrefix}-aud`;
+  await pipeline.admin('POST', '/tenants', { slug, tenant_ref: `tenant:${slug}` });
+  const ch = clickhouse();
+  try {
+    const row = await eventually('the audit link of the tenant creation', async () => {
+      const rows = await ch.query<{ position: string; actor_kind: string; record: string }>(
+        `SELECT position, actor_kind, record FROM ${pipeline.database}.audit_log FINAL WHERE ` +
+          sql`action = 'tenant.create' AND tenant = ${slug}`,
+      );
+      return rows[0];
+    });
+    expect(row.actor_kind).toBe('operator');
+    const verdict = cli(['audit', 'verify'], env);
+    expect(verdict).toMatchObject({ holds: true, from: '0' });
+    expect(Number(verdict.links)).toBeGreaterThan(Number(row.position));
+
+    // Rewrite the link's record in place (a newer version of the same position wins in FINAL).
+    const tampered = row.record.replace(`"tenant":"${slug}"`, `"tenant":"${slug}-x"`);
+    await ch.command(
+      `INSERT INTO ${pipeline.database}.audit_log (position, at_ms, tenant, action, actor_kind, actor_id, record, prev_hash, record_hash, written_ms) ` +
+        `SELECT position, at_ms, tenant, action, actor_kind, actor_id, ${sql`${tampered}`}, prev_hash, record_hash, written_ms + 1 ` +
+        `FROM ${pipeline.database}.audit_log FINAL WHERE ` +
+        sql`position = ${Number(row.position)}`,
+    );
+    expect(() => cli(['audit', 'verify'], env)).toThrow(
+      new RegExp(`audit chain broken at position ${row.position}`),
+    );
+  } finally {
+    await ch.close();
+  }
+});

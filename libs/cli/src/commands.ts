@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { generateSecret, hashSecret } from '@aispm/auth';
-import { ClickHouse, migrate } from '@aispm/clickhouse';
+import { ClickHouse, identifier, migrate } from '@aispm/clickhouse';
+import { verifyChain } from '@aispm/integrity';
 import { ControlPlane, OPERATOR_TENANT } from '@aispm/control';
 import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
 import { createKafka, ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicConfigs } from '@aispm/kafka';
@@ -286,5 +287,46 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
           reason: requireString(options, 'reason'),
         },
       ),
+  },
+  'audit verify': {
+    usage: 'aispm audit verify [--database NAME]',
+    summary: 'Walk the audit chain in ClickHouse; name the first broken link, or say where it holds.',
+    async run(_positionals, options, config) {
+      const database = typeof options.database === 'string' ? options.database : config.CLICKHOUSE_DATABASE;
+      const clickhouse = new ClickHouse({
+        url: config.CLICKHOUSE_URL,
+        username: config.CLICKHOUSE_USER,
+        password: config.CLICKHOUSE_PASSWORD,
+      });
+      try {
+        const rows = await clickhouse.query<{
+          position: string;
+          prev_hash: string;
+          record_hash: string;
+          record: string;
+        }>(
+          `SELECT position, prev_hash, record_hash, record FROM ${identifier(database)}.audit_log FINAL ORDER BY position`,
+        );
+        const verdict = verifyChain(
+          rows.map((row) => ({
+            position: String(row.position),
+            prevHash: row.prev_hash,
+            recordHash: row.record_hash,
+            record: JSON.parse(row.record) as unknown,
+          })),
+        );
+        if (!verdict.ok)
+          throw new Error(`audit chain broken at position ${verdict.position}: ${verdict.reason}`);
+        return {
+          database,
+          holds: true,
+          from: verdict.from ?? null,
+          to: verdict.to ?? null,
+          links: verdict.links,
+        };
+      } finally {
+        await clickhouse.close();
+      }
+    },
   },
 };

@@ -9,6 +9,7 @@ export type { NormalizedEvent } from './generated/normalized-event.v1';
 export type { DlqRecord } from './generated/dlq-record.v1';
 export type { PostureDelta } from './generated/posture-delta.v1';
 export type { HealthEvidence } from './generated/health-evidence.v1';
+export type { AuditRecord } from './generated/audit-record.v1';
 export type {
   ControlRecord,
   Tenant as ControlTenant,

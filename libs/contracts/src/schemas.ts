@@ -16,6 +16,7 @@ export const SCHEMA_NAMES = [
   'dlq-record.v1',
   'control-record.v1',
   'health-evidence.v1',
+  'audit-record.v1',
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 

@@ -9,8 +9,12 @@ import type { SchemaName } from './schemas';
 export const TENANT_STAGES = ['raw', 'redacted', 'normalized', 'posture', 'dlq'] as const;
 export type TenantStage = (typeof TENANT_STAGES)[number];
 
-/** Topics every tenant shares. */
-export const SHARED_TOPICS = { control: 'aispm.control', health: 'aispm.health' } as const;
+/** Topics every tenant shares: control state, health evidence, and the audit trail. */
+export const SHARED_TOPICS = {
+  control: 'aispm.control',
+  health: 'aispm.health',
+  audit: 'aispm.audit',
+} as const;
 export type SharedTopic = keyof typeof SHARED_TOPICS;
 
 /** The schema each topic's values follow; a test asserts every topic has one. */
@@ -22,6 +26,7 @@ export const TOPIC_SCHEMAS: Readonly<Record<TenantStage | SharedTopic, SchemaNam
   dlq: 'dlq-record.v1',
   control: 'control-record.v1',
   health: 'health-evidence.v1',
+  audit: 'audit-record.v1',
 };
 
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;

@@ -4,3 +4,4 @@
  */
 export * from './state';
 export * from './plane';
+export * from './audit';

@@ -12,6 +12,7 @@ import {
   ensureTopics,
   PARTITIONER,
   sharedTopicConfigs,
+  subscribeWhenReady,
   type StageCodec,
   type TopicPolicy,
 } from '@aispm/kafka';
@@ -75,7 +76,7 @@ export class ControlPlane {
       await admin.disconnect();
     }
     await Promise.all([this.consumer.connect(), this.producer.connect()]);
-    await this.consumer.subscribe({ topics: [SHARED_TOPICS.control], fromBeginning: true });
+    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {

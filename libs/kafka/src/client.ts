@@ -8,6 +8,8 @@ import {
   logLevel,
   Partitioners,
   type Admin,
+  type Consumer,
+  type ConsumerSubscribeTopics,
   type ITopicConfig,
   type LogEntry,
 } from 'kafkajs';
@@ -101,7 +103,7 @@ export function tenantTopicConfigs(tenant: string, policy: TopicPolicy): ITopicC
   });
 }
 
-/** The shared topics: the compacted control topic and the health topic. */
+/** The shared topics: the compacted control topic, the health topic and the audit trail. */
 export function sharedTopicConfigs(policy: TopicPolicy): ITopicConfig[] {
   return [
     {
@@ -114,6 +116,13 @@ export function sharedTopicConfigs(policy: TopicPolicy): ITopicConfig[] {
       topic: SHARED_TOPICS.health,
       numPartitions: policy.partitions,
       replicationFactor: policy.replicationFactor,
+    },
+    {
+      // One partition, so the audit trail has one order to chain; kept forever.
+      topic: SHARED_TOPICS.audit,
+      numPartitions: 1,
+      replicationFactor: policy.replicationFactor,
+      configEntries: [{ name: 'retention.ms', value: '-1' }],
     },
   ];
 }
@@ -145,4 +154,24 @@ export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]
   // "already exists" as false rather than failing, which is what we want.
   await admin.createTopics({ topics: missing, waitForLeaders: true });
   return missing.map((t) => t.topic);
+}
+
+/**
+ * Subscribes, retrying for a while: a topic created a moment ago may not have a leader in every
+ * broker's metadata yet ("does not host this topic-partition").
+ */
+export async function subscribeWhenReady(
+  consumer: Consumer,
+  subscription: ConsumerSubscribeTopics,
+  attempts = 20,
+): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await consumer.subscribe(subscription);
+      return;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * Math.min(attempt, 8)));
+    }
+  }
 }

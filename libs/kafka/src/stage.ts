@@ -21,7 +21,7 @@ import {
 import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
-import { EXACTLY_ONCE_RETRY, PARTITIONER } from './client';
+import { EXACTLY_ONCE_RETRY, PARTITIONER, subscribeWhenReady } from './client';
 
 /** A decoded input message with where it came from. */
 export interface StageInput<T> {
@@ -170,7 +170,7 @@ abstract class StageRunner<I> {
       this.subscribedOnce = true;
       return;
     }
-    await this.consumer.subscribe({ topics, fromBeginning: true });
+    await subscribeWhenReady(this.consumer, { topics, fromBeginning: true });
     this.subscribed = new Set(topics);
     this.logger.info({ topics: topics.length }, 'subscribed to stage topics');
     await this.consumer.run({

@@ -7,7 +7,7 @@ import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Admin, Producer } from 'kafkajs';
 import type { StageCodec } from '@aispm/kafka';
 import { opsRoutes, type Logger, type Metrics, type Probes } from '@aispm/observability';
-import type { ControlPlane } from '@aispm/control';
+import type { AuditTrail, ControlPlane } from '@aispm/control';
 import type { Kms } from '@aispm/kms';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { ingestRoutes } from './plugins/ingest';
@@ -18,6 +18,7 @@ export interface GatewayDeps {
   readonly metrics: Metrics;
   readonly probes: Probes;
   readonly control: ControlPlane;
+  readonly audit: AuditTrail;
   readonly kafkaAdmin: Admin;
   readonly kms: Kms;
   readonly topics: AdminDeps['topics'];

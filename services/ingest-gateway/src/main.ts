@@ -1,5 +1,5 @@
 import { SCHEMA_NAMES } from '@aispm/contracts';
-import { ControlPlane } from '@aispm/control';
+import { AuditTrail, ControlPlane } from '@aispm/control';
 import { createKafka, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
 import { LocalKms } from '@aispm/kms';
 import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
@@ -45,6 +45,7 @@ runMain(async () => {
     logger,
     metrics,
     control,
+    audit: new AuditTrail(producer, codec),
     kafkaAdmin,
     kms,
     topics,

@@ -9,6 +9,7 @@ import type { NormalizedEvent } from '@aispm/contracts';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
 import { toEventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
+import { AuditChainWriter } from './audit';
 import { RetentionJob } from './retention';
 
 export async function buildProjector(
@@ -63,9 +64,19 @@ export async function buildProjector(
   await control.start();
   const retention = new RetentionJob(clickhouse, config.CLICKHOUSE_DATABASE, control, logger, metrics);
   retention.start(config.AISPM_RETENTION_INTERVAL_MS);
+  const audit = new AuditChainWriter(
+    kafka,
+    config.AISPM_GROUP_PREFIX,
+    codec,
+    clickhouse,
+    config.CLICKHOUSE_DATABASE,
+    logger,
+  );
+  await audit.start();
   return {
     stage,
     close: async () => {
+      await audit.stop();
       await retention.stop();
       await control.stop();
       await clickhouse.close();

@@ -3,14 +3,15 @@
  * collectors, readers and legal holds. Every change is a record on the control topic, the source
  * of truth every service follows; Kafka-side effects (topics, retention) happen here first, so a
  * tenant is usable the moment its record is visible. Keys and signing secrets are returned once
- * and stored only as hashes or sealed under the KMS.
+ * and stored only as hashes or sealed under the KMS. Every change is also appended to the audit
+ * trail before it is answered.
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { generateSecret, hashSecret } from '@aispm/auth';
 import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
-import { OPERATOR_TENANT, type ControlPlane } from '@aispm/control';
+import { OPERATOR_TENANT, type AuditTrail, type ControlPlane } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import {
   ensureTopics,
@@ -24,6 +25,7 @@ import { authenticate, isOperator, requireOperator, requireRole } from '../acces
 
 export interface AdminDeps {
   readonly control: ControlPlane;
+  readonly audit: AuditTrail;
   readonly kafkaAdmin: Admin;
   readonly kms: Kms;
   readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
@@ -143,7 +145,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        requireOperator(authenticate(state, request));
+        const principal = authenticate(state, request);
+        requireOperator(principal);
         const { slug, tenant_ref, retention_days, raw_retention_hours } = request.body;
         if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
         if (state.liveTenants().some((t) => t.tenant_ref === tenant_ref)) {
@@ -162,6 +165,11 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           tenantTopicConfigs(slug, tenantPolicy(tenant, false, deps.topics)),
         );
         await control.publish(tenant);
+        await deps.audit.append('tenant.create', principal, slug, {
+          tenant_ref,
+          retention_days,
+          raw_retention_hours,
+        });
         request.log.info({ tenant: slug }, 'tenant created');
         return reply.code(201).send(describeTenant(tenant));
       },
@@ -186,7 +194,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
     });
 
     app.delete<{ Params: { slug: string } }>('/tenants/:slug', async (request) => {
-      requireOperator(authenticate(state, request));
+      const principal = authenticate(state, request);
+      requireOperator(principal);
       const tenant = liveTenant(request.params.slug);
       if (state.onLegalHold(tenant.slug)) {
         throw new AppError('GW_CONFLICT', `Tenant ${tenant.slug} is on legal hold; clear the hold first`);
@@ -197,6 +206,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       await deps.kafkaAdmin.deleteTopics({
         topics: tenantTopicConfigs(tenant.slug, tenantPolicy(tenant, false, deps.topics)).map((t) => t.topic),
       });
+      await deps.audit.append('tenant.delete', principal, tenant.slug, {});
       request.log.warn({ tenant: tenant.slug }, 'tenant deleted');
       return { slug: tenant.slug, deleted: true };
     });
@@ -233,7 +243,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body;
-        requireRole(authenticate(state, request), 'admin', body.tenant);
+        const principal = authenticate(state, request);
+        requireRole(principal, 'admin', body.tenant);
         liveTenant(body.tenant);
         const issued = await issueCollectorSecrets({
           type: 'collector',
@@ -249,22 +260,35 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           },
           revoked: false,
         });
+        await deps.audit.append('collector.create', principal, body.tenant, {
+          collector_id: issued.collector_id,
+          require_signature: body.require_signature,
+        });
         request.log.info({ tenant: body.tenant, collector_id: issued.collector_id }, 'collector created');
         return reply.code(201).send(issued);
       },
     );
 
     app.post<{ Params: { id: string } }>('/collectors/:id/rotate', async (request) => {
-      const collector = existingCollector(authenticate(state, request), request.params.id);
+      const principal = authenticate(state, request);
+      const collector = existingCollector(principal, request.params.id);
       if (collector.revoked)
         throw new AppError('GW_CONFLICT', `Collector ${collector.collector_id} is revoked`);
       const { key_sha256: _old, sealed_signing_secret: _oldSecret, ...rest } = collector;
-      return issueCollectorSecrets(rest);
+      const issued = await issueCollectorSecrets(rest);
+      await deps.audit.append('collector.rotate', principal, collector.tenant, {
+        collector_id: collector.collector_id,
+      });
+      return issued;
     });
 
     app.post<{ Params: { id: string } }>('/collectors/:id/revoke', async (request) => {
-      const collector = existingCollector(authenticate(state, request), request.params.id);
+      const principal = authenticate(state, request);
+      const collector = existingCollector(principal, request.params.id);
       await control.publish({ ...collector, revoked: true });
+      await deps.audit.append('collector.revoke', principal, collector.tenant, {
+        collector_id: collector.collector_id,
+      });
       request.log.warn(
         { tenant: collector.tenant, collector_id: collector.collector_id },
         'collector revoked',
@@ -305,6 +329,10 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           revoked: false,
         };
         await control.publish(reader);
+        await deps.audit.append('reader.create', principal, tenant === OPERATOR_TENANT ? '' : tenant, {
+          reader_id: reader.reader_id,
+          role,
+        });
         request.log.info({ tenant, reader_id: reader.reader_id, role }, 'reader created');
         return reply.code(201).send({ reader_id: reader.reader_id, tenant, role, api_key: apiKey });
       },
@@ -321,6 +349,14 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       if (reader.tenant === OPERATOR_TENANT) requireOperator(principal);
       else requireRole(principal, 'admin', reader.tenant);
       await control.publish({ ...reader, revoked: true });
+      await deps.audit.append(
+        'reader.revoke',
+        principal,
+        reader.tenant === OPERATOR_TENANT ? '' : reader.tenant,
+        {
+          reader_id: reader.reader_id,
+        },
+      );
       return { reader_id: reader.reader_id, revoked: true };
     });
 
@@ -339,7 +375,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       '/tenants/:slug/legal-hold',
       holdSchema,
       async (request) => {
-        requireRole(authenticate(state, request), 'admin', request.params.slug);
+        const principal = authenticate(state, request);
+        requireRole(principal, 'admin', request.params.slug);
         const tenant = liveTenant(request.params.slug);
         // Stop topic retention before the hold is visible, so nothing expires in between.
         await setTopicRetention(
@@ -352,6 +389,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           active: true,
           reason: request.body.reason,
         });
+        await deps.audit.append('legal_hold.set', principal, tenant.slug, { reason: request.body.reason });
         request.log.warn({ tenant: tenant.slug }, 'legal hold set');
         return describeTenant(tenant);
       },
@@ -361,7 +399,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       '/tenants/:slug/legal-hold',
       holdSchema,
       async (request) => {
-        requireRole(authenticate(state, request), 'admin', request.params.slug);
+        const principal = authenticate(state, request);
+        requireRole(principal, 'admin', request.params.slug);
         const tenant = liveTenant(request.params.slug);
         await control.publish({
           type: 'legal_hold',
@@ -373,6 +412,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           deps.kafkaAdmin,
           tenantTopicRetention(tenant.slug, tenantPolicy(tenant, false, deps.topics)),
         );
+        await deps.audit.append('legal_hold.clear', principal, tenant.slug, { reason: request.body.reason });
         request.log.warn({ tenant: tenant.slug }, 'legal hold cleared');
         return describeTenant(tenant);
       },

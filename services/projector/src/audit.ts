@@ -1,0 +1,81 @@
+/**
+ * Chains the audit trail into ClickHouse: reads `aispm.audit` (one partition, so one order) and
+ * writes each record with prev_hash and record_hash. The chain resumes from the last stored link,
+ * and offsets are committed only after the insert, so a restart rewrites, never skips, a link.
+ */
+import type { Consumer, Kafka } from 'kafkajs';
+import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
+import { SHARED_TOPICS, type AuditRecord } from '@aispm/contracts';
+import { chainHash, canonicalJson, GENESIS_HASH } from '@aispm/integrity';
+import { subscribeWhenReady, type StageCodec } from '@aispm/kafka';
+import type { Logger } from '@aispm/observability';
+
+export class AuditChainWriter {
+  private readonly consumer: Consumer;
+  private readonly table: string;
+
+  constructor(
+    kafka: Kafka,
+    groupPrefix: string,
+    private readonly codec: StageCodec,
+    private readonly clickhouse: ClickHouse,
+    database: string,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({ groupId: `${groupPrefix}-audit-chain`, allowAutoTopicCreation: false });
+    this.table = `${identifier(database)}.audit_log`;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.audit], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+        if (batch.messages.length === 0) return;
+        const first = BigInt(batch.messages[0]!.offset);
+        let prevHash = await this.hashBefore(first);
+        const rows = [];
+        for (const message of batch.messages) {
+          const record = await this.codec.decode<AuditRecord>(message.value);
+          const recordHash = chainHash(prevHash, record);
+          rows.push({
+            position: message.offset,
+            at_ms: record.at_ms,
+            tenant: record.tenant,
+            action: record.action,
+            actor_kind: record.actor.kind,
+            actor_id: record.actor.id,
+            record: canonicalJson(record),
+            prev_hash: prevHash,
+            record_hash: recordHash,
+            written_ms: Date.now(),
+          });
+          prevHash = recordHash;
+        }
+        await this.clickhouse.insert(this.table, rows);
+        const last = batch.messages[batch.messages.length - 1]!.offset;
+        await this.consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+        ]);
+        resolveOffset(last);
+        await heartbeat();
+        this.logger.debug({ links: rows.length }, 'audit records chained');
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+
+  /** The record_hash of the link just before `position`: where the chain resumes. */
+  private async hashBefore(position: bigint): Promise<string> {
+    if (position === 0n) return GENESIS_HASH;
+    const [row] = await this.clickhouse.query<{ record_hash: string }>(
+      `SELECT record_hash FROM ${this.table} FINAL WHERE ` + sql`position = ${position - 1n}`,
+    );
+    if (!row) throw new Error(`audit_log has no link at ${position - 1n}; cannot continue the chain`);
+    return row.record_hash;
+  }
+}
