@@ -3,7 +3,14 @@
  * normalizer, projector — into a ClickHouse row, against the real servers.
  */
 import { sql } from '@aispm/clickhouse';
-import { clickhouse, eventually, exampleEnvelope, startPipeline, type Pipeline } from '../support/platform';
+import {
+  clickhouse,
+  eventually,
+  exampleEnvelope,
+  postToGateway,
+  startPipeline,
+  type Pipeline,
+} from '../support/platform';
 
 jest.setTimeout(180_000);
 
@@ -21,18 +28,18 @@ describe('pipeline end to end', () => {
   it('projects a posted envelope into ClickHouse', async () => {
     const envelope = exampleEnvelope();
     envelope.tenant.tenant_ref = pipeline.tenantRef;
-    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/events`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${pipeline.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(envelope),
-    });
+    // The public example says integrity.signature_required, so the request is signed.
+    const response = await postToGateway(
+      pipeline.gatewayUrl,
+      '/enterprise/aispm/events',
+      pipeline.apiKey,
+      envelope,
+      {
+        secret: pipeline.signingSecret,
+      },
+    );
     expect(response.status).toBe(202);
-    const receipt = (await response.json()) as {
-      outcome: string;
-      topic: string;
-      partition: number;
-      offset: string;
-    };
+    const receipt = response.body as { outcome: string; topic: string; partition: number; offset: string };
     expect(receipt).toMatchObject({ outcome: 'accepted', topic: `aispm.${pipeline.tenant}.raw` });
 
     const ch = clickhouse();
@@ -75,13 +82,17 @@ describe('pipeline end to end', () => {
   it('names the failing field of an invalid envelope', async () => {
     const envelope = exampleEnvelope() as unknown as { event: Record<string, unknown> };
     envelope.event.decision = 'maybe';
-    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/events`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${pipeline.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(envelope),
-    });
+    const response = await postToGateway(
+      pipeline.gatewayUrl,
+      '/enterprise/aispm/events',
+      pipeline.apiKey,
+      envelope,
+      {
+        secret: pipeline.signingSecret,
+      },
+    );
     expect(response.status).toBe(400);
-    const problem = (await response.json()) as { code: string; errors: { pointer: string }[] };
+    const problem = response.body as { code: string; errors: { pointer: string }[] };
     expect(problem.code).toBe('GW_SCHEMA_INVALID');
     expect(problem.errors.map((e) => e.pointer)).toContain('/event/decision');
   });

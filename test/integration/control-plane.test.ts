@@ -45,6 +45,7 @@ function envelopeFor(tenantRef: string, overrides: { occurred_at?: string } = {}
   envelope.tenant.tenant_ref = tenantRef;
   envelope.event.event_id = `evt_${randomBytes(6).toString('hex')}`;
   envelope.transport.idempotency_key = envelope.event.event_id;
+  envelope.integrity.signature_required = false;
   if (overrides.occurred_at) envelope.event.occurred_at = overrides.occurred_at;
   return envelope;
 }

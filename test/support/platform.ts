@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { signRequest } from '@aispm/auth';
 import { ClickHouse } from '@aispm/clickhouse';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -73,6 +74,8 @@ export interface Pipeline {
   /** The collector key of `tenant`. */
   readonly apiKey: string;
   readonly collectorId: string;
+  /** The collector's signing secret (it requires signed requests). */
+  readonly signingSecret: string;
   /** A platform operator key made for this suite. */
   readonly operatorKey: string;
   /** Slugs this suite's workers serve: `tenant` and any slug that starts with it. */
@@ -187,7 +190,7 @@ export async function startPipeline(): Promise<Pipeline> {
     const created = await admin('POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
     if (created.status !== 201)
       throw new Error(`creating the test tenant failed: ${JSON.stringify(created)}`);
-    const collector = await admin('POST', '/collectors', { tenant });
+    const collector = await admin('POST', '/collectors', { tenant, require_signature: true });
     if (collector.status !== 201)
       throw new Error(`creating the test collector failed: ${JSON.stringify(collector)}`);
     return {
@@ -196,6 +199,7 @@ export async function startPipeline(): Promise<Pipeline> {
       tenant,
       tenantRef,
       apiKey: String(collector.body.api_key),
+      signingSecret: String(collector.body.signing_secret),
       collectorId: String(collector.body.collector_id),
       operatorKey,
       tenantPrefix: tenant,
@@ -220,4 +224,41 @@ export async function startPipeline(): Promise<Pipeline> {
       },
     };
   }
+}
+
+/**
+ * POSTs `body` (an object, or exact bytes) to the gateway with a collector key; with `secret`
+ * the request is signed (v1 scheme). Returns the status, headers and parsed JSON answer.
+ */
+export async function postToGateway(
+  gatewayUrl: string,
+  path: string,
+  key: string,
+  body: object | Buffer,
+  options: { secret?: string; contentType?: string; contentEncoding?: string; timestamp?: number } = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${key}`,
+    'content-type': options.contentType ?? 'application/json',
+  };
+  if (options.contentEncoding) headers['content-encoding'] = options.contentEncoding;
+  if (options.secret) {
+    const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+    headers['x-aispm-timestamp'] = String(timestamp);
+    headers['x-aispm-signature'] = signRequest({
+      secret: options.secret,
+      timestamp,
+      method: 'POST',
+      path,
+      body: bytes,
+    });
+  }
+  const response = await fetch(`${gatewayUrl}${path}`, { method: 'POST', headers, body: bytes });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
 }

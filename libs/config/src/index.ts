@@ -134,8 +134,39 @@ export const CONFIG_KEYS = {
   ),
   AISPM_MAX_BODY_BYTES: key(
     integer(1024, 512 * 1024 * 1024),
-    String(1024 * 1024),
-    'Largest request body the gateway reads.',
+    String(5 * 1024 * 1024),
+    'Largest request body the gateway reads, as sent (compressed or not).',
+  ),
+  AISPM_MAX_DECOMPRESSED_BYTES: key(
+    integer(1024, 1024 * 1024 * 1024),
+    String(16 * 1024 * 1024),
+    'Largest body after gzip or zstd decompression; a bigger one is refused (413) before it is fully inflated.',
+  ),
+  AISPM_BATCH_MAX_ITEMS: key(integer(1, 100_000), '500', 'Most envelopes in one batch request.'),
+  GATEWAY_MAX_FUTURE_SKEW_MS: key(
+    integer(0, 24 * 3600 * 1000),
+    '300000',
+    'How far in the future an event’s occurred_at may be (collector clock skew).',
+  ),
+  GATEWAY_QUOTA_EVENTS_PER_SECOND: key(
+    integer(1, 10_000_000),
+    '2000',
+    'Sustained events per second per tenant.',
+  ),
+  GATEWAY_QUOTA_EVENT_BURST: key(
+    integer(1, 100_000_000),
+    '10000',
+    'Events a tenant may send at once above its rate.',
+  ),
+  GATEWAY_QUOTA_BYTES_PER_SECOND: key(
+    integer(1024, 10 * 1024 * 1024 * 1024),
+    String(16 * 1024 * 1024),
+    'Sustained decompressed bytes per second per tenant.',
+  ),
+  GATEWAY_QUOTA_BYTE_BURST: key(
+    integer(1024, 100 * 1024 * 1024 * 1024),
+    String(64 * 1024 * 1024),
+    'Decompressed bytes a tenant may send at once above its rate.',
   ),
   GATEWAY_HOST: key(text, '127.0.0.1', 'Address the gateway binds to.'),
   GATEWAY_PORT: key(port, '8080', 'Port of the gateway.'),

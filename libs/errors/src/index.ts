@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   GW_SIGNATURE_INVALID: { retriable: false, status: 401, title: 'Request signature is missing or invalid' },
   GW_TENANT_MISMATCH: { retriable: false, status: 403, title: 'Envelope names another tenant' },
   GW_FORBIDDEN: { retriable: false, status: 403, title: 'Credential may not do this' },
+  GW_SCOPE_DENIED: { retriable: false, status: 403, title: "Envelope is outside the collector's scopes" },
+  GW_SEMANTIC_INVALID: { retriable: false, status: 400, title: 'Envelope breaks a semantic rule' },
+  GW_QUOTA_EXCEEDED: { retriable: true, status: 429, title: "Over the tenant's quota" },
   GW_CONFLICT: { retriable: false, status: 409, title: 'Conflicts with existing state' },
   GW_CONTROL_PLANE_NOT_READY: { retriable: true, status: 503, title: 'Control plane still loading' },
   GW_BODY_TOO_LARGE: { retriable: false, status: 413, title: 'Body is too large' },
@@ -53,14 +56,21 @@ export class AppError extends Error {
   readonly retriable: boolean;
   readonly status: number;
   readonly fields: readonly FieldError[];
+  /** For 429 and 503: when a retry may succeed, if known better than the default. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; fields?: FieldError[] } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; fields?: FieldError[]; retryAfterSeconds?: number } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.retriable = ERROR_CODES[code].retriable;
     this.status = ERROR_CODES[code].status;
     this.fields = options.fields ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

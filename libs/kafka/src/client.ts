@@ -12,6 +12,7 @@ import {
   type ConsumerSubscribeTopics,
   type ITopicConfig,
   type LogEntry,
+  type PartitionMetadata,
 } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
@@ -174,4 +175,22 @@ export async function subscribeWhenReady(
       await new Promise((resolve) => setTimeout(resolve, 250 * Math.min(attempt, 8)));
     }
   }
+}
+
+/**
+ * The partitions of a topic, fetched once and cached: the gateway picks each message's partition
+ * itself so receipts can name it. A topic's partition count only grows by an operator's action,
+ * and a restart picks that up.
+ */
+export function partitionCache(admin: Admin): (topic: string) => Promise<PartitionMetadata[]> {
+  const cache = new Map<string, Promise<PartitionMetadata[]>>();
+  return (topic) => {
+    let partitions = cache.get(topic);
+    if (!partitions) {
+      partitions = admin.fetchTopicMetadata({ topics: [topic] }).then(({ topics }) => topics[0]!.partitions);
+      partitions.catch(() => cache.delete(topic));
+      cache.set(topic, partitions);
+    }
+    return partitions;
+  };
 }

@@ -4,28 +4,21 @@
  * build one around real Kafka without a port.
  */
 import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Admin, Producer } from 'kafkajs';
-import type { StageCodec } from '@aispm/kafka';
-import { opsRoutes, type Logger, type Metrics, type Probes } from '@aispm/observability';
+import type { Admin } from 'kafkajs';
+import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
-import type { Kms } from '@aispm/kms';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
-import { ingestRoutes } from './plugins/ingest';
+import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { installProblemHandlers } from './plugins/problems';
 
-export interface GatewayDeps {
+export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
   readonly logger: Logger;
-  readonly metrics: Metrics;
   readonly probes: Probes;
   readonly control: ControlPlane;
   readonly audit: AuditTrail;
   readonly kafkaAdmin: Admin;
-  readonly kms: Kms;
   readonly topics: AdminDeps['topics'];
-  readonly producer: Producer;
-  readonly codec: StageCodec;
   readonly bodyLimit: number;
-  readonly produceTimeoutMs: number;
 }
 
 export function buildGateway(deps: GatewayDeps): FastifyInstance {

@@ -1,6 +1,8 @@
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane } from '@aispm/control';
-import { createKafka, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
+import { ReplayCache } from '@aispm/auth';
+import { createKafka, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
+import { TenantQuotas } from '@aispm/quotas';
 import { LocalKms } from '@aispm/kms';
 import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
 import { buildGateway } from './app';
@@ -51,6 +53,18 @@ runMain(async () => {
     topics,
     producer,
     codec,
+    quotas: new TenantQuotas({
+      eventsPerSecond: config.GATEWAY_QUOTA_EVENTS_PER_SECOND,
+      eventBurst: config.GATEWAY_QUOTA_EVENT_BURST,
+      bytesPerSecond: config.GATEWAY_QUOTA_BYTES_PER_SECOND,
+      byteBurst: config.GATEWAY_QUOTA_BYTE_BURST,
+      maxKeys: 100_000,
+    }),
+    replayCache: new ReplayCache({ maxEntries: 1_000_000 }),
+    admission: { maxFutureSkewMs: config.GATEWAY_MAX_FUTURE_SKEW_MS },
+    maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
+    batchMaxItems: config.AISPM_BATCH_MAX_ITEMS,
+    partitionsOf: partitionCache(kafkaAdmin),
     probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() },
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,

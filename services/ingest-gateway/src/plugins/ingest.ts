@@ -1,66 +1,65 @@
 /**
- * Owns `POST /enterprise/aispm/events`: authenticate, parse, validate against the public
- * contract, check the tenant, and answer 202 only after Kafka has acknowledged the write with
- * acks=all. If Kafka does not acknowledge within GATEWAY_PRODUCE_TIMEOUT_MS the answer is 503
- * with Retry-After; a write that lands late is harmless, because a retry carries the same
- * idempotency key and collapses downstream.
+ * Owns `POST /enterprise/aispm/events` and `/events/batch`: authenticate the collector, decode
+ * the body, verify the request signature when the collector or an envelope requires one, admit
+ * each item, charge the tenant's quota, and answer only after Kafka has acknowledged every
+ * accepted item with acks=all. If Kafka does not acknowledge within GATEWAY_PRODUCE_TIMEOUT_MS the
+ * answer is 503 with Retry-After; a write that lands late is harmless, because a retry carries the
+ * same idempotency key and collapses downstream.
+ *
+ * Status codes: a single event answers 202 with its receipt, or a problem document. A batch
+ * answers 202 when every item was accepted, 207 when some were refused (each item has its
+ * receipt), and 400 when none was accepted; the accepted items of a 207 are durably in Kafka.
  */
-import type { FastifyPluginAsync } from 'fastify';
-import type { Producer } from 'kafkajs';
-import secureJson from 'secure-json-parse';
-import {
-  HEADERS,
-  tenantTopic,
-  toFieldErrors,
-  TOPIC_SCHEMAS,
-  validatorFor,
-  type Envelope,
-} from '@aispm/contracts';
-import { AppError } from '@aispm/errors';
-import type { StageCodec } from '@aispm/kafka';
-import type { Metrics } from '@aispm/observability';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { PartitionMetadata, Producer } from 'kafkajs';
+import { verifySignature, type ReplayCache } from '@aispm/auth';
+import { HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
+import { AppError, type FieldError } from '@aispm/errors';
+import { PARTITIONER, type StageCodec } from '@aispm/kafka';
+import type { Kms } from '@aispm/kms';
+import type { Metrics } from '@aispm/observability';
+import type { TenantQuotas } from '@aispm/quotas';
 import { authenticate, requireCollector } from '../access';
+import { admit, type AdmissionLimits } from '../admission';
+import { decodeBody, parseBatch, parseJson } from '../body';
 
 export interface IngestDeps {
   readonly control: ControlState;
+  readonly kms: Kms;
   readonly producer: Producer;
   readonly codec: StageCodec;
   readonly metrics: Metrics;
+  readonly quotas: TenantQuotas;
+  readonly replayCache: ReplayCache;
+  readonly admission: AdmissionLimits;
   readonly produceTimeoutMs: number;
+  readonly maxDecompressedBytes: number;
+  readonly batchMaxItems: number;
+  /** The partitions of a topic, as the producer's partitioner wants them (cached by the caller). */
+  readonly partitionsOf: (topic: string) => Promise<PartitionMetadata[]>;
 }
 
-/** The receipt of one ingested item. */
-export interface Receipt {
-  readonly outcome: 'accepted';
-  readonly event_id: string;
-  readonly idempotency_key: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-}
-
-function parseEnvelope(body: Buffer): Envelope {
-  let parsed: unknown;
-  try {
-    // Refuses __proto__ and constructor.prototype keys instead of silently keeping them.
-    parsed = secureJson.parse(body.toString('utf8'), undefined, {
-      protoAction: 'error',
-      constructorAction: 'error',
-    });
-  } catch (error) {
-    throw new AppError('GW_BAD_JSON', `Body is not valid JSON: ${(error as Error).message}`, {
-      fields: [{ pointer: '/', detail: (error as Error).message }],
-    });
-  }
-  const validate = validatorFor<Envelope>(TOPIC_SCHEMAS.raw);
-  if (!validate(parsed)) {
-    throw new AppError('GW_SCHEMA_INVALID', 'Envelope does not match the public contract', {
-      fields: toFieldErrors(validate.errors),
-    });
-  }
-  return parsed;
-}
+/** The receipt of one item. */
+export type Receipt =
+  | {
+      readonly index: number;
+      readonly outcome: 'accepted';
+      readonly event_id: string;
+      readonly idempotency_key: string;
+      readonly topic: string;
+      readonly partition: number;
+      readonly offset: string;
+    }
+  | {
+      readonly index: number;
+      readonly outcome: 'rejected';
+      readonly event_id: string | null;
+      readonly idempotency_key: string | null;
+      readonly code: string;
+      readonly reason: string;
+      readonly errors: readonly FieldError[];
+    };
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -70,70 +69,194 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
-  return async (app) => {
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
-      done(null, body),
-    );
+/** Event id and idempotency key of an item that may not even be an envelope. */
+function idsOf(item: unknown): { event_id: string | null; idempotency_key: string | null } {
+  const envelope = item as {
+    event?: { event_id?: unknown };
+    transport?: { idempotency_key?: unknown };
+  } | null;
+  const eventId = typeof envelope?.event?.event_id === 'string' ? envelope.event.event_id : null;
+  const key =
+    typeof envelope?.transport?.idempotency_key === 'string' ? envelope.transport.idempotency_key : eventId;
+  return { event_id: eventId, idempotency_key: key };
+}
 
-    app.post('/enterprise/aispm/events', async (request, reply) => {
-      const principal = requireCollector(authenticate(deps.control, request));
-      const tenant = principal.tenant.slug;
-      const envelope = parseEnvelope(request.body as Buffer);
-      if (envelope.tenant.tenant_ref !== principal.tenant.tenant_ref) {
-        throw new AppError('GW_TENANT_MISMATCH', "Envelope's tenant is not the collector's tenant", {
-          fields: [
-            {
-              pointer: '/tenant/tenant_ref',
-              detail: 'must be the tenant_ref of the authenticated collector',
-            },
-          ],
-        });
+function requiresSignature(items: readonly unknown[]): boolean {
+  return items.some(
+    (item) =>
+      (item as { integrity?: { signature_required?: unknown } } | null)?.integrity?.signature_required ===
+      true,
+  );
+}
+
+export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
+  const openedSecrets = new Map<string, string>();
+  const partitioner = PARTITIONER();
+
+  async function signingSecret(collectorId: string, sealed: string): Promise<string> {
+    let secret = openedSecrets.get(sealed);
+    if (!secret) {
+      secret = (await deps.kms.open(sealed, `collector:${collectorId}:signing`)).toString('utf8');
+      openedSecrets.set(sealed, secret);
+    }
+    return secret;
+  }
+
+  /** Authenticates, decodes, checks the signature and quota; returns the parsed items. */
+  async function receive(request: FastifyRequest, batch: boolean) {
+    const principal = requireCollector(authenticate(deps.control, request));
+    const { collector, tenant } = principal;
+    const raw = request.body as Buffer;
+    const decoded = decodeBody(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
+    const text = decoded.toString('utf8');
+    const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
+    const items = batch ? parseBatch(text, ndjson, deps.batchMaxItems) : [parseJson(text)];
+    const signed = request.headers['x-aispm-signature'] !== undefined;
+    if (signed || collector.require_signature || requiresSignature(items)) {
+      if (!collector.sealed_signing_secret) {
+        throw new AppError(
+          'GW_SIGNATURE_INVALID',
+          'A signature is required, but this collector has no signing secret',
+        );
       }
-      const topic = tenantTopic(tenant, 'raw');
-      const receivedMs = Date.now();
-      const value = await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope);
-      let metadata;
+      verifySignature({
+        secret: await signingSecret(collector.collector_id, collector.sealed_signing_secret),
+        timestampHeader: request.headers['x-aispm-timestamp'],
+        signatureHeader: request.headers['x-aispm-signature'],
+        method: request.method,
+        path: request.url,
+        body: raw,
+        nowMs: Date.now(),
+        replayCache: deps.replayCache,
+      });
+    }
+    const quota = deps.quotas.take(tenant.slug, items.length, decoded.length, Date.now());
+    if (!quota.ok) {
+      deps.metrics.ingestItems.inc(
+        { tenant: tenant.slug, outcome: 'rejected', reason: 'GW_QUOTA_EXCEEDED' },
+        items.length,
+      );
+      if (quota.tooLarge)
+        throw new AppError(
+          'GW_BODY_TOO_LARGE',
+          `The request alone exceeds the tenant's ${quota.dimension} burst`,
+        );
+      throw new AppError('GW_QUOTA_EXCEEDED', `Tenant ${tenant.slug} is over its ${quota.dimension} rate`, {
+        retryAfterSeconds: quota.retryAfterSeconds,
+      });
+    }
+    return { principal, items };
+  }
+
+  /** Admits each item, produces the accepted ones together, and returns one receipt per item. */
+  async function ingest(
+    request: FastifyRequest,
+    items: readonly unknown[],
+    principal: ReturnType<typeof requireCollector>,
+  ) {
+    const { collector, tenant } = principal;
+    const now = Date.now();
+    const topic = tenantTopic(tenant.slug, 'raw');
+    const receipts: (Receipt | undefined)[] = [];
+    const accepted: { index: number; envelope: Envelope }[] = [];
+    items.forEach((item, index) => {
       try {
-        [metadata] = await withDeadline(
-          deps.producer.send({
-            topic,
-            acks: -1,
-            messages: [
-              {
-                key: envelope.event.session_id,
-                value,
-                headers: {
-                  [HEADERS.tenant]: tenant,
-                  [HEADERS.eventId]: envelope.event.event_id,
-                  [HEADERS.traceId]: request.id,
-                  [HEADERS.receivedMs]: String(receivedMs),
-                },
-              },
-            ],
-          }),
+        accepted.push({ index, envelope: admit(item, collector, tenant, now, deps.admission) });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        receipts[index] = {
+          index,
+          outcome: 'rejected',
+          ...idsOf(item),
+          code: error.code,
+          reason: error.message,
+          errors: error.fields,
+        };
+        deps.metrics.ingestItems.inc({ tenant: tenant.slug, outcome: 'rejected', reason: error.code });
+      }
+    });
+    if (accepted.length > 0) {
+      // Partitions are chosen here, with the producer's own partitioner, so each receipt can name
+      // the exact partition and offset of its event (the replay index).
+      const partitionMetadata = await deps.partitionsOf(topic);
+      const messages = await Promise.all(
+        accepted.map(async ({ envelope }) => {
+          const message = {
+            key: envelope.event.session_id,
+            value: await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope),
+            headers: {
+              [HEADERS.tenant]: tenant.slug,
+              [HEADERS.eventId]: envelope.event.event_id,
+              [HEADERS.traceId]: request.id,
+              [HEADERS.receivedMs]: String(now),
+            },
+          };
+          return { ...message, partition: partitioner({ topic, partitionMetadata, message }) };
+        }),
+      );
+      let results;
+      try {
+        const started = Date.now();
+        results = await withDeadline(
+          deps.producer.send({ topic, acks: -1, messages }),
           deps.produceTimeoutMs,
         );
+        deps.metrics.produceDuration.observe({ service: 'ingest-gateway' }, Date.now() - started);
       } catch (cause) {
         request.log.warn(
-          { tenant, event_id: envelope.event.event_id, err: cause },
+          { tenant: tenant.slug, items: accepted.length, err: cause },
           'Kafka did not acknowledge',
         );
-        throw new AppError('GW_KAFKA_UNAVAILABLE', 'Kafka did not acknowledge the event; retry later', {
-          cause,
-        });
+        throw new AppError(
+          'GW_KAFKA_UNAVAILABLE',
+          'Kafka did not acknowledge the events; nothing was accepted, retry later',
+          {
+            cause,
+          },
+        );
       }
-      deps.metrics.ingestItems.inc({ tenant, outcome: 'accepted', reason: '' });
-      request.log.info({ tenant, event_id: envelope.event.event_id }, 'event accepted');
-      const receipt: Receipt = {
-        outcome: 'accepted',
-        event_id: envelope.event.event_id,
-        idempotency_key: envelope.transport.idempotency_key ?? envelope.event.event_id,
-        topic,
-        partition: metadata!.partition,
-        offset: metadata!.baseOffset ?? '',
-      };
+      // One base offset per partition; a partition's messages are consecutive, in request order.
+      const next = new Map(results.map((result) => [result.partition, BigInt(result.baseOffset ?? '0')]));
+      accepted.forEach(({ index, envelope }, i) => {
+        const partition = messages[i]!.partition;
+        const offset = next.get(partition)!;
+        next.set(partition, offset + 1n);
+        receipts[index] = {
+          index,
+          outcome: 'accepted',
+          event_id: envelope.event.event_id,
+          idempotency_key: envelope.transport.idempotency_key ?? envelope.event.event_id,
+          topic,
+          partition,
+          offset: offset.toString(),
+        };
+        request.log.info({ tenant: tenant.slug, event_id: envelope.event.event_id }, 'event accepted');
+      });
+      deps.metrics.ingestItems.inc({ tenant: tenant.slug, outcome: 'accepted', reason: '' }, accepted.length);
+    }
+    return receipts as Receipt[];
+  }
+
+  return async (app) => {
+    for (const type of ['application/json', 'application/x-ndjson']) {
+      app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    }
+
+    app.post('/enterprise/aispm/events', async (request, reply) => {
+      const { principal, items } = await receive(request, false);
+      const [receipt] = await ingest(request, items, principal);
+      if (receipt!.outcome === 'rejected') {
+        throw new AppError(receipt!.code as never, receipt!.reason, { fields: [...receipt!.errors] });
+      }
       return reply.code(202).send(receipt);
+    });
+
+    app.post('/enterprise/aispm/events/batch', async (request, reply) => {
+      const { principal, items } = await receive(request, true);
+      const receipts = await ingest(request, items, principal);
+      const accepted = receipts.filter((r) => r.outcome === 'accepted').length;
+      const status = accepted === receipts.length ? 202 : accepted > 0 ? 207 : 400;
+      return reply.code(status).send({ accepted, rejected: receipts.length - accepted, items: receipts });
     });
   };
 }

@@ -19,7 +19,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 /** Sends `error` as a problem document. */
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
-  if (error.status === 429 || error.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  if (error.status === 429 || error.status === 503) {
+    reply.header('retry-after', String(error.retryAfterSeconds ?? RETRY_AFTER_SECONDS));
+  }
   return reply
     .code(error.status)
     .type('application/problem+json')

@@ -1,0 +1,101 @@
+/**
+ * Owns whether one envelope may enter the pipeline (DESIGN §5–§6), as a pure function of the
+ * item, the collector and the clock: the public contract, the semantic rules on top of it, the
+ * tenant binding and the collector's scopes. A refusal names its code, status and fields, so a
+ * batch can answer per item and a single request can answer with a problem document.
+ */
+import { checkScopes } from '@aispm/auth';
+import {
+  toFieldErrors,
+  TOPIC_SCHEMAS,
+  validatorFor,
+  type ControlCollector,
+  type ControlTenant,
+  type Envelope,
+} from '@aispm/contracts';
+import { AppError, type FieldError } from '@aispm/errors';
+
+/** Limits of the semantic rules. */
+export interface AdmissionLimits {
+  /** How far in the future `occurred_at` may be, in ms (clock skew allowance). */
+  readonly maxFutureSkewMs: number;
+}
+
+/** Longest free-text field and largest array accepted, beyond what the contract says. */
+export const MAX_STRING_LENGTH = 4096;
+export const MAX_ARRAY_ITEMS = 100;
+
+function semanticProblems(envelope: Envelope, nowMs: number, limits: AdmissionLimits): FieldError[] {
+  const problems: FieldError[] = [];
+  const walk = (value: unknown, pointer: string) => {
+    if (typeof value === 'string' && value.length > MAX_STRING_LENGTH) {
+      problems.push({ pointer, detail: `longer than ${MAX_STRING_LENGTH} characters` });
+    } else if (Array.isArray(value)) {
+      if (value.length > MAX_ARRAY_ITEMS)
+        problems.push({ pointer, detail: `more than ${MAX_ARRAY_ITEMS} items` });
+      value.forEach((item, index) => walk(item, `${pointer}/${index}`));
+    } else if (value && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value))
+        walk(item, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+    }
+  };
+  walk(envelope, '');
+  const occurred = Date.parse(envelope.event.occurred_at);
+  if (occurred > nowMs + limits.maxFutureSkewMs) {
+    problems.push({ pointer: '/event/occurred_at', detail: 'is too far in the future' });
+  }
+  if (envelope.event.event_type === 'policy_decision' && envelope.event.decision === undefined) {
+    problems.push({ pointer: '/event/decision', detail: 'is required on a policy_decision' });
+  }
+  if (envelope.redaction.payload_handling === 'private_payload_ref' && !envelope.event.payload_ref) {
+    problems.push({
+      pointer: '/event/payload_ref',
+      detail: 'is required when payload_handling is private_payload_ref',
+    });
+  }
+  return problems;
+}
+
+/** Admits one parsed item of `collector`, or throws the AppError that refuses it. */
+export function admit(
+  item: unknown,
+  collector: ControlCollector,
+  tenant: ControlTenant,
+  nowMs: number,
+  limits: AdmissionLimits,
+): Envelope {
+  const validate = validatorFor<Envelope>(TOPIC_SCHEMAS.raw);
+  if (!validate(item)) {
+    throw new AppError('GW_SCHEMA_INVALID', 'Envelope does not match the public contract', {
+      fields: toFieldErrors(validate.errors),
+    });
+  }
+  const problems = semanticProblems(item, nowMs, limits);
+  if (problems.length > 0) {
+    throw new AppError('GW_SEMANTIC_INVALID', 'Envelope breaks a semantic rule', { fields: problems });
+  }
+  if (item.tenant.tenant_ref !== tenant.tenant_ref) {
+    throw new AppError('GW_TENANT_MISMATCH', "Envelope's tenant is not the collector's tenant", {
+      fields: [
+        { pointer: '/tenant/tenant_ref', detail: 'must be the tenant_ref of the authenticated collector' },
+      ],
+    });
+  }
+  const scopes = collector.scopes;
+  const check = checkScopes(
+    {
+      connectorTypes: scopes.connector_types,
+      connectorIds: scopes.connector_ids,
+      repositories: scopes.repositories,
+      environments: scopes.environments,
+      eventTypes: scopes.event_types,
+    },
+    item,
+  );
+  if (!check.ok) {
+    throw new AppError('GW_SCOPE_DENIED', `Out of the collector's ${check.scope} scope: ${check.detail}`, {
+      fields: [{ pointer: check.pointer, detail: `outside scope ${check.scope}` }],
+    });
+  }
+  return item;
+}
