@@ -16,6 +16,7 @@ type JsonAjv = NonNullable<JsonOptions['ajvInstance']>;
 export class StageCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<SchemaName, number>();
+  private readonly loading = new Map<number, Promise<unknown>>();
 
   constructor(private readonly registryUrl: string) {
     this.registry = new SchemaRegistry(
@@ -102,7 +103,24 @@ export class StageCodec {
 
   /** The value in wire format; throws if it does not match its schema. */
   async encode(name: SchemaName, value: object): Promise<Buffer> {
-    return this.registry.encode(this.schemaId(name), value);
+    const id = this.schemaId(name);
+    await this.loaded(id);
+    return this.registry.encode(id, value);
+  }
+
+  /**
+   * Fetches and compiles schema `id` once. TRICKY: the library compiles a schema into the shared
+   * Ajv on first use, and two concurrent first uses both try to add it ("already exists"), so
+   * first uses are funnelled through one promise per id.
+   */
+  private loaded(id: number): Promise<unknown> {
+    let loading = this.loading.get(id);
+    if (!loading) {
+      loading = this.registry.getSchema(id);
+      loading.catch(() => this.loading.delete(id));
+      this.loading.set(id, loading);
+    }
+    return loading;
   }
 
   /** The decoded value of a wire-format buffer. Undecodable bytes raise KAFKA_DECODE_FAILED. */
@@ -111,6 +129,7 @@ export class StageCodec {
       throw new AppError('KAFKA_DECODE_FAILED', 'Value is not in the Confluent wire format');
     }
     try {
+      await this.loaded(buffer.readUInt32BE(1));
       return (await this.registry.decode(buffer)) as T;
     } catch (cause) {
       const text = String(cause);

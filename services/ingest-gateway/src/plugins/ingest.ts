@@ -238,6 +238,8 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
   }
 
   return async (app) => {
+    // Only JSON and NDJSON are events; anything else (Fastify also parses text/plain) is a 415.
+    app.removeAllContentTypeParsers();
     for (const type of ['application/json', 'application/x-ndjson']) {
       app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     }

@@ -1,0 +1,316 @@
+/**
+ * The gateway's edge against the real servers: batches with per-item receipts, compressed
+ * bodies and bombs, request signatures, collector scopes, semantic rules, quotas, and the
+ * status codes of DESIGN §4.
+ */
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import {
+  awaitReady,
+  exampleEnvelope,
+  freePort,
+  postToGateway,
+  spawnService,
+  startPipeline,
+  stopProcess,
+  type Pipeline,
+} from '../support/platform';
+
+jest.setTimeout(180_000);
+
+const EVENTS = '/enterprise/aispm/events';
+const BATCH = '/enterprise/aispm/events/batch';
+
+let pipeline: Pipeline;
+let unsignedKey: string;
+
+beforeAll(async () => {
+  pipeline = await startPipeline();
+  const { body } = await pipeline.admin('POST', '/collectors', {
+    tenant: pipeline.tenant,
+    connector_types: ['codex', 'claude_code'],
+    repositories: ['example/*'],
+    environments: ['production'],
+    event_types: ['tool_call', 'shell_command'],
+  });
+  unsignedKey = String(body.api_key);
+});
+
+afterAll(async () => {
+  await pipeline?.stop();
+});
+
+/** An unsigned-by-contract envelope of the suite's tenant. */
+function envelope(over: (e: ReturnType<typeof exampleEnvelope>) => void = () => {}) {
+  const e = exampleEnvelope();
+  e.tenant.tenant_ref = pipeline.tenantRef;
+  e.integrity.signature_required = false;
+  e.event.event_id = `evt_${randomBytes(6).toString('hex')}`;
+  e.transport.idempotency_key = e.event.event_id;
+  over(e);
+  return e;
+}
+
+/** A zstd frame of raw and RLE blocks, written by hand (Node 20's zlib has no zstd). */
+function zstdFrame(blocks: ({ raw: Buffer } | { rle: number; size: number })[]): Buffer {
+  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from([0x00, 0x58])];
+  blocks.forEach((block, index) => {
+    const last = index === blocks.length - 1 ? 1 : 0;
+    const size = 'raw' in block ? block.raw.length : block.size;
+    const type = 'raw' in block ? 0 : 1;
+    const header = (size << 3) | (type << 1) | last;
+    parts.push(Buffer.from([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff]));
+    parts.push('raw' in block ? block.raw : Buffer.from([block.rle]));
+  });
+  return Buffer.concat(parts);
+}
+
+describe('batch', () => {
+  it('answers 202 with a receipt per item for a JSON array', async () => {
+    const items = [envelope(), envelope()];
+    const { status, body } = await postToGateway(pipeline.gatewayUrl, BATCH, unsignedKey, items);
+    expect([status, body.detail]).toEqual([202, undefined]);
+    expect(body).toMatchObject({ accepted: 2, rejected: 0 });
+    const receipts = body.items as { outcome: string; event_id: string; offset: string }[];
+    expect(receipts.map((r) => r.event_id)).toEqual(items.map((e) => e.event.event_id));
+    expect(receipts.every((r) => r.outcome === 'accepted' && /^\d+$/.test(r.offset))).toBe(true);
+  });
+
+  it('decides per item in NDJSON: 207 with each refusal named', async () => {
+    const good = envelope();
+    const otherTenant = envelope((e) => (e.tenant.tenant_ref = 'tenant:someone-else'));
+    const outOfScope = envelope((e) => (e.tenant.environment = 'dev'));
+    const invalid = { ...envelope(), product: 'OTHER' };
+    const ndjson = [good, otherTenant, outOfScope, invalid].map((e) => JSON.stringify(e)).join('\n');
+    const { status, body } = await postToGateway(
+      pipeline.gatewayUrl,
+      BATCH,
+      unsignedKey,
+      Buffer.from(ndjson),
+      {
+        contentType: 'application/x-ndjson',
+      },
+    );
+    expect(status).toBe(207);
+    const receipts = body.items as { outcome: string; code?: string; errors?: { pointer: string }[] }[];
+    expect(receipts.map((r) => r.code ?? r.outcome)).toEqual([
+      'accepted',
+      'GW_TENANT_MISMATCH',
+      'GW_SCOPE_DENIED',
+      'GW_SCHEMA_INVALID',
+    ]);
+    expect(receipts[2]!.errors![0]!.pointer).toBe('/tenant/environment');
+  });
+
+  it('refuses a batch over the item limit with 413', async () => {
+    const items = Array.from({ length: 501 }, () => ({}));
+    expect((await postToGateway(pipeline.gatewayUrl, BATCH, unsignedKey, items)).status).toBe(413);
+  });
+});
+
+describe('compressed bodies', () => {
+  it('accepts gzip and zstd', async () => {
+    const gz = gzipSync(JSON.stringify(envelope()));
+    expect(
+      (await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, gz, { contentEncoding: 'gzip' })).status,
+    ).toBe(202);
+    const zst = zstdFrame([{ raw: Buffer.from(JSON.stringify(envelope())) }]);
+    expect(
+      (await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, zst, { contentEncoding: 'zstd' }))
+        .status,
+    ).toBe(202);
+  });
+
+  it('stops gzip and zstd bombs at the decompressed limit with 413', async () => {
+    const gzBomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20));
+    expect(gzBomb.length).toBeLessThan(1024 * 1024);
+    const gz = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, gzBomb, {
+      contentEncoding: 'gzip',
+    });
+    expect([gz.status, gz.body.code]).toEqual([413, 'GW_BODY_TOO_LARGE']);
+    const zstBomb = zstdFrame(Array.from({ length: 200 }, () => ({ rle: 0x20, size: 128 * 1024 })));
+    const zst = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, zstBomb, {
+      contentEncoding: 'zstd',
+    });
+    expect([zst.status, zst.body.code]).toEqual([413, 'GW_BODY_TOO_LARGE']);
+    const health = await fetch(`${pipeline.gatewayUrl}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it('refuses an unknown encoding with 415', async () => {
+    const { status } = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, envelope(), {
+      contentEncoding: 'br',
+    });
+    expect(status).toBe(415);
+  });
+});
+
+describe('signatures', () => {
+  const signedEnvelope = () => envelope((e) => (e.integrity.signature_required = true));
+
+  it('accepts a valid signature', async () => {
+    const { status } = await postToGateway(pipeline.gatewayUrl, EVENTS, pipeline.apiKey, signedEnvelope(), {
+      secret: pipeline.signingSecret,
+    });
+    expect(status).toBe(202);
+  });
+
+  it.each([
+    ['missing', {}],
+    ['signed with a wrong secret', { secret: 'aispm_ss_wrong' }],
+    ['too old', { secretFromPipeline: true, timestamp: Math.floor(Date.now() / 1000) - 600 }],
+  ])('refuses a request %s with 401', async (_name, how) => {
+    const options = {
+      ...('secret' in how ? { secret: how.secret } : {}),
+      ...('secretFromPipeline' in how ? { secret: pipeline.signingSecret, timestamp: how.timestamp } : {}),
+    };
+    const { status, body } = await postToGateway(
+      pipeline.gatewayUrl,
+      EVENTS,
+      pipeline.apiKey,
+      signedEnvelope(),
+      options,
+    );
+    expect([status, body.code]).toEqual([401, 'GW_SIGNATURE_INVALID']);
+  });
+
+  it('refuses a replayed signature', async () => {
+    const body = Buffer.from(JSON.stringify(signedEnvelope()));
+    const timestamp = Math.floor(Date.now() / 1000);
+    const first = await postToGateway(pipeline.gatewayUrl, EVENTS, pipeline.apiKey, body, {
+      secret: pipeline.signingSecret,
+      timestamp,
+    });
+    expect(first.status).toBe(202);
+    const again = await postToGateway(pipeline.gatewayUrl, EVENTS, pipeline.apiKey, body, {
+      secret: pipeline.signingSecret,
+      timestamp,
+    });
+    expect([again.status, again.body.code]).toEqual([401, 'GW_SIGNATURE_INVALID']);
+  });
+
+  it('requires a signature when an envelope asks for one, even from a collector that does not', async () => {
+    const { status, body } = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, signedEnvelope());
+    expect([status, body.code]).toEqual([401, 'GW_SIGNATURE_INVALID']);
+  });
+});
+
+describe('refusals', () => {
+  it.each([
+    [
+      'connector type',
+      (e: ReturnType<typeof exampleEnvelope>) => (e.source.connector_type = 'cursor'),
+      '/source/connector_type',
+    ],
+    [
+      'repository',
+      (e: ReturnType<typeof exampleEnvelope>) => (e.event.repository = 'other/repo'),
+      '/event/repository',
+    ],
+    [
+      'environment',
+      (e: ReturnType<typeof exampleEnvelope>) => (e.tenant.environment = 'staging'),
+      '/tenant/environment',
+    ],
+    [
+      'event type',
+      (e: ReturnType<typeof exampleEnvelope>) => (e.event.event_type = 'prompt'),
+      '/event/event_type',
+    ],
+  ])('names the failing %s scope with 403', async (_scope, change, pointer) => {
+    const { status, body } = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, envelope(change));
+    expect([status, body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
+    expect((body.errors as { pointer: string }[])[0]!.pointer).toBe(pointer);
+  });
+
+  it.each([
+    [
+      'an occurred_at far in the future',
+      (e: ReturnType<typeof exampleEnvelope>) => (e.event.occurred_at = '2099-01-01T00:00:00Z'),
+      '/event/occurred_at',
+    ],
+    [
+      'a policy_decision without decision',
+      (e: ReturnType<typeof exampleEnvelope>) => {
+        e.event.event_type = 'policy_decision';
+        delete e.event.decision;
+      },
+      '/event/decision',
+    ],
+    [
+      'a private_payload_ref without payload_ref',
+      (e: ReturnType<typeof exampleEnvelope>) => delete e.event.payload_ref,
+      '/event/payload_ref',
+    ],
+    [
+      'a huge string',
+      (e: ReturnType<typeof exampleEnvelope>) => (e.event.target_summary = 'x'.repeat(5000)),
+      '/event/target_summary',
+    ],
+  ])('refuses %s with 400', async (_name, change, pointer) => {
+    const { status, body } = await postToGateway(
+      pipeline.gatewayUrl,
+      EVENTS,
+      pipeline.apiKey,
+      envelope(change),
+      {
+        secret: pipeline.signingSecret,
+      },
+    );
+    expect([status, body.code]).toEqual([400, 'GW_SEMANTIC_INVALID']);
+    expect((body.errors as { pointer: string }[]).map((f) => f.pointer)).toContain(pointer);
+  });
+
+  it.each([
+    ['malformed JSON', Buffer.from('{"schema_version":'), 'application/json', 400, 'GW_BAD_JSON'],
+    [
+      'a __proto__ key',
+      Buffer.from('{"__proto__":{"polluted":true}}'),
+      'application/json',
+      400,
+      'GW_BAD_JSON',
+    ],
+    ['a text body', Buffer.from('hello'), 'text/plain', 415, 'GW_UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'a body over the limit',
+      Buffer.alloc(6 * 1024 * 1024, 0x20),
+      'application/json',
+      413,
+      'GW_BODY_TOO_LARGE',
+    ],
+  ])('answers %s with a problem document', async (_name, bytes, contentType, status, code) => {
+    const answer = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, bytes, { contentType });
+    expect([answer.status, answer.body.code]).toEqual([status, code]);
+    expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('answers 429 with Retry-After when a tenant is over its quota', async () => {
+    const port = await freePort();
+    const limited = spawnService(
+      'ingest-gateway',
+      {
+        ...pipeline.env,
+        GATEWAY_PORT: String(port),
+        AISPM_INSTANCE_ID: 'gateway-quota',
+        GATEWAY_QUOTA_EVENTS_PER_SECOND: '1',
+        GATEWAY_QUOTA_EVENT_BURST: '3',
+      },
+      port,
+    );
+    try {
+      await awaitReady('quota gateway', limited.child, limited.opsUrl);
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 5; i += 1) {
+        const answer = await postToGateway(limited.opsUrl, EVENTS, unsignedKey, envelope());
+        statuses.push(answer.status);
+        if (answer.status === 429) retryAfter = answer.headers.get('retry-after');
+      }
+      expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+      expect(statuses).toContain(429);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await stopProcess(limited.child);
+    }
+  });
+});
