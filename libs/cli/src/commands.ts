@@ -76,22 +76,34 @@ function kafkaFor(config: CliConfig) {
   );
 }
 
+/** Runs `work` with a ClickHouse connection and the database named by --database (or config). */
+async function withClickHouse<T>(
+  options: Options,
+  config: CliConfig,
+  work: (clickhouse: ClickHouse, database: string) => Promise<T>,
+): Promise<T> {
+  const database = typeof options.database === 'string' ? options.database : config.CLICKHOUSE_DATABASE;
+  const clickhouse = new ClickHouse({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+  try {
+    return await work(clickhouse, database);
+  } finally {
+    await clickhouse.close();
+  }
+}
+
 export const COMMANDS: Readonly<Record<string, Command>> = {
   migrate: {
     usage: 'aispm migrate [--database NAME]',
     summary: 'Apply pending ClickHouse migrations (default database: CLICKHOUSE_DATABASE).',
     async run(_positionals, options, config) {
-      const database = typeof options.database === 'string' ? options.database : config.CLICKHOUSE_DATABASE;
-      const clickhouse = new ClickHouse({
-        url: config.CLICKHOUSE_URL,
-        username: config.CLICKHOUSE_USER,
-        password: config.CLICKHOUSE_PASSWORD,
-      });
-      try {
-        return { database, applied: await migrate(clickhouse, database) };
-      } finally {
-        await clickhouse.close();
-      }
+      return withClickHouse(options, config, async (clickhouse, database) => ({
+        database,
+        applied: await migrate(clickhouse, database),
+      }));
     },
   },
   'topics ensure': {
@@ -292,13 +304,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: 'aispm audit verify [--database NAME]',
     summary: 'Walk the audit chain in ClickHouse; name the first broken link, or say where it holds.',
     async run(_positionals, options, config) {
-      const database = typeof options.database === 'string' ? options.database : config.CLICKHOUSE_DATABASE;
-      const clickhouse = new ClickHouse({
-        url: config.CLICKHOUSE_URL,
-        username: config.CLICKHOUSE_USER,
-        password: config.CLICKHOUSE_PASSWORD,
-      });
-      try {
+      return withClickHouse(options, config, async (clickhouse, database) => {
         const rows = await clickhouse.query<{
           position: string;
           prev_hash: string;
@@ -324,9 +330,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
           to: verdict.to ?? null,
           links: verdict.links,
         };
-      } finally {
-        await clickhouse.close();
-      }
+      });
     },
   },
 };
