@@ -4,9 +4,13 @@
  * status codes of DESIGN §4.
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { sql } from '@aispm/clickhouse';
 import {
   awaitReady,
+  clickhouse,
+  eventually,
   exampleEnvelope,
   freePort,
   postToGateway,
@@ -271,17 +275,31 @@ describe('refusals', () => {
       'GW_BAD_JSON',
     ],
     ['a text body', Buffer.from('hello'), 'text/plain', 415, 'GW_UNSUPPORTED_MEDIA_TYPE'],
-    [
-      'a body over the limit',
-      Buffer.alloc(6 * 1024 * 1024, 0x20),
-      'application/json',
-      413,
-      'GW_BODY_TOO_LARGE',
-    ],
   ])('answers %s with a problem document', async (_name, bytes, contentType, status, code) => {
     const answer = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, bytes, { contentType });
     expect([answer.status, answer.body.code]).toEqual([status, code]);
     expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('answers a body over the limit with 413 before reading it all', async () => {
+    // The gateway answers as soon as Content-Length shows the body is too big and may close the
+    // socket while the client still writes; node:http hands over the answer all the same.
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(`${pipeline.gatewayUrl}${EVENTS}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${unsignedKey}`, 'content-type': 'application/json' },
+      });
+      request.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+      });
+      request.end(Buffer.alloc(6 * 1024 * 1024, 0x20));
+    });
+    expect([answer.status, JSON.parse(answer.body).code]).toEqual([413, 'GW_BODY_TOO_LARGE']);
   });
 
   it('answers 429 with Retry-After when a tenant is over its quota', async () => {
@@ -312,5 +330,57 @@ describe('refusals', () => {
     } finally {
       await stopProcess(limited.child);
     }
+  });
+});
+
+describe('idempotency', () => {
+  it('counts an event sent five times, across a gateway restart, once; other content under its key is 409', async () => {
+    const event = envelope();
+    const first = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, event);
+    expect([first.status, first.body.outcome]).toEqual([202, 'accepted']);
+    const retry = { ...event, transport: { ...event.transport, retry_count: 1 } };
+    const second = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, retry);
+    expect([second.status, second.body.outcome]).toEqual([200, 'duplicate']);
+
+    const ch = clickhouse();
+    const rows = async () =>
+      ch.query<{ n: string }>(
+        `SELECT count() AS n FROM ${pipeline.database}.events FINAL WHERE ` +
+          sql`tenant = ${pipeline.tenant} AND idempotency_key = ${event.transport.idempotency_key!}`,
+      );
+    const port = await freePort();
+    const restarted = spawnService(
+      'ingest-gateway',
+      { ...pipeline.env, GATEWAY_PORT: String(port), AISPM_INSTANCE_ID: 'gateway-restarted' },
+      port,
+    );
+    try {
+      await eventually('the first copy projected', async () =>
+        Number((await rows())[0]!.n) === 1 ? true : undefined,
+      );
+      // A new process has an empty memory: it finds the key in ClickHouse.
+      await awaitReady('restarted gateway', restarted.child, restarted.opsUrl);
+      for (let i = 2; i < 5; i += 1) {
+        const again = await postToGateway(restarted.opsUrl, EVENTS, unsignedKey, {
+          ...event,
+          transport: { ...event.transport, retry_count: i },
+        });
+        expect([again.status, again.body.outcome]).toEqual([200, 'duplicate']);
+      }
+      const changed = { ...event, event: { ...event.event, decision: 'allow' as const } };
+      const conflict = await postToGateway(restarted.opsUrl, EVENTS, unsignedKey, changed);
+      expect([conflict.status, conflict.body.code]).toEqual([409, 'GW_IDEMPOTENCY_CONFLICT']);
+      expect(Number((await rows())[0]!.n)).toBe(1);
+    } finally {
+      await stopProcess(restarted.child);
+      await ch.close();
+    }
+  });
+
+  it('marks repeats inside one batch', async () => {
+    const event = envelope();
+    const { status, body } = await postToGateway(pipeline.gatewayUrl, BATCH, unsignedKey, [event, event]);
+    expect(status).toBe(202);
+    expect((body.items as { outcome: string }[]).map((r) => r.outcome)).toEqual(['accepted', 'duplicate']);
   });
 });

@@ -4,6 +4,7 @@
  */
 export * from './topics';
 export * from './schemas';
+export * from './content';
 export type { CAVRAAISPMEnterpriseLiveIngestionEnvelopePublicContract as Envelope } from './generated/envelope.v1';
 export type { NormalizedEvent } from './generated/normalized-event.v1';
 export type { DlqRecord } from './generated/dlq-record.v1';

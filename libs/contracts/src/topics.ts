@@ -68,4 +68,5 @@ export const HEADERS = {
   eventId: 'aispm-event-id',
   traceId: 'aispm-trace-id',
   receivedMs: 'aispm-received-ms',
+  contentHash: 'aispm-content-hash',
 } as const;

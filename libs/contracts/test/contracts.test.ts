@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  contentHash,
   loadSchema,
   parseTenantTopic,
   SCHEMA_DIR,
@@ -77,5 +78,25 @@ describe('schemas', () => {
         stdio: 'pipe',
       }),
     ).not.toThrow();
+  });
+});
+
+describe('contentHash', () => {
+  it('ignores what a retry may change, and nothing else', () => {
+    const example = JSON.parse(
+      readFileSync(
+        path.join(sharedDir, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
+        'utf8',
+      ),
+    );
+    const retried = {
+      ...example,
+      transport: { ...example.transport, retry_count: 3 },
+      event: { ...example.event, received_at: '2026-06-11T08:00:09Z' },
+    };
+    expect(contentHash(retried)).toBe(contentHash(example));
+    expect(contentHash({ ...example, event: { ...example.event, decision: 'allow' } })).not.toBe(
+      contentHash(example),
+    );
   });
 });

@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   GW_SEMANTIC_INVALID: { retriable: false, status: 400, title: 'Envelope breaks a semantic rule' },
   GW_QUOTA_EXCEEDED: { retriable: true, status: 429, title: "Over the tenant's quota" },
   GW_CONFLICT: { retriable: false, status: 409, title: 'Conflicts with existing state' },
+  GW_IDEMPOTENCY_CONFLICT: {
+    retriable: false,
+    status: 409,
+    title: 'Idempotency key reused with different content',
+  },
   GW_CONTROL_PLANE_NOT_READY: { retriable: true, status: 503, title: 'Control plane still loading' },
   GW_BODY_TOO_LARGE: { retriable: false, status: 413, title: 'Body is too large' },
   GW_UNSUPPORTED_MEDIA_TYPE: { retriable: false, status: 415, title: 'Unsupported media type' },

@@ -54,6 +54,7 @@ export function normalize(message: RedactedEnvelope, tenant: string, nowMs: numb
     tenant,
     event_id: event.event_id,
     idempotency_key: envelope.transport.idempotency_key ?? event.event_id,
+    content_hash: message.content_hash,
     session_id: event.session_id,
     agent_id: event.agent_id,
     connector_type: envelope.source.connector_type,

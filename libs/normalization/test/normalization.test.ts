@@ -12,6 +12,7 @@ function redacted(envelope: Envelope): RedactedEnvelope {
     report: { redactor: 'pass-through', counts: {}, pointers: [] },
     source: { topic: 'aispm.acme.raw', partition: 2, offset: '41' },
     received_ms: 1_781_164_802_000,
+    content_hash: 'hash-of-the-envelope',
   };
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedEvent } from '@aispm/contracts';
 import { toEventRow } from '../src';
@@ -8,6 +8,7 @@ const event: NormalizedEvent = {
   tenant: 'acme',
   event_id: 'e1',
   idempotency_key: 'k1',
+  content_hash: 'c1',
   session_id: 's1',
   agent_id: 'a1',
   connector_type: 'codex',
@@ -39,17 +40,23 @@ const event: NormalizedEvent = {
 
 describe('toEventRow', () => {
   it('fills exactly the insertable columns of the events table', () => {
-    const ddl = readFileSync(
-      path.resolve(__dirname, '../../clickhouse/migrations/0001_events.up.sql'),
-      'utf8',
-    );
+    const migrations = path.resolve(__dirname, '../../clickhouse/migrations');
+    const ddl = readFileSync(path.join(migrations, '0001_events.up.sql'), 'utf8');
     const body = ddl.slice(ddl.indexOf('\n(\n') + 3, ddl.indexOf('\n)\n'));
     const insertable = body
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line && !line.startsWith('--') && !line.includes(' MATERIALIZED '))
       .map((line) => line.split(/\s+/)[0]);
-    expect(Object.keys(toEventRow(event, 9)).sort()).toEqual(insertable.sort());
+    // Columns added by later migrations count too.
+    const added = readdirSync(migrations)
+      .filter((file) => file.endsWith('.up.sql'))
+      .flatMap((file) =>
+        [...readFileSync(path.join(migrations, file), 'utf8').matchAll(/ADD COLUMN (\w+)/g)].map(
+          (m) => m[1]!,
+        ),
+      );
+    expect(Object.keys(toEventRow(event, 9)).sort()).toEqual([...insertable, ...added].sort());
   });
 
   it('keeps the redaction counts, never values', () => {

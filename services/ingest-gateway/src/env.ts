@@ -24,6 +24,10 @@ export const GATEWAY_CONFIG_KEYS = [
   'KAFKA_BROKERS',
   'KAFKA_REQUEST_TIMEOUT_MS',
   'SCHEMA_REGISTRY_URL',
+  'CLICKHOUSE_URL',
+  'CLICKHOUSE_USER',
+  'CLICKHOUSE_PASSWORD',
+  'CLICKHOUSE_DATABASE',
 ] as const;
 
 export const loadEnv = () => loadConfig(GATEWAY_CONFIG_KEYS, process.env, { AISPM_INSTANCE_ID: 'gateway-0' });

@@ -1,3 +1,4 @@
+import { ClickHouse, identifier, sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane } from '@aispm/control';
 import { ReplayCache } from '@aispm/auth';
@@ -7,6 +8,7 @@ import { LocalKms } from '@aispm/kms';
 import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
 import { buildGateway } from './app';
 import { loadEnv } from './env';
+import { IdempotencyIndex } from './idempotency';
 
 runMain(async () => {
   const config = loadEnv();
@@ -35,6 +37,12 @@ runMain(async () => {
     topicPolicy: { ...topics, rawRetentionMs: config.AISPM_RAW_RETENTION_MS },
   });
   await control.start();
+  const clickhouse = new ClickHouse({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+  const eventsTable = `${identifier(config.CLICKHOUSE_DATABASE)}.events`;
   const kafkaAdmin = kafka.admin();
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
@@ -62,6 +70,13 @@ runMain(async () => {
     }),
     replayCache: new ReplayCache({ maxEntries: 1_000_000 }),
     admission: { maxFutureSkewMs: config.GATEWAY_MAX_FUTURE_SKEW_MS },
+    idempotency: new IdempotencyIndex(async (tenant, sessionId, key) => {
+      const [row] = await clickhouse.query<{ content_hash: string }>(
+        `SELECT content_hash FROM ${eventsTable} FINAL WHERE ` +
+          sql`tenant = ${tenant} AND session_id = ${sessionId} AND idempotency_key = ${key} LIMIT 1`,
+      );
+      return row?.content_hash;
+    }, 1_000_000),
     maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
     batchMaxItems: config.AISPM_BATCH_MAX_ITEMS,
     partitionsOf: partitionCache(kafkaAdmin),
@@ -75,6 +90,6 @@ runMain(async () => {
     // Stop intake first (in-flight requests finish and get their answer), then flush the producer.
     await app.close();
     await producer.disconnect();
-    await Promise.all([kafkaAdmin.disconnect(), control.stop()]);
+    await Promise.all([kafkaAdmin.disconnect(), control.stop(), clickhouse.close()]);
   });
 });

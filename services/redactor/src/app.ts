@@ -2,7 +2,7 @@
  * Builds the redactor stage: raw envelopes in, redacted envelopes out, in one Kafka transaction
  * per batch. Its core today is `passThroughRedactor` (see libs/redaction).
  */
-import { HEADERS, TOPIC_SCHEMAS, type Envelope, type RedactedEnvelope } from '@aispm/contracts';
+import { contentHash, HEADERS, TOPIC_SCHEMAS, type Envelope, type RedactedEnvelope } from '@aispm/contracts';
 import { TransformStage, type StageInput, type WorkerConfig, type WorkerContext } from '@aispm/kafka';
 import { passThroughRedactor } from '@aispm/redaction';
 
@@ -15,6 +15,7 @@ export function redactStage(input: StageInput<Envelope>) {
     report,
     source: { topic: input.topic, partition: input.partition, offset: input.offset },
     received_ms: Number(input.headers[HEADERS.receivedMs] ?? Date.now()),
+    content_hash: input.headers[HEADERS.contentHash] ?? contentHash(input.value),
   };
   return { ok: true as const, value: message };
 }

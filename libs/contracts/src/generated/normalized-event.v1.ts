@@ -8,6 +8,10 @@ export interface NormalizedEvent {
   tenant: string;
   event_id: string;
   idempotency_key: string;
+  /**
+   * SHA-256 of the envelope as the collector sent it (canonical JSON, without transport.retry_count and event.received_at): two sends of one idempotency key with different content are a conflict.
+   */
+  content_hash: string;
   session_id: string;
   agent_id: string;
   connector_type: string;

@@ -22,4 +22,8 @@ export interface RedactedEnvelope {
     offset: string;
   };
   received_ms: number;
+  /**
+   * SHA-256 of the envelope as received by the gateway (see normalized-event.v1).
+   */
+  content_hash: string;
 }

@@ -6,14 +6,15 @@
  * answer is 503 with Retry-After; a write that lands late is harmless, because a retry carries the
  * same idempotency key and collapses downstream.
  *
- * Status codes: a single event answers 202 with its receipt, or a problem document. A batch
- * answers 202 when every item was accepted, 207 when some were refused (each item has its
- * receipt), and 400 when none was accepted; the accepted items of a 207 are durably in Kafka.
+ * Status codes: a single event answers 202 with its receipt (200 when it is a duplicate), or a
+ * problem document (409 for an idempotency key reused with other content). A batch answers 202
+ * when no item was refused, 207 when some were (each item has its receipt), and 400 when all
+ * were; the accepted items of a 207 are durably in Kafka.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { PartitionMetadata, Producer } from 'kafkajs';
 import { verifySignature, type ReplayCache } from '@aispm/auth';
-import { HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
+import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
 import { PARTITIONER, type StageCodec } from '@aispm/kafka';
@@ -23,6 +24,7 @@ import type { TenantQuotas } from '@aispm/quotas';
 import { authenticate, requireCollector } from '../access';
 import { admit, type AdmissionLimits } from '../admission';
 import { decodeBody, parseBatch, parseJson } from '../body';
+import type { IdempotencyIndex } from '../idempotency';
 
 export interface IngestDeps {
   readonly control: ControlState;
@@ -33,6 +35,7 @@ export interface IngestDeps {
   readonly quotas: TenantQuotas;
   readonly replayCache: ReplayCache;
   readonly admission: AdmissionLimits;
+  readonly idempotency: IdempotencyIndex;
   readonly produceTimeoutMs: number;
   readonly maxDecompressedBytes: number;
   readonly batchMaxItems: number;
@@ -50,6 +53,12 @@ export type Receipt =
       readonly topic: string;
       readonly partition: number;
       readonly offset: string;
+    }
+  | {
+      readonly index: number;
+      readonly outcome: 'duplicate';
+      readonly event_id: string;
+      readonly idempotency_key: string;
     }
   | {
       readonly index: number;
@@ -100,6 +109,16 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
       openedSecrets.set(sealed, secret);
     }
     return secret;
+  }
+
+  /** The stored content hash of a key; unknown when the index cannot answer (fail open). */
+  async function previousHash(tenant: string, sessionId: string, key: string, request: FastifyRequest) {
+    try {
+      return await deps.idempotency.previous(tenant, sessionId, key);
+    } catch (error) {
+      request.log.warn({ tenant, err: error }, 'idempotency lookup failed; producing again');
+      return undefined;
+    }
   }
 
   /** Authenticates, decodes, checks the signature and quota; returns the parsed items. */
@@ -158,10 +177,38 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     const now = Date.now();
     const topic = tenantTopic(tenant.slug, 'raw');
     const receipts: (Receipt | undefined)[] = [];
-    const accepted: { index: number; envelope: Envelope }[] = [];
-    items.forEach((item, index) => {
+    const accepted: { index: number; envelope: Envelope; key: string; hash: string }[] = [];
+    const inRequest = new Map<string, string>();
+    for (const [index, item] of items.entries()) {
       try {
-        accepted.push({ index, envelope: admit(item, collector, tenant, now, deps.admission) });
+        const envelope = admit(item, collector, tenant, now, deps.admission);
+        const key = envelope.transport.idempotency_key ?? envelope.event.event_id;
+        const hash = contentHash(envelope);
+        const seen =
+          inRequest.get(key) ?? (await previousHash(tenant.slug, envelope.event.session_id, key, request));
+        if (seen === hash) {
+          receipts[index] = {
+            index,
+            outcome: 'duplicate',
+            event_id: envelope.event.event_id,
+            idempotency_key: key,
+          };
+          deps.metrics.ingestItems.inc({ tenant: tenant.slug, outcome: 'duplicate', reason: '' });
+          continue;
+        }
+        if (seen !== undefined) {
+          throw new AppError(
+            'GW_IDEMPOTENCY_CONFLICT',
+            `Idempotency key ${key} was already used with other content`,
+            {
+              fields: [
+                { pointer: '/transport/idempotency_key', detail: 'already used with different content' },
+              ],
+            },
+          );
+        }
+        inRequest.set(key, hash);
+        accepted.push({ index, envelope, key, hash });
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
         receipts[index] = {
@@ -174,11 +221,12 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
         };
         deps.metrics.ingestItems.inc({ tenant: tenant.slug, outcome: 'rejected', reason: error.code });
       }
-    });
+    }
     if (accepted.length > 0) {
       // Partitions are chosen here, with the producer's own partitioner, so each receipt can name
       // the exact partition and offset of its event (the replay index).
       const partitionMetadata = await deps.partitionsOf(topic);
+      const contentHashOf = new Map(accepted.map(({ envelope, hash }) => [envelope, hash]));
       const messages = await Promise.all(
         accepted.map(async ({ envelope }) => {
           const message = {
@@ -189,6 +237,7 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
               [HEADERS.eventId]: envelope.event.event_id,
               [HEADERS.traceId]: request.id,
               [HEADERS.receivedMs]: String(now),
+              [HEADERS.contentHash]: contentHashOf.get(envelope)!,
             },
           };
           return { ...message, partition: partitioner({ topic, partitionMetadata, message }) };
@@ -217,7 +266,8 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
       }
       // One base offset per partition; a partition's messages are consecutive, in request order.
       const next = new Map(results.map((result) => [result.partition, BigInt(result.baseOffset ?? '0')]));
-      accepted.forEach(({ index, envelope }, i) => {
+      accepted.forEach(({ index, envelope, key, hash }, i) => {
+        deps.idempotency.remember(tenant.slug, key, hash);
         const partition = messages[i]!.partition;
         const offset = next.get(partition)!;
         next.set(partition, offset + 1n);
@@ -225,7 +275,7 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
           index,
           outcome: 'accepted',
           event_id: envelope.event.event_id,
-          idempotency_key: envelope.transport.idempotency_key ?? envelope.event.event_id,
+          idempotency_key: key,
           topic,
           partition,
           offset: offset.toString(),
@@ -250,15 +300,18 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
       if (receipt!.outcome === 'rejected') {
         throw new AppError(receipt!.code as never, receipt!.reason, { fields: [...receipt!.errors] });
       }
-      return reply.code(202).send(receipt);
+      return reply.code(receipt!.outcome === 'duplicate' ? 200 : 202).send(receipt);
     });
 
     app.post('/enterprise/aispm/events/batch', async (request, reply) => {
       const { principal, items } = await receive(request, true);
       const receipts = await ingest(request, items, principal);
-      const accepted = receipts.filter((r) => r.outcome === 'accepted').length;
-      const status = accepted === receipts.length ? 202 : accepted > 0 ? 207 : 400;
-      return reply.code(status).send({ accepted, rejected: receipts.length - accepted, items: receipts });
+      const count = (outcome: Receipt['outcome']) => receipts.filter((r) => r.outcome === outcome).length;
+      const rejected = count('rejected');
+      const status = rejected === 0 ? 202 : rejected < receipts.length ? 207 : 400;
+      return reply
+        .code(status)
+        .send({ accepted: count('accepted'), duplicate: count('duplicate'), rejected, items: receipts });
     });
   };
 }

@@ -1,0 +1,1 @@
+ALTER TABLE {database}.events DROP COLUMN content_hash;
