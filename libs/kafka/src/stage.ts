@@ -95,6 +95,8 @@ abstract class StageRunner<I> {
       // TRICKY: read_committed, so a transform stage never sees output of an aborted transaction.
       readUncommitted: false,
       sessionTimeout: 30_000,
+      // Bounds how long a join waits for slow members, so a rebalance cannot stall shutdown.
+      rebalanceTimeout: 10_000,
       heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
     });
@@ -141,7 +143,9 @@ abstract class StageRunner<I> {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
-    await this.refreshing;
+    // A re-subscription in flight may be waiting on a group rebalance that other stopping
+    // members slow down; disconnecting ends it, so give it only a moment to finish.
+    await Promise.race([this.refreshing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     await this.consumer.disconnect();
     await this.producer.disconnect();
     await this.admin.disconnect();
