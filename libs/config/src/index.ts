@@ -92,7 +92,6 @@ export const CONFIG_KEYS = {
     '.*',
     'Regular expression of tenant slugs this worker serves; run dedicated workers for some tenants (cells), or isolate test pipelines.',
   ),
-  AISPM_DATA_DIR: key(text, '.data', 'Folder for local data, logs and the bootstrap file.'),
   AISPM_OPS_PORT: key(port, undefined, 'Port of `/metrics`, `/healthz` and `/readyz` on worker services.'),
   AISPM_OPS_HOST: key(text, '127.0.0.1', 'Address the ops endpoints bind to.'),
   AISPM_SHUTDOWN_TIMEOUT_MS: key(
