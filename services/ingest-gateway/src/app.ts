@@ -9,6 +9,7 @@ import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { ingestRoutes, type IngestDeps } from './plugins/ingest';
+import { openApiRoute } from './plugins/openapi';
 import { installProblemHandlers } from './plugins/problems';
 
 export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
@@ -36,6 +37,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     });
   });
   void app.register(opsRoutes(deps.metrics, deps.probes));
+  void app.register(openApiRoute());
   void app.register(ingestRoutes({ ...deps, control: deps.control.state }));
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   return app;

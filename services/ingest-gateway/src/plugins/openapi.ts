@@ -1,0 +1,165 @@
+/**
+ * Owns the gateway's OpenAPI 3.1 document, served at `GET /openapi.json`. It is built from the
+ * same sources the gateway runs on: the envelope schema from `schemas/` and the error codes from
+ * `libs/errors`, so the document cannot drift from them. A test checks every route is in it.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { loadSchema } from '@aispm/contracts';
+import { ERROR_CODES } from '@aispm/errors';
+
+const problem = {
+  type: 'object',
+  description: 'RFC 9457 problem details; `code` is stable (docs/errors.md).',
+  required: ['type', 'title', 'status', 'code', 'detail'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { enum: Object.keys(ERROR_CODES) },
+    detail: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: { type: 'object', properties: { pointer: { type: 'string' }, detail: { type: 'string' } } },
+    },
+  },
+};
+
+const problemResponses = Object.fromEntries(
+  [...new Set(Object.values(ERROR_CODES).map((spec) => spec.status))].sort().map((status) => [
+    String(status),
+    {
+      description: Object.entries(ERROR_CODES)
+        .filter(([, spec]) => spec.status === status)
+        .map(([code]) => code)
+        .join(', '),
+      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+    },
+  ]),
+);
+
+const bearer = [{ apiKey: [] }];
+const receipt = { $ref: '#/components/schemas/Receipt' };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+
+/** The OpenAPI document. */
+export function openApiDocument(): Record<string, unknown> {
+  const { $schema: _dialect, ...envelope } = loadSchema('envelope.v1');
+  const adminOp = (summary: string, status = '200') => ({
+    summary,
+    security: bearer,
+    responses: { [status]: { description: 'Done' }, ...problemResponses },
+  });
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'aispm-ingest gateway',
+      version: '0.1.0',
+      description:
+        'A 2xx on an ingest route means every accepted item is in Kafka, acknowledged with acks=all.',
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Envelope: envelope,
+        Problem: problem,
+        Receipt: {
+          type: 'object',
+          required: ['index', 'outcome'],
+          properties: {
+            index: { type: 'integer' },
+            outcome: { enum: ['accepted', 'duplicate', 'rejected'] },
+            event_id: { type: ['string', 'null'] },
+            idempotency_key: { type: ['string', 'null'] },
+            topic: { type: 'string' },
+            partition: { type: 'integer' },
+            offset: { type: 'string' },
+            code: { type: 'string' },
+            reason: { type: 'string' },
+          },
+        },
+      },
+    },
+    paths: {
+      '/enterprise/aispm/events': {
+        post: {
+          summary:
+            'Ingest one envelope (gzip or zstd allowed; signed with X-Aispm-Timestamp and X-Aispm-Signature when required).',
+          security: bearer,
+          requestBody: { required: true, ...json({ $ref: '#/components/schemas/Envelope' }) },
+          responses: {
+            '202': { description: 'Accepted: in Kafka', ...json(receipt) },
+            '200': { description: 'Duplicate of an accepted event', ...json(receipt) },
+            ...problemResponses,
+          },
+        },
+      },
+      '/enterprise/aispm/events/batch': {
+        post: {
+          summary: 'Ingest a JSON array or NDJSON of envelopes, with a receipt per item.',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { type: 'array', items: { $ref: '#/components/schemas/Envelope' } },
+              },
+              'application/x-ndjson': { schema: { type: 'string' } },
+            },
+          },
+          responses: {
+            '202': { description: 'No item refused', ...json({ type: 'object' }) },
+            '207': { description: 'Some items refused; see each receipt', ...json({ type: 'object' }) },
+            ...problemResponses,
+          },
+        },
+      },
+      '/enterprise/aispm/admin/tenants': {
+        get: adminOp('List the tenants this credential administers.'),
+        post: adminOp('Create a tenant and its topics (operators).', '201'),
+      },
+      '/enterprise/aispm/admin/tenants/{slug}': {
+        get: adminOp('Show a tenant.'),
+        delete: adminOp('Delete a tenant and its data (operators).'),
+      },
+      '/enterprise/aispm/admin/tenants/{slug}/legal-hold': {
+        put: adminOp('Set a legal hold.'),
+        delete: adminOp('Clear a legal hold.'),
+      },
+      '/enterprise/aispm/admin/collectors': {
+        post: adminOp('Create a collector; its key is returned once.', '201'),
+      },
+      '/enterprise/aispm/admin/collectors/{id}/rotate': { post: adminOp('Rotate a collector key.') },
+      '/enterprise/aispm/admin/collectors/{id}/revoke': { post: adminOp('Revoke a collector.') },
+      '/enterprise/aispm/admin/readers': {
+        post: adminOp('Create a reader; its key is returned once.', '201'),
+      },
+      '/enterprise/aispm/admin/readers/{id}/revoke': { post: adminOp('Revoke a reader.') },
+      '/openapi.json': {
+        get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus metrics.', responses: { '200': { description: 'Text exposition' } } },
+      },
+      '/healthz': {
+        get: {
+          summary: 'Liveness.',
+          responses: { '200': { description: 'Alive' }, '503': { description: 'Not alive' } },
+        },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness.',
+          responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } },
+        },
+      },
+    },
+  };
+}
+
+export function openApiRoute(): FastifyPluginAsync {
+  const document = openApiDocument();
+  return async (app) => {
+    app.get('/openapi.json', async () => document);
+  };
+}
