@@ -3,7 +3,8 @@
  * bodies and bombs, request signatures, collector scopes, semantic rules, quotas, and the
  * status codes of DESIGN §4.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { sql } from '@aispm/clickhouse';
 import {
@@ -375,5 +376,96 @@ describe('idempotency', () => {
     const { status, body } = await postToGateway(pipeline.gatewayUrl, BATCH, unsignedKey, [event, event]);
     expect(status).toBe(202);
     expect((body.items as { outcome: string }[]).map((r) => r.outcome)).toEqual(['accepted', 'duplicate']);
+  });
+});
+
+describe('workload identity (OIDC)', () => {
+  const issuer = 'https://ci.example.test';
+  const audience = 'aispm-ingest';
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = 'test-key-1';
+  let jwks: Server;
+  let gateway: { child: import('node:child_process').ChildProcess; opsUrl: string };
+
+  function token(claims: Record<string, unknown>, key = privateKey): string {
+    const now = Math.floor(Date.now() / 1000);
+    const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+    const body = `${encode({ alg: 'RS256', kid, typ: 'JWT' })}.${encode({ iss: issuer, aud: audience, iat: now, exp: now + 300, ...claims })}`;
+    return `${body}.${sign('RSA-SHA256', Buffer.from(body), key).toString('base64url')}`;
+  }
+
+  beforeAll(async () => {
+    jwks = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(
+        JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] }),
+      );
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
+    const created = await pipeline.admin('POST', '/collectors', {
+      tenant: pipeline.tenant,
+      connector_types: ['github_actions', 'codex'],
+      oidc_claims: { repository_owner: 'example', repository: 'example/*' },
+    });
+    expect(created.status).toBe(201);
+    const port = await freePort();
+    gateway = spawnService(
+      'ingest-gateway',
+      {
+        ...pipeline.env,
+        GATEWAY_PORT: String(port),
+        AISPM_INSTANCE_ID: 'gateway-oidc',
+        GATEWAY_OIDC_ISSUER: issuer,
+        GATEWAY_OIDC_AUDIENCE: audience,
+        GATEWAY_OIDC_JWKS_URL: jwksUrl,
+      },
+      port,
+    );
+    await awaitReady('OIDC gateway', gateway.child, gateway.opsUrl);
+  });
+
+  afterAll(async () => {
+    await stopProcess(gateway.child);
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  const claims = {
+    sub: 'repo:example/repository:environment:production',
+    repository_owner: 'example',
+    repository: 'example/repository',
+    environment: 'production',
+  };
+
+  it('accepts an event authenticated by a verified token', async () => {
+    const answer = await postToGateway(gateway.opsUrl, EVENTS, token(claims), envelope());
+    expect([answer.status, answer.body.outcome]).toEqual([202, 'accepted']);
+  });
+
+  it.each([
+    ['expired', () => token({ ...claims, exp: Math.floor(Date.now() / 1000) - 600 })],
+    ['for another audience', () => token({ ...claims, aud: 'someone-else' })],
+    ['from another issuer', () => token({ ...claims, iss: 'https://evil.example.test' })],
+    [
+      'signed with another key',
+      () => token(claims, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+    ],
+    [
+      'matching no collector',
+      () => token({ ...claims, repository_owner: 'other', repository: 'other/repo' }),
+    ],
+  ])('refuses a token %s with 401', async (_name, make) => {
+    const answer = await postToGateway(gateway.opsUrl, EVENTS, make(), envelope());
+    expect([answer.status, answer.body.code]).toEqual([401, 'GW_UNAUTHENTICATED']);
+  });
+
+  it("binds the event's repository to the token's repository claim", async () => {
+    const answer = await postToGateway(
+      gateway.opsUrl,
+      EVENTS,
+      token(claims),
+      envelope((e) => (e.event.repository = 'example/other')),
+    );
+    expect([answer.status, answer.body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
   });
 });

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { StageCodec } from '@aispm/kafka';
 import {
   clickhouse,
   eventually,
@@ -161,5 +162,36 @@ describe('schema registry', () => {
     };
     expect(info.name).toMatch(/Apicurio Registry/i);
     expect(info.version).toMatch(/^3\./);
+  });
+});
+
+describe('stage codec', () => {
+  it('decodes messages written under two versions of one schema (same $id)', async () => {
+    const subject = `evolution-${uniqueSuffix()}`;
+    const versions = [
+      { type: 'object', properties: { a: { type: 'string' } } },
+      { type: 'object', properties: { a: { type: 'string' }, b: { type: 'integer' } } },
+    ].map((schema) => ({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $id: 'https://aispm-ingest.dev/test/evolving.json',
+      ...schema,
+    }));
+    const ids: number[] = [];
+    for (const schema of versions) {
+      const response = await fetch(`${SCHEMA_REGISTRY_URL}/subjects/${subject}/versions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(schema) }),
+      });
+      ids.push(((await response.json()) as { id: number }).id);
+    }
+    const wire = (id: number, value: object) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(id, 1);
+      return Buffer.concat([header, Buffer.from(JSON.stringify(value))]);
+    };
+    const codec = new StageCodec(SCHEMA_REGISTRY_URL);
+    expect(await codec.decode(wire(ids[0]!, { a: 'old' }))).toEqual({ a: 'old' });
+    expect(await codec.decode(wire(ids[1]!, { a: 'new', b: 2 }))).toEqual({ a: 'new', b: 2 });
   });
 });

@@ -222,7 +222,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'collector create': {
     usage:
-      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature]',
+      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-claim NAME=GLOB]...',
     summary: 'Create a collector; prints its API key (and signing secret) once.',
     run: (_positionals, options, config) =>
       callAdmin(config, options, 'POST', '/collectors', {
@@ -233,6 +233,17 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         environments: list(options, 'env'),
         event_types: list(options, 'event-type'),
         require_signature: options['require-signature'] === true,
+        ...(list(options, 'oidc-claim').length > 0
+          ? {
+              oidc_claims: Object.fromEntries(
+                list(options, 'oidc-claim').map((pair) => {
+                  const eq = pair.indexOf('=');
+                  if (eq < 1) throw new UsageError(`--oidc-claim wants name=glob, got ${pair}`);
+                  return [pair.slice(0, eq), pair.slice(eq + 1)];
+                }),
+              ),
+            }
+          : {}),
       }),
   },
   'collector rotate': {

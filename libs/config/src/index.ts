@@ -167,6 +167,13 @@ export const CONFIG_KEYS = {
     String(64 * 1024 * 1024),
     'Decompressed bytes a tenant may send at once above its rate.',
   ),
+  GATEWAY_OIDC_ISSUER: key(
+    text,
+    '',
+    'Issuer of workload-identity tokens (e.g. a CI provider); empty turns OIDC off.',
+  ),
+  GATEWAY_OIDC_AUDIENCE: key(text, '', 'Audience a workload-identity token must carry.'),
+  GATEWAY_OIDC_JWKS_URL: key(text, '', 'JWKS URL of the issuer (https, or http on loopback).'),
   GATEWAY_HOST: key(text, '127.0.0.1', 'Address the gateway binds to.'),
   GATEWAY_PORT: key(port, '8080', 'Port of the gateway.'),
   GATEWAY_PRODUCE_TIMEOUT_MS: key(

@@ -76,6 +76,14 @@ export class ControlState {
     return [...this.tenants.values()].filter((tenant) => !tenant.deleted);
   }
 
+  /** Live collectors bound to workload identity (OIDC claims), for token authentication. */
+  workloadCollectors(): { collector: ControlCollector; tenant: ControlTenant }[] {
+    return [...this.collectors.values()].flatMap((collector) => {
+      const tenant = this.tenant(collector.tenant);
+      return collector.oidc_claims && !collector.revoked && tenant ? [{ collector, tenant }] : [];
+    });
+  }
+
   /** Whether a legal hold is active on the tenant. */
   onLegalHold(slug: string): boolean {
     return this.legalHolds.get(slug)?.active ?? false;

@@ -8,9 +8,19 @@ import type { JsonOptions } from '@kafkajs/confluent-schema-registry/dist/@types
 import { createAjv, loadSchema, schemaSubject, type SchemaName } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
 
-// TRICKY: the registry library bundles its own copy of ajv, so our Ajv2020 has a structurally
-// different type though it honours the same addSchema/compile contract the library calls.
 type JsonAjv = NonNullable<JsonOptions['ajvInstance']>;
+
+/**
+ * The Ajv the registry library compiles fetched schemas with. TRICKY: every version of one of
+ * our schemas carries the same `$id`, and one shared Ajv refuses a second schema with an `$id` it
+ * already holds, so reading a topic written under two versions would fail. Each schema id is
+ * therefore compiled in an Ajv of its own (the library caches the result per id). The cast is
+ * needed because the library bundles its own copy of ajv's types.
+ */
+const perSchemaAjv = {
+  addSchema: () => perSchemaAjv,
+  compile: (schema: object) => createAjv().compile(schema),
+} as unknown as JsonAjv;
 
 /** Encodes and decodes stage messages through the schema registry. */
 export class StageCodec {
@@ -22,7 +32,7 @@ export class StageCodec {
     this.registry = new SchemaRegistry(
       { host: registryUrl, retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } },
       // The library compiles JSON Schemas with a default (draft-07) Ajv; ours are 2020-12.
-      { [SchemaType.JSON]: { ajvInstance: createAjv() as unknown as JsonAjv } },
+      { [SchemaType.JSON]: { ajvInstance: perSchemaAjv } },
     );
   }
 

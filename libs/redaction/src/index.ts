@@ -1,15 +1,36 @@
 /**
- * Owns what may leave the raw stage. Today it holds only `passThroughRedactor`, which copies the
- * envelope unchanged and reports nothing redacted: the pipeline runs end to end while the real
- * detectors (DESIGN §7) are built. Its name says what it does, so no one mistakes it for one.
+ * Owns what may leave the raw stage (DESIGN §7). `compileProfile` validates a tenant's profile
+ * once; `redact` walks an envelope's strings through the secret, tenant and PII detectors and
+ * masks or tokenizes each finding, reporting counts by kind and JSON pointers, never values.
+ * `passThroughRedactor` stays for the service until the core is wired in: its name says it
+ * redacts nothing, so no one mistakes it for a redactor.
  */
-import type { Envelope, RedactionReport } from '@aispm/contracts';
+import type { Envelope } from '@aispm/contracts';
+import type { Redaction } from './redact';
 
-/** The output of a redaction core. */
-export interface Redaction {
-  readonly envelope: Envelope;
-  readonly report: RedactionReport;
-}
+export { classTransitionRate, ibanValid, luhnValid, shannonEntropy } from './checks';
+export { BUILT_IN_KINDS, PII_DETECTORS, SECRET_DETECTORS, type Detector } from './detectors';
+export {
+  compileProfile,
+  DENIED_FIELD_KIND,
+  isStructural,
+  RedactionError,
+  STRUCTURAL_POINTERS,
+  type CompiledDetector,
+  type CompiledProfile,
+  type CustomPattern,
+  type RedactionAction,
+  type RedactionProfile,
+} from './profile';
+export {
+  redact,
+  REDACTOR_NAME,
+  replacement,
+  scanText,
+  TOKEN_HEX_LENGTH,
+  type Finding,
+  type Redaction,
+} from './redact';
 
 /** Copies the envelope unchanged. Not a redactor: it detects and masks nothing. */
 export function passThroughRedactor(envelope: Envelope): Redaction {

@@ -4,7 +4,7 @@
  * always scoped to the tenant of the credential, never to a tenant named in the request.
  */
 import type { FastifyRequest } from 'fastify';
-import { hashSecret } from '@aispm/auth';
+import { hashSecret, matchesGlob, type OidcVerifier } from '@aispm/auth';
 import type { ControlReader } from '@aispm/contracts';
 import type { ControlState, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
@@ -19,6 +19,62 @@ export function authenticate(state: ControlState, request: FastifyRequest): Prin
   const principal = match ? state.principal(hashSecret(match[1]!)) : undefined;
   if (!principal) throw new AppError('GW_UNAUTHENTICATED', 'A valid, unrevoked API key is required');
   return principal;
+}
+
+const JWT = /^Bearer (eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+
+/**
+ * The collector behind a workload-identity token (DESIGN §5): the token is verified against the
+ * configured issuer, audience and JWKS, then matched against the `oidc_claims` globs of every
+ * collector bound to workload identity. Exactly one must match: an ambiguous token is refused
+ * rather than guessed at. The token's `repository` and `environment` claims then bind the scopes:
+ * the collector may only write events for that repository and environment.
+ */
+export async function authenticateWorkload(
+  state: ControlState,
+  oidc: OidcVerifier,
+  token: string,
+): Promise<Extract<Principal, { kind: 'collector' }>> {
+  const claims = await oidc.verify(token);
+  const matches = state.workloadCollectors().filter(({ collector }) =>
+    Object.entries(collector.oidc_claims ?? {}).every(([name, glob]) => {
+      const value = claims[name];
+      return (typeof value === 'string' || typeof value === 'number') && matchesGlob(glob, String(value));
+    }),
+  );
+  if (matches.length !== 1) {
+    throw new AppError(
+      'GW_UNAUTHENTICATED',
+      matches.length === 0
+        ? 'The token matches no collector'
+        : `The token matches ${matches.length} collectors`,
+    );
+  }
+  const { collector, tenant } = matches[0]!;
+  const scopes = { ...collector.scopes };
+  for (const [claim, scope] of [
+    ['repository', 'repositories'],
+    ['environment', 'environments'],
+  ] as const) {
+    const value = claims[claim];
+    if (typeof value !== 'string') continue;
+    if (scopes[scope].length > 0 && !scopes[scope].some((glob) => matchesGlob(glob, value))) {
+      throw new AppError('GW_SCOPE_DENIED', `The token's ${claim} ${value} is outside the collector's scope`);
+    }
+    scopes[scope] = [claim === 'repository' ? value.toLowerCase() : value];
+  }
+  return { kind: 'collector', collector: { ...collector, scopes }, tenant };
+}
+
+/** The collector behind a request: an API key, or a workload-identity token when OIDC is on. */
+export async function authenticateCollector(
+  state: ControlState,
+  oidc: OidcVerifier | undefined,
+  request: FastifyRequest,
+): Promise<Extract<Principal, { kind: 'collector' }>> {
+  const token = JWT.exec(request.headers.authorization ?? '')?.[1];
+  if (token && oidc) return authenticateWorkload(state, oidc, token);
+  return requireCollector(authenticate(state, request));
 }
 
 /** The collector behind the request; readers may not write events. */

@@ -1,7 +1,7 @@
 import { ClickHouse, identifier, sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane } from '@aispm/control';
-import { ReplayCache } from '@aispm/auth';
+import { OidcVerifier, ReplayCache } from '@aispm/auth';
 import { createKafka, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
 import { TenantQuotas } from '@aispm/quotas';
 import { LocalKms } from '@aispm/kms';
@@ -78,6 +78,13 @@ runMain(async () => {
       return row?.content_hash;
     }, 1_000_000),
     maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
+    oidc: config.GATEWAY_OIDC_ISSUER
+      ? new OidcVerifier({
+          issuer: config.GATEWAY_OIDC_ISSUER,
+          audience: config.GATEWAY_OIDC_AUDIENCE,
+          jwksUrl: config.GATEWAY_OIDC_JWKS_URL,
+        })
+      : undefined,
     batchMaxItems: config.AISPM_BATCH_MAX_ITEMS,
     partitionsOf: partitionCache(kafkaAdmin),
     probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() },

@@ -26,6 +26,12 @@ export interface Collector {
    */
   sealed_signing_secret?: string;
   require_signature: boolean;
+  /**
+   * Workload identity: a verified OIDC token whose claims match every glob here authenticates as this collector (e.g. repository: acme/*).
+   */
+  oidc_claims?: {
+    [k: string]: string;
+  };
   scopes: {
     connector_types: string[];
     connector_ids: string[];

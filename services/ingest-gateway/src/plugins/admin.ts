@@ -220,6 +220,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         environments: string[];
         event_types: string[];
         require_signature: boolean;
+        oidc_claims?: Record<string, string>;
       };
     }>(
       '/collectors',
@@ -237,6 +238,11 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
               environments: stringList,
               event_types: stringList,
               require_signature: { type: 'boolean', default: false },
+              oidc_claims: {
+                type: 'object',
+                maxProperties: 20,
+                additionalProperties: { type: 'string', minLength: 1, maxLength: 256 },
+              },
             },
           },
         },
@@ -258,6 +264,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
             environments: body.environments,
             event_types: body.event_types,
           },
+          ...(body.oidc_claims ? { oidc_claims: body.oidc_claims } : {}),
           revoked: false,
         });
         await deps.audit.append('collector.create', principal, body.tenant, {

@@ -13,7 +13,7 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { PartitionMetadata, Producer } from 'kafkajs';
-import { verifySignature, type ReplayCache } from '@aispm/auth';
+import { verifySignature, type OidcVerifier, type ReplayCache } from '@aispm/auth';
 import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
@@ -21,7 +21,7 @@ import { PARTITIONER, type StageCodec } from '@aispm/kafka';
 import type { Kms } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
-import { authenticate, requireCollector } from '../access';
+import { authenticateCollector, type requireCollector } from '../access';
 import { admit, type AdmissionLimits } from '../admission';
 import { decodeBody, parseBatch, parseJson } from '../body';
 import type { IdempotencyIndex } from '../idempotency';
@@ -36,6 +36,8 @@ export interface IngestDeps {
   readonly replayCache: ReplayCache;
   readonly admission: AdmissionLimits;
   readonly idempotency: IdempotencyIndex;
+  /** Verifies workload-identity tokens; absent when OIDC is not configured. */
+  readonly oidc: OidcVerifier | undefined;
   readonly produceTimeoutMs: number;
   readonly maxDecompressedBytes: number;
   readonly batchMaxItems: number;
@@ -123,7 +125,7 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
 
   /** Authenticates, decodes, checks the signature and quota; returns the parsed items. */
   async function receive(request: FastifyRequest, batch: boolean) {
-    const principal = requireCollector(authenticate(deps.control, request));
+    const principal = await authenticateCollector(deps.control, deps.oidc, request);
     const { collector, tenant } = principal;
     const raw = request.body as Buffer;
     const decoded = decodeBody(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
