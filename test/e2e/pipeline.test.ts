@@ -97,3 +97,53 @@ describe('pipeline end to end', () => {
     expect(problem.errors.map((e) => e.pointer)).toContain('/event/decision');
   });
 });
+
+describe('redaction end to end', () => {
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline();
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('never lets a secret or an email in a free-text field reach ClickHouse', async () => {
+    // Built at run time, so the repository holds no secret-shaped literal.
+    const token = ['ghp', 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'].join('_');
+    const email = ['alice', 'example.com'].join('@');
+    const envelope = exampleEnvelope();
+    envelope.tenant.tenant_ref = pipeline.tenantRef;
+    envelope.event.target_summary = `push with ${token} for ${email}`;
+    const response = await postToGateway(
+      pipeline.gatewayUrl,
+      '/enterprise/aispm/events',
+      pipeline.apiKey,
+      envelope,
+      {
+        secret: pipeline.signingSecret,
+      },
+    );
+    expect(response.status).toBe(202);
+    const ch = clickhouse();
+    try {
+      const [row] = await eventually('the redacted row', async () => {
+        const rows = await ch.query<{ target_summary: string; redaction_counts: string }>(
+          `SELECT target_summary, redaction_counts FROM ${pipeline.database}.events FINAL WHERE ` +
+            sql`tenant = ${pipeline.tenant}`,
+        );
+        return rows.length > 0 ? rows : undefined;
+      });
+      expect(row!.target_summary).toBe('push with [REDACTED:github_token] for [REDACTED:email]');
+      expect(JSON.parse(row!.redaction_counts)).toEqual({ github_token: 1, email: 1 });
+      const everything = JSON.stringify(
+        await ch.query(`SELECT * FROM ${pipeline.database}.events WHERE ` + sql`tenant = ${pipeline.tenant}`),
+      );
+      expect(everything).not.toContain(token);
+      expect(everything).not.toContain(email);
+    } finally {
+      await ch.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ function redacted(envelope: Envelope): RedactedEnvelope {
   return {
     schema_version: 'aispm.redacted_envelope.v1',
     envelope,
-    report: { redactor: 'pass-through', counts: {}, pointers: [] },
+    report: { redactor: 'aispm-redactor-v1', counts: {}, pointers: [] },
     source: { topic: 'aispm.acme.raw', partition: 2, offset: '41' },
     received_ms: 1_781_164_802_000,
     content_hash: 'hash-of-the-envelope',

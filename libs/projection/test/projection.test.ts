@@ -34,7 +34,7 @@ const event: NormalizedEvent = {
   signature_verified: true,
   hash_algorithm: 'sha256',
   payload_hash: '',
-  redaction: { redactor: 'pass-through', counts: { email: 2 }, pointers: ['/event/target_summary'] },
+  redaction: { redactor: 'aispm-redactor-v1', counts: { email: 2 }, pointers: ['/event/target_summary'] },
   source: { topic: 'aispm.acme.raw', partition: 0, offset: '7' },
 };
 
