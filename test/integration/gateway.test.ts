@@ -406,7 +406,8 @@ describe('workload identity (OIDC)', () => {
     const created = await pipeline.admin('POST', '/collectors', {
       tenant: pipeline.tenant,
       connector_types: ['github_actions', 'codex'],
-      oidc_claims: { repository_owner: 'example', repository: 'example/*' },
+      // `sub` is unique to this suite: claims of other tenants' collectors must not match too.
+      oidc_claims: { sub: `repo:${pipeline.tenant}/*`, repository: 'example/*' },
     });
     expect(created.status).toBe(201);
     const port = await freePort();
@@ -431,8 +432,9 @@ describe('workload identity (OIDC)', () => {
   });
 
   const claims = {
-    sub: 'repo:example/repository:environment:production',
-    repository_owner: 'example',
+    get sub() {
+      return `repo:${pipeline.tenant}/repository`;
+    },
     repository: 'example/repository',
     environment: 'production',
   };

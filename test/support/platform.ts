@@ -208,6 +208,12 @@ export async function startPipeline(): Promise<Pipeline> {
       env: common,
       admin,
       async stop() {
+        // Delete this suite's tenants through the gateway first, so the shared control topic
+        // does not keep their collectors (keys, scopes, claims) for later suites.
+        const { body } = await admin('GET', '/tenants');
+        for (const { slug } of (body.tenants as { slug: string }[] | undefined) ?? []) {
+          if (slug.startsWith(tenant)) await admin('DELETE', `/tenants/${slug}`);
+        }
         await Promise.all([...processes.values()].map(stopProcess));
         const ch = clickhouse();
         await ch.command(`DROP DATABASE IF EXISTS ${database}`);
