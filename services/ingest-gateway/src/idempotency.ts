@@ -8,7 +8,11 @@
  * is produced. So when ClickHouse cannot answer, or a retry races its first copy through the
  * pipeline, the gateway fails open and produces again rather than refuse good data.
  */
-export type Lookup = (tenant: string, sessionId: string, key: string) => Promise<string | undefined>;
+/** Looks keys of one tenant up in storage: key → content hash, for those that are stored. */
+export type Lookup = (
+  tenant: string,
+  keys: readonly { sessionId: string; key: string }[],
+) => Promise<Map<string, string>>;
 
 export class IdempotencyIndex {
   private readonly recent = new Map<string, string>();
@@ -18,11 +22,24 @@ export class IdempotencyIndex {
     private readonly maxEntries: number,
   ) {}
 
-  /** The content hash stored for the key, if any is known. */
-  async previous(tenant: string, sessionId: string, key: string): Promise<string | undefined> {
-    const local = this.recent.get(`${tenant}\u0000${key}`);
-    if (local !== undefined) return local;
-    return this.lookup(tenant, sessionId, key);
+  /**
+   * The content hashes known for the keys of one request: one storage query for all the keys
+   * this instance does not remember, not one per item.
+   */
+  async previous(
+    tenant: string,
+    keys: readonly { sessionId: string; key: string }[],
+  ): Promise<Map<string, string>> {
+    const known = new Map<string, string>();
+    const unknown: { sessionId: string; key: string }[] = [];
+    for (const item of keys) {
+      const local = this.recent.get(`${tenant}\u0000${item.key}`);
+      if (local !== undefined) known.set(item.key, local);
+      else unknown.push(item);
+    }
+    if (unknown.length > 0)
+      for (const [key, hash] of await this.lookup(tenant, unknown)) known.set(key, hash);
+    return known;
   }
 
   /** Remembers a key once Kafka has acknowledged it. */

@@ -1,4 +1,4 @@
-import { ClickHouse, identifier, sql } from '@aispm/clickhouse';
+import { ClickHouse, identifier, literal, sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane } from '@aispm/control';
 import { OidcVerifier, ReplayCache } from '@aispm/auth';
@@ -70,12 +70,16 @@ runMain(async () => {
     }),
     replayCache: new ReplayCache({ maxEntries: 1_000_000 }),
     admission: { maxFutureSkewMs: config.GATEWAY_MAX_FUTURE_SKEW_MS },
-    idempotency: new IdempotencyIndex(async (tenant, sessionId, key) => {
-      const [row] = await clickhouse.query<{ content_hash: string }>(
-        `SELECT content_hash FROM ${eventsTable} FINAL WHERE ` +
-          sql`tenant = ${tenant} AND session_id = ${sessionId} AND idempotency_key = ${key} LIMIT 1`,
+    idempotency: new IdempotencyIndex(async (tenant, keys) => {
+      // Any stored row of a key will do: every row of one key carries the hash it was first
+      // accepted with, so no FINAL; the session ids narrow the read to the primary key.
+      const rows = await clickhouse.query<{ idempotency_key: string; content_hash: string }>(
+        `SELECT idempotency_key, any(content_hash) AS content_hash FROM ${eventsTable} WHERE ` +
+          sql`tenant = ${tenant}` +
+          ` AND session_id IN (${keys.map((k) => literal(k.sessionId)).join(', ')})` +
+          ` AND idempotency_key IN (${keys.map((k) => literal(k.key)).join(', ')}) GROUP BY idempotency_key`,
       );
-      return row?.content_hash;
+      return new Map(rows.map((row) => [row.idempotency_key, row.content_hash]));
     }, 1_000_000),
     maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
     oidc: config.GATEWAY_OIDC_ISSUER

@@ -113,13 +113,18 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     return secret;
   }
 
-  /** The stored content hash of a key; unknown when the index cannot answer (fail open). */
-  async function previousHash(tenant: string, sessionId: string, key: string, request: FastifyRequest) {
+  /** Stored content hashes of the request's keys; none when the index cannot answer (fail open). */
+  async function previousHashes(tenant: string, items: readonly unknown[], request: FastifyRequest) {
+    const keys = items.flatMap((item) => {
+      const { idempotency_key: key } = idsOf(item);
+      const sessionId = (item as { event?: { session_id?: unknown } } | null)?.event?.session_id;
+      return key !== null && typeof sessionId === 'string' ? [{ key, sessionId }] : [];
+    });
     try {
-      return await deps.idempotency.previous(tenant, sessionId, key);
+      return await deps.idempotency.previous(tenant, keys);
     } catch (error) {
       request.log.warn({ tenant, err: error }, 'idempotency lookup failed; producing again');
-      return undefined;
+      return new Map<string, string>();
     }
   }
 
@@ -180,14 +185,13 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     const topic = tenantTopic(tenant.slug, 'raw');
     const receipts: (Receipt | undefined)[] = [];
     const accepted: { index: number; envelope: Envelope; key: string; hash: string }[] = [];
-    const inRequest = new Map<string, string>();
+    const known = await previousHashes(tenant.slug, items, request);
     for (const [index, item] of items.entries()) {
       try {
         const envelope = admit(item, collector, tenant, now, deps.admission);
         const key = envelope.transport.idempotency_key ?? envelope.event.event_id;
         const hash = contentHash(envelope);
-        const seen =
-          inRequest.get(key) ?? (await previousHash(tenant.slug, envelope.event.session_id, key, request));
+        const seen = known.get(key);
         if (seen === hash) {
           receipts[index] = {
             index,
@@ -209,7 +213,7 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
             },
           );
         }
-        inRequest.set(key, hash);
+        known.set(key, hash);
         accepted.push({ index, envelope, key, hash });
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
