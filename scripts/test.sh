@@ -8,9 +8,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 npx tsc -b
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
-# Debian's docker-compose validates docker-compose.yml without a Docker engine.
-command -v docker-compose >/dev/null 2>&1 ||
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+# Debian's docker-compose validates docker-compose.yml without a Docker engine; openssl makes
+# the mTLS suite's certificates.
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ((${#missing[@]} > 0)); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 bash deploy/local/infra.sh start
 mkdir -p .data
 status=0

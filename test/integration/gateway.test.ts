@@ -3,7 +3,12 @@
  * bodies and bombs, request signatures, collector scopes, semantic rules, quotas, and the
  * status codes of DESIGN §4.
  */
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { sql } from '@aispm/clickhouse';
@@ -469,5 +474,140 @@ describe('workload identity (OIDC)', () => {
       envelope((e) => (e.event.repository = 'example/other')),
     );
     expect([answer.status, answer.body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
+  });
+});
+
+describe('mTLS listener', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'aispm-mtls-'));
+  const file = (name: string) => path.join(dir, name);
+  let gateway: { child: import('node:child_process').ChildProcess; opsUrl: string };
+  let mtlsPort: number;
+
+  /** A key and a certificate for `cn`, signed by the test CA (or self-signed with `selfSigned`). */
+  function issue(cn: string, options: { selfSigned?: boolean; server?: boolean } = {}) {
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+    openssl(
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      file(`${cn}.key`),
+      '-out',
+      file(`${cn}.csr`),
+    );
+    if (options.server) writeFileSync(file(`${cn}.ext`), 'subjectAltName=IP:127.0.0.1\n');
+    openssl(
+      'x509',
+      '-req',
+      '-days',
+      '1',
+      '-in',
+      file(`${cn}.csr`),
+      '-out',
+      file(`${cn}.pem`),
+      ...(options.selfSigned
+        ? ['-signkey', file(`${cn}.key`)]
+        : ['-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial']),
+      ...(options.server ? ['-extfile', file(`${cn}.ext`)] : []),
+    );
+    return { key: readFileSync(file(`${cn}.key`)), cert: readFileSync(file(`${cn}.pem`)) };
+  }
+
+  function post(
+    client: { key: Buffer; cert: Buffer } | undefined,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const request = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: mtlsPort,
+          path: EVENTS,
+          method: 'POST',
+          ca: readFileSync(file('ca.pem')),
+          ...(client ?? {}),
+          headers: { 'content-type': 'application/json' },
+        },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+          );
+        },
+      );
+      request.on('error', reject);
+      request.end(JSON.stringify(envelope()));
+    });
+  }
+
+  let bound: { key: Buffer; cert: Buffer };
+
+  beforeAll(async () => {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=aispm-test-ca',
+        '-keyout',
+        file('ca.key'),
+        '-out',
+        file('ca.pem'),
+      ],
+      { stdio: 'pipe' },
+    );
+    issue('server', { server: true });
+    bound = issue('collector');
+    const fingerprint = new X509Certificate(bound.cert).fingerprint256.replace(/:/g, '').toLowerCase();
+    const created = await pipeline.admin('POST', '/collectors', {
+      tenant: pipeline.tenant,
+      cert_sha256: fingerprint,
+    });
+    expect(created.status).toBe(201);
+    const port = await freePort();
+    mtlsPort = await freePort();
+    gateway = spawnService(
+      'ingest-gateway',
+      {
+        ...pipeline.env,
+        GATEWAY_PORT: String(port),
+        AISPM_INSTANCE_ID: 'gateway-mtls',
+        GATEWAY_MTLS_PORT: String(mtlsPort),
+        GATEWAY_TLS_CERT_FILE: file('server.pem'),
+        GATEWAY_TLS_KEY_FILE: file('server.key'),
+        GATEWAY_TLS_CLIENT_CA_FILE: file('ca.pem'),
+      },
+      port,
+    );
+    await awaitReady('mTLS gateway', gateway.child, gateway.opsUrl);
+  });
+
+  afterAll(async () => {
+    await stopProcess(gateway.child);
+  });
+
+  it('accepts an event from the collector bound to the client certificate', async () => {
+    const answer = await post(bound);
+    expect([answer.status, answer.body.outcome]).toEqual([202, 'accepted']);
+  });
+
+  it('refuses a certificate of the right CA that is bound to no collector', async () => {
+    const answer = await post(issue('stranger'));
+    expect([answer.status, answer.body.code]).toEqual([401, 'GW_UNAUTHENTICATED']);
+  });
+
+  it('refuses the handshake without a certificate, or with one from another CA', async () => {
+    await expect(post(undefined)).rejects.toThrow();
+    await expect(post(issue('rogue', { selfSigned: true }))).rejects.toThrow();
   });
 });

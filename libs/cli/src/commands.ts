@@ -222,7 +222,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'collector create': {
     usage:
-      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-claim NAME=GLOB]...',
+      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-claim NAME=GLOB]... [--cert-sha256 HEX]',
     summary: 'Create a collector; prints its API key (and signing secret) once.',
     run: (_positionals, options, config) =>
       callAdmin(config, options, 'POST', '/collectors', {
@@ -233,6 +233,9 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         environments: list(options, 'env'),
         event_types: list(options, 'event-type'),
         require_signature: options['require-signature'] === true,
+        ...(typeof options['cert-sha256'] === 'string'
+          ? { cert_sha256: options['cert-sha256'].toLowerCase() }
+          : {}),
         ...(list(options, 'oidc-claim').length > 0
           ? {
               oidc_claims: Object.fromEntries(

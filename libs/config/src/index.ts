@@ -174,6 +174,14 @@ export const CONFIG_KEYS = {
   ),
   GATEWAY_OIDC_AUDIENCE: key(text, '', 'Audience a workload-identity token must carry.'),
   GATEWAY_OIDC_JWKS_URL: key(text, '', 'JWKS URL of the issuer (https, or http on loopback).'),
+  GATEWAY_MTLS_PORT: key(
+    integer(0, 65535),
+    '0',
+    'Port of the optional mTLS listener for collectors with client certificates; 0 turns it off.',
+  ),
+  GATEWAY_TLS_CERT_FILE: key(text, '', 'PEM server certificate of the mTLS listener.'),
+  GATEWAY_TLS_KEY_FILE: key(text, '', 'PEM private key of the mTLS listener.'),
+  GATEWAY_TLS_CLIENT_CA_FILE: key(text, '', 'PEM CA bundle that client certificates must chain to.'),
   GATEWAY_HOST: key(text, '127.0.0.1', 'Address the gateway binds to.'),
   GATEWAY_PORT: key(port, '8080', 'Port of the gateway.'),
   GATEWAY_PRODUCE_TIMEOUT_MS: key(

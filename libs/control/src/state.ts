@@ -76,6 +76,16 @@ export class ControlState {
     return [...this.tenants.values()].filter((tenant) => !tenant.deleted);
   }
 
+  /** The live collector bound to a client certificate fingerprint (mTLS), if any. */
+  collectorByCertificate(sha256: string): { collector: ControlCollector; tenant: ControlTenant } | undefined {
+    for (const collector of this.collectors.values()) {
+      if (collector.cert_sha256 !== sha256 || collector.revoked) continue;
+      const tenant = this.tenant(collector.tenant);
+      if (tenant) return { collector, tenant };
+    }
+    return undefined;
+  }
+
   /** Live collectors bound to workload identity (OIDC claims), for token authentication. */
   workloadCollectors(): { collector: ControlCollector; tenant: ControlTenant }[] {
     return [...this.collectors.values()].flatMap((collector) => {

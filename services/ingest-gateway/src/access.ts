@@ -3,6 +3,8 @@
  * collector or a reader, and each route states what it requires. Reads and administration are
  * always scoped to the tenant of the credential, never to a tenant named in the request.
  */
+import { createHash } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { hashSecret, matchesGlob, type OidcVerifier } from '@aispm/auth';
 import type { ControlReader } from '@aispm/contracts';
@@ -66,12 +68,26 @@ export async function authenticateWorkload(
   return { kind: 'collector', collector: { ...collector, scopes }, tenant };
 }
 
-/** The collector behind a request: an API key, or a workload-identity token when OIDC is on. */
+/**
+ * The collector behind a request: its client certificate on the mTLS listener, otherwise an API
+ * key, or a workload-identity token when OIDC is on.
+ */
 export async function authenticateCollector(
   state: ControlState,
   oidc: OidcVerifier | undefined,
   request: FastifyRequest,
 ): Promise<Extract<Principal, { kind: 'collector' }>> {
+  // On the mTLS listener the verified client certificate is the credential.
+  const socket = request.raw.socket;
+  if (socket instanceof TLSSocket) {
+    const certificate = socket.getPeerCertificate();
+    if (!socket.authorized || !certificate.raw)
+      throw new AppError('GW_UNAUTHENTICATED', 'A verified client certificate is required');
+    const fingerprint = createHash('sha256').update(certificate.raw).digest('hex');
+    const bound = state.collectorByCertificate(fingerprint);
+    if (!bound) throw new AppError('GW_UNAUTHENTICATED', 'The client certificate is bound to no collector');
+    return { kind: 'collector', ...bound };
+  }
   const token = JWT.exec(request.headers.authorization ?? '')?.[1];
   if (token && oidc) return authenticateWorkload(state, oidc, token);
   return requireCollector(authenticate(state, request));

@@ -22,8 +22,16 @@ export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
   readonly bodyLimit: number;
 }
 
-export function buildGateway(deps: GatewayDeps): FastifyInstance {
+/**
+ * A gateway instance. With `https`, it is the mTLS listener: client certificates are requested
+ * and verified against the CA, and the certificate is the collector's credential.
+ */
+export function buildGateway(
+  deps: GatewayDeps,
+  https?: { key: Buffer; cert: Buffer; ca: Buffer },
+): FastifyInstance {
   const app = fastify({
+    ...(https ? { https: { ...https, requestCert: true, rejectUnauthorized: true } } : {}),
     // pino's Logger is what Fastify logs with; its type is wider than FastifyBaseLogger.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,

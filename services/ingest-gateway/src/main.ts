@@ -6,7 +6,8 @@ import { createKafka, partitionCache, PARTITIONER, runMain, StageCodec } from '@
 import { TenantQuotas } from '@aispm/quotas';
 import { LocalKms } from '@aispm/kms';
 import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
-import { buildGateway } from './app';
+import { readFileSync } from 'node:fs';
+import { buildGateway, type GatewayDeps } from './app';
 import { loadEnv } from './env';
 import { IdempotencyIndex } from './idempotency';
 
@@ -51,7 +52,7 @@ runMain(async () => {
   });
   await Promise.all([kafkaAdmin.connect(), producer.connect()]);
   let stopping = false;
-  const app = buildGateway({
+  const gatewayDeps: GatewayDeps = {
     logger,
     metrics,
     control,
@@ -94,12 +95,22 @@ runMain(async () => {
     probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() },
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,
-  });
+  };
+  const app = buildGateway(gatewayDeps);
   await app.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_PORT });
+  const mtls =
+    config.GATEWAY_MTLS_PORT > 0
+      ? buildGateway(gatewayDeps, {
+          key: readFileSync(config.GATEWAY_TLS_KEY_FILE),
+          cert: readFileSync(config.GATEWAY_TLS_CERT_FILE),
+          ca: readFileSync(config.GATEWAY_TLS_CLIENT_CA_FILE),
+        })
+      : undefined;
+  await mtls?.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_MTLS_PORT });
   onShutdownSignal(logger, config.AISPM_SHUTDOWN_TIMEOUT_MS, async () => {
     stopping = true;
     // Stop intake first (in-flight requests finish and get their answer), then flush the producer.
-    await app.close();
+    await Promise.all([app.close(), mtls?.close()]);
     await producer.disconnect();
     await Promise.all([kafkaAdmin.disconnect(), control.stop(), clickhouse.close()]);
   });

@@ -32,6 +32,10 @@ export interface Collector {
   oidc_claims?: {
     [k: string]: string;
   };
+  /**
+   * SHA-256 fingerprint (hex) of the client certificate that authenticates as this collector on the mTLS listener.
+   */
+  cert_sha256?: string;
   scopes: {
     connector_types: string[];
     connector_ids: string[];

@@ -221,6 +221,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         event_types: string[];
         require_signature: boolean;
         oidc_claims?: Record<string, string>;
+        cert_sha256?: string;
       };
     }>(
       '/collectors',
@@ -238,6 +239,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
               environments: stringList,
               event_types: stringList,
               require_signature: { type: 'boolean', default: false },
+              cert_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
               oidc_claims: {
                 type: 'object',
                 maxProperties: 20,
@@ -265,6 +267,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
             event_types: body.event_types,
           },
           ...(body.oidc_claims ? { oidc_claims: body.oidc_claims } : {}),
+          ...(body.cert_sha256 ? { cert_sha256: body.cert_sha256 } : {}),
           revoked: false,
         });
         await deps.audit.append('collector.create', principal, body.tenant, {
