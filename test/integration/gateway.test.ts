@@ -19,6 +19,7 @@ import {
   exampleEnvelope,
   freePort,
   postToGateway,
+  REPO,
   spawnService,
   startPipeline,
   stopProcess,
@@ -609,5 +610,66 @@ describe('mTLS listener', () => {
   it('refuses the handshake without a certificate, or with one from another CA', async () => {
     await expect(post(undefined)).rejects.toThrow();
     await expect(post(issue('rogue', { selfSigned: true }))).rejects.toThrow();
+  });
+});
+
+describe('hostile input', () => {
+  const deep = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const invalidUtf8 = () =>
+    Buffer.concat([Buffer.from('{"schema_version":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+  const withEvent = (changes: Record<string, unknown>) => () => {
+    const e = envelope();
+    return json({ ...e, event: { ...e.event, ...changes } });
+  };
+  const cases: [string, () => Buffer, number, string][] = [
+    ['truncated JSON', () => json(envelope()).subarray(0, 200), 400, 'GW_BAD_JSON'],
+    ['invalid UTF-8', invalidUtf8, 400, 'GW_BAD_JSON'],
+    ['deep nesting', () => Buffer.from(deep(100_000)), 400, 'GW_SCHEMA_INVALID'],
+    ['moderate nesting', () => Buffer.from(deep(500)), 400, 'GW_SCHEMA_INVALID'],
+    ['wrong types', withEvent({ evidence_refs: 'x' }), 400, 'GW_SCHEMA_INVALID'],
+    ['a bad timestamp', withEvent({ occurred_at: '2026-13-45T99:00:00Z' }), 400, 'GW_SCHEMA_INVALID'],
+    [
+      'a constructor.prototype key',
+      () => Buffer.from('{"constructor":{"prototype":{"polluted":true}}}'),
+      400,
+      'GW_BAD_JSON',
+    ],
+  ];
+
+  it.each(cases)('answers %s with a 4xx problem document', async (_name, body, status, code) => {
+    const answer = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, body());
+    expect([answer.status, answer.body.code]).toEqual([status, code]);
+  });
+
+  it('is still healthy, and accepts good events, after all of it', async () => {
+    expect((await fetch(`${pipeline.gatewayUrl}/healthz`)).status).toBe(200);
+    expect((await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, envelope())).status).toBe(202);
+  });
+});
+
+describe('Kafka outage', () => {
+  const infra = (...args: string[]) =>
+    execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), ...args], { stdio: 'pipe' });
+
+  afterAll(() => {
+    infra('start', 'kafka');
+  });
+
+  it('answers 503 with Retry-After while Kafka is down, acknowledges nothing, and resumes after', async () => {
+    infra('stop', 'kafka');
+    const down = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, envelope());
+    expect([down.status, down.body.code]).toEqual([503, 'GW_KAFKA_UNAVAILABLE']);
+    expect(Number(down.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    infra('start', 'kafka');
+    const back = await eventually(
+      'ingestion to resume',
+      async () => {
+        const answer = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, envelope());
+        return answer.status === 202 ? answer : undefined;
+      },
+      120_000,
+    );
+    expect(back.body.outcome).toBe('accepted');
   });
 });

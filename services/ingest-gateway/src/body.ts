@@ -56,6 +56,19 @@ function zstd(body: Buffer, maxBytes: number): Buffer {
   return Buffer.concat(chunks);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text; invalid UTF-8 is refused rather than silently replaced with U+FFFD. */
+export function decodeUtf8(body: Buffer): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new AppError('GW_BAD_JSON', 'Body is not valid UTF-8', {
+      fields: [{ pointer: '/', detail: 'invalid UTF-8' }],
+    });
+  }
+}
+
 /** Parses JSON, refusing `__proto__` and `constructor.prototype` keys. */
 export function parseJson(text: string, pointer = '/'): unknown {
   try {

@@ -23,7 +23,7 @@ import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
 import { authenticateCollector, type requireCollector } from '../access';
 import { admit, type AdmissionLimits } from '../admission';
-import { decodeBody, parseBatch, parseJson } from '../body';
+import { decodeBody, decodeUtf8, parseBatch, parseJson } from '../body';
 import type { IdempotencyIndex } from '../idempotency';
 
 export interface IngestDeps {
@@ -134,7 +134,7 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     const { collector, tenant } = principal;
     const raw = request.body as Buffer;
     const decoded = decodeBody(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
-    const text = decoded.toString('utf8');
+    const text = decodeUtf8(decoded);
     const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
     const items = batch ? parseBatch(text, ndjson, deps.batchMaxItems) : [parseJson(text)];
     const signed = request.headers['x-aispm-signature'] !== undefined;
