@@ -227,10 +227,28 @@ describe('refusals', () => {
       (e: ReturnType<typeof exampleEnvelope>) => (e.event.event_type = 'prompt'),
       '/event/event_type',
     ],
+    [
+      'repository (missing)',
+      (e: ReturnType<typeof exampleEnvelope>) => delete e.event.repository,
+      '/event/repository',
+    ],
   ])('names the failing %s scope with 403', async (_scope, change, pointer) => {
     const { status, body } = await postToGateway(pipeline.gatewayUrl, EVENTS, unsignedKey, envelope(change));
     expect([status, body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
     expect((body.errors as { pointer: string }[])[0]!.pointer).toBe(pointer);
+  });
+
+  it('names the failing connector id scope with 403', async () => {
+    const { body } = await pipeline.admin('POST', '/collectors', {
+      tenant: pipeline.tenant,
+      connector_ids: ['connector-public-contract-sample'],
+    });
+    const ok = await postToGateway(pipeline.gatewayUrl, EVENTS, String(body.api_key), envelope());
+    expect(ok.status).toBe(202);
+    const other = envelope((e) => (e.source.connector_id = 'connector-elsewhere'));
+    const refused = await postToGateway(pipeline.gatewayUrl, EVENTS, String(body.api_key), other);
+    expect([refused.status, refused.body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
+    expect((refused.body.errors as { pointer: string }[])[0]!.pointer).toBe('/source/connector_id');
   });
 
   it.each([
