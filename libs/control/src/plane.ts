@@ -16,8 +16,12 @@ import {
   type StageCodec,
   type TopicPolicy,
 } from '@aispm/kafka';
+import { AppError } from '@aispm/errors';
 import type { Logger } from '@aispm/observability';
 import { ControlState, controlKey, type ControlData } from './state';
+
+/** How long `publish` waits to read its own record back before it gives up with a 503. */
+const PUBLISH_READ_BACK_MS = 15_000;
 
 /** Identity of the process following the control topic. */
 export interface ControlPlaneSettings {
@@ -36,6 +40,7 @@ export class ControlPlane {
   private startEndOffset = 0n;
   private readonly listeners = new Set<(data: ControlData) => void>();
   private waiters: { offset: bigint; resolve: () => void }[] = [];
+  private following = true;
 
   constructor(
     private readonly kafka: Kafka,
@@ -77,6 +82,12 @@ export class ControlPlane {
     }
     await Promise.all([this.consumer.connect(), this.producer.connect()]);
     await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
+    // A reader that crashed for good no longer follows revocations: the instance stops being
+    // ready, so traffic moves to instances that do.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.logger.error({ err: payload.error, restart: payload.restart }, 'control topic reader crashed');
+      if (!payload.restart) this.following = false;
+    });
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
@@ -95,9 +106,9 @@ export class ControlPlane {
     );
   }
 
-  /** True once the records that existed at start have been applied. */
+  /** True once the records that existed at start have been applied, while the reader is alive. */
   caughtUp(): boolean {
-    return this.appliedOffset + 1n >= this.startEndOffset;
+    return this.following && this.appliedOffset + 1n >= this.startEndOffset;
   }
 
   /** Writes a record (acks=all) and resolves once this instance has applied it. */
@@ -108,7 +119,21 @@ export class ControlPlane {
       acks: -1,
       messages: [{ key: controlKey(data), value: await this.codec.encode(TOPIC_SCHEMAS.control, record) }],
     });
-    await this.untilApplied(BigInt(metadata!.baseOffset ?? '0'));
+    const applied = this.untilApplied(BigInt(metadata!.baseOffset ?? '0'));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AppError(
+              'GW_CONTROL_PLANE_NOT_READY',
+              'The change is in the control topic, but this instance has not read it back yet; retry the read',
+            ),
+          ),
+        PUBLISH_READ_BACK_MS,
+      );
+    });
+    await Promise.race([applied, timeout]).finally(() => clearTimeout(timer));
   }
 
   async stop(): Promise<void> {

@@ -114,7 +114,15 @@ export class StageCodec {
   /** The value in wire format; throws if it does not match its schema. */
   async encode(name: SchemaName, value: object): Promise<Buffer> {
     const id = this.schemaId(name);
-    await this.loaded(id);
+    await this.loaded(id).catch((cause: unknown) => {
+      throw new AppError(
+        'KAFKA_SCHEMA_REGISTRY_UNAVAILABLE',
+        `Schema ${name} could not be loaded: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
+    });
     return this.registry.encode(id, value);
   }
 

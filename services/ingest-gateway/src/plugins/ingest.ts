@@ -231,7 +231,15 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     if (accepted.length > 0) {
       // Partitions are chosen here, with the producer's own partitioner, so each receipt can name
       // the exact partition and offset of its event (the replay index).
-      const partitionMetadata = await deps.partitionsOf(topic);
+      const partitionMetadata = await deps.partitionsOf(topic).catch((cause: unknown) => {
+        throw new AppError(
+          'GW_KAFKA_UNAVAILABLE',
+          'Kafka metadata is unavailable; nothing was accepted, retry later',
+          {
+            cause,
+          },
+        );
+      });
       const contentHashOf = new Map(accepted.map(({ envelope, hash }) => [envelope, hash]));
       const messages = await Promise.all(
         accepted.map(async ({ envelope }) => {
