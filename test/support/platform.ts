@@ -188,6 +188,10 @@ export async function startPipeline(): Promise<Pipeline> {
       });
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
+    // The operator record reaches the gateway through the control topic, within a moment.
+    await eventually('the gateway to know the operator key', async () =>
+      (await admin('GET', '/tenants')).status === 200 ? true : undefined,
+    );
     const created = await admin('POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
     if (created.status !== 201)
       throw new Error(`creating the test tenant failed: ${JSON.stringify(created)}`);
