@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { generateSecret, hashSecret } from '@aispm/auth';
-import { ClickHouse, identifier, migrate } from '@aispm/clickhouse';
+import { clickHouseFromConfig, ClickHouse, identifier, migrate } from '@aispm/clickhouse';
 import { verifyChain } from '@aispm/integrity';
 import { ControlPlane, OPERATOR_TENANT } from '@aispm/control';
 import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
@@ -83,11 +83,7 @@ async function withClickHouse<T>(
   work: (clickhouse: ClickHouse, database: string) => Promise<T>,
 ): Promise<T> {
   const database = typeof options.database === 'string' ? options.database : config.CLICKHOUSE_DATABASE;
-  const clickhouse = new ClickHouse({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const clickhouse = clickHouseFromConfig(config);
   try {
     return await work(clickhouse, database);
   } finally {

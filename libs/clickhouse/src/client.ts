@@ -12,6 +12,22 @@ export interface ClickHouseSettings {
   readonly password: string;
 }
 
+/** The connection keys every ClickHouse user of the platform reads (libs/config). */
+export interface ClickHouseConfig {
+  readonly CLICKHOUSE_URL: string;
+  readonly CLICKHOUSE_USER: string;
+  readonly CLICKHOUSE_PASSWORD: string;
+}
+
+/** A connection configured from CLICKHOUSE_URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD. */
+export function clickHouseFromConfig(config: ClickHouseConfig): ClickHouse {
+  return new ClickHouse({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+}
+
 /** A ClickHouse connection with the few operations the platform uses. */
 export class ClickHouse {
   private readonly client: ClickHouseClient;

@@ -1,4 +1,4 @@
-import { ClickHouse, identifier, literal, sql } from '@aispm/clickhouse';
+import { clickHouseFromConfig, identifier, literal, sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane } from '@aispm/control';
 import { OidcVerifier, ReplayCache } from '@aispm/auth';
@@ -38,11 +38,7 @@ runMain(async () => {
     topicPolicy: { ...topics, rawRetentionMs: config.AISPM_RAW_RETENTION_MS },
   });
   await control.start();
-  const clickhouse = new ClickHouse({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const clickhouse = clickHouseFromConfig(config);
   const eventsTable = `${identifier(config.CLICKHOUSE_DATABASE)}.events`;
   const kafkaAdmin = kafka.admin();
   const producer = kafka.producer({

@@ -3,7 +3,7 @@
  * only after the insert returns; a redelivered batch inserts the same keys again, which the
  * ReplacingMergeTree and FINAL reads collapse, so each idempotency key counts once.
  */
-import { ClickHouse, identifier, migrate } from '@aispm/clickhouse';
+import { clickHouseFromConfig, identifier, migrate } from '@aispm/clickhouse';
 import { ControlPlane } from '@aispm/control';
 import type { NormalizedEvent } from '@aispm/contracts';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
@@ -16,11 +16,7 @@ export async function buildProjector(
   config: ProjectorConfig,
   { kafka, codec, logger, metrics }: WorkerContext,
 ) {
-  const clickhouse = new ClickHouse({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const clickhouse = clickHouseFromConfig(config);
   const applied = await migrate(clickhouse, config.CLICKHOUSE_DATABASE);
   if (applied.length > 0) logger.info({ applied }, 'ClickHouse migrations applied');
   const eventsTable = `${identifier(config.CLICKHOUSE_DATABASE)}.events`;
