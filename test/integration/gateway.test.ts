@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { sql } from '@aispm/clickhouse';
 import {
@@ -320,6 +320,7 @@ describe('refusals', () => {
           // Small enough that the whole oversized body fits in loopback socket buffers: the
           // gateway answers 413 before reading it, and the client still sees that answer.
           AISPM_MAX_BODY_BYTES: '65536',
+          GATEWAY_MAX_INFLIGHT_REQUESTS: '1',
         },
         port,
       );
@@ -346,6 +347,41 @@ describe('refusals', () => {
       expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
       expect(statuses).toContain(429);
       expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    });
+
+    it('answers 503 with Retry-After past its in-flight limit, and admits again once a slot frees', async () => {
+      const body = Buffer.from(JSON.stringify(envelope()));
+      const { port } = new URL(limited.opsUrl);
+      const held = request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: EVENTS,
+        headers: {
+          authorization: `Bearer ${unsignedKey}`,
+          'content-type': 'application/json',
+          'content-length': body.length,
+        },
+      });
+      const heldAnswer = new Promise<number>((resolve, reject) => {
+        held.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode!);
+        });
+        held.on('error', reject);
+      });
+      // Half a body: the gateway has admitted the request and waits for the rest.
+      held.write(body.subarray(0, 10));
+      const refused = await eventually('the held request to occupy the only slot', async () => {
+        const answer = await postToGateway(limited.opsUrl, EVENTS, unsignedKey, envelope());
+        return answer.status === 503 ? answer : undefined;
+      });
+      expect(refused.body.code).toBe('GW_OVERLOADED');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      held.end(body.subarray(10));
+      expect(await heldAnswer).not.toBe(503);
+      const after = await postToGateway(limited.opsUrl, EVENTS, unsignedKey, envelope());
+      expect(after.body.code).not.toBe('GW_OVERLOADED');
     });
   });
 });

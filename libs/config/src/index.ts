@@ -152,6 +152,11 @@ export const CONFIG_KEYS = {
     '2000',
     'Sustained events per second per tenant.',
   ),
+  GATEWAY_MAX_INFLIGHT_REQUESTS: key(
+    integer(1, 100_000),
+    '64',
+    'Ingest requests one gateway holds at once; more are answered 503 with Retry-After, which bounds memory.',
+  ),
   GATEWAY_QUOTA_EVENT_BURST: key(
     integer(1, 100_000_000),
     '10000',

@@ -36,6 +36,11 @@ export const ERROR_CODES = {
   GW_BAD_REQUEST: { retriable: false, status: 400, title: 'Request is malformed' },
   GW_INTERNAL: { retriable: true, status: 500, title: 'Internal error; nothing was acknowledged' },
   GW_KAFKA_UNAVAILABLE: { retriable: true, status: 503, title: 'Event log unavailable; nothing was stored' },
+  GW_OVERLOADED: {
+    retriable: true,
+    status: 503,
+    title: 'Gateway at its in-flight limit; nothing was stored',
+  },
   KAFKA_DECODE_FAILED: { retriable: false, status: 500, title: 'Message could not be decoded' },
   KAFKA_SCHEMA_REGISTRY_UNAVAILABLE: { retriable: true, status: 503, title: 'Schema registry unavailable' },
   STAGE_CORE_FAILED: { retriable: false, status: 500, title: 'Stage core rejected the message' },

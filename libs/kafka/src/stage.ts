@@ -329,10 +329,12 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
       for (const { topic, message } of outputs) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
       const started = Date.now();
-      await transaction.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        acks: -1,
-      });
+      // One request per chunk, in order: a consumed batch can outgrow what the broker takes in one
+      // record batch (message.max.bytes) once transformed.
+      for (const topicMessages of produceChunks(
+        [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      ))
+        await transaction.sendBatch({ topicMessages, acks: -1 });
       await transaction.sendOffsets({
         consumerGroupId: stageGroupId(this.settings.groupPrefix, this.settings.service),
         topics: [
@@ -366,6 +368,33 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
   }
 }
 
+/** Bytes of message values per produce request: well under the broker's 1 MiB message.max.bytes. */
+const PRODUCE_CHUNK_BYTES = 512 * 1024;
+
+/** Splits topic messages into consecutive requests of at most PRODUCE_CHUNK_BYTES of values each. */
+export function produceChunks<M extends { value: Buffer }>(
+  topicMessages: readonly { topic: string; messages: readonly M[] }[],
+): { topic: string; messages: M[] }[][] {
+  const chunks: { topic: string; messages: M[] }[][] = [];
+  let current: { topic: string; messages: M[] }[] = [];
+  let bytes = 0;
+  for (const { topic, messages } of topicMessages) {
+    for (const message of messages) {
+      if (bytes > 0 && bytes + message.value.length > PRODUCE_CHUNK_BYTES) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      const last = current[current.length - 1];
+      if (last?.topic === topic) last.messages.push(message);
+      else current.push({ topic, messages: [message] });
+      bytes += message.value.length;
+    }
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 /** Writes a batch durably (e.g. a ClickHouse insert); must be idempotent. */
 export type StageSink<I> = (inputs: readonly StageInput<I>[]) => Promise<void>;
 
@@ -397,11 +426,10 @@ export class SinkStage<I> extends StageRunner<I> {
     }
     if (inputs.length > 0) await this.sinkSettings.sink(inputs);
     if (deadLetters.length > 0) {
-      await this.producer.send({
-        topic: tenantTopic(tenant, 'dlq'),
-        messages: deadLetters.map((d) => d.message),
-        acks: -1,
-      });
+      for (const topicMessages of produceChunks([
+        { topic: tenantTopic(tenant, 'dlq'), messages: deadLetters.map((d) => d.message) },
+      ]))
+        await this.producer.sendBatch({ topicMessages, acks: -1 });
     }
     this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' }, inputs.length);
     const lastOffset = batch.messages[batch.messages.length - 1]!.offset;

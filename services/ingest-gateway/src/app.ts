@@ -10,6 +10,7 @@ import type { AuditTrail, ControlPlane } from '@aispm/control';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { openApiRoute } from './plugins/openapi';
+import { admitWithin } from './plugins/overload';
 import { installProblemHandlers } from './plugins/problems';
 
 export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
@@ -20,6 +21,8 @@ export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
   readonly kafkaAdmin: Admin;
   readonly topics: AdminDeps['topics'];
   readonly bodyLimit: number;
+  /** Ingest requests held at once before answering 503 (GATEWAY_MAX_INFLIGHT_REQUESTS). */
+  readonly maxInflightRequests: number;
 }
 
 /**
@@ -46,7 +49,10 @@ export function buildGateway(
   });
   void app.register(opsRoutes(deps.metrics, deps.probes));
   void app.register(openApiRoute());
-  void app.register(ingestRoutes({ ...deps, control: deps.control.state }));
+  void app.register(async (ingest) => {
+    ingest.addHook('onRequest', admitWithin(deps.maxInflightRequests));
+    await ingest.register(ingestRoutes({ ...deps, control: deps.control.state }));
+  });
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   return app;
 }

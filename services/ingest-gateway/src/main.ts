@@ -90,6 +90,7 @@ runMain(async () => {
     partitionsOf: partitionCache(kafkaAdmin),
     probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() },
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
+    maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,
   };
   const app = buildGateway(gatewayDeps);

@@ -160,10 +160,19 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           raw_retention_hours,
           deleted: false,
         };
+        // Topics first, then the record: a failed create changes nothing and is safe to retry.
         await ensureTopics(
           deps.kafkaAdmin,
           tenantTopicConfigs(slug, tenantPolicy(tenant, false, deps.topics)),
-        );
+        ).catch((cause: unknown) => {
+          throw new AppError(
+            'GW_KAFKA_UNAVAILABLE',
+            `Kafka has not made the topics of ${slug} ready; retry`,
+            {
+              cause,
+            },
+          );
+        });
         await control.publish(tenant);
         await deps.audit.append('tenant.create', principal, slug, {
           tenant_ref,

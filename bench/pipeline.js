@@ -1,0 +1,332 @@
+#!/usr/bin/env node
+/**
+ * The full pipeline next to its limit (DESIGN §14): events POSTed to the gateway, through the
+ * redactor, normalizer and projector into ClickHouse, against a KafkaJS pass-through chain
+ * (consume, produce unchanged) over the same kind of topics fed by a bare producer. Then:
+ * end-to-end latency at half the sustained rate (202 → row queryable), how throughput grows with
+ * 1, 10 and 100 tenants and with 1 to 3 instances of each consumer service, and overload: twice
+ * the sustainable rate against a tenant quota set to it, counting 202, 429 and 503 answers and
+ * the gateway's peak memory.
+ *
+ * "Sustained" is the events sent during the load window divided by the time until the last of
+ * them is queryable, so a backlog a stage builds up counts against it.
+ */
+const path = require('node:path');
+const { Kafka, logLevel } = require('kafkajs');
+const bench = require('./lib');
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const BATCH = 100;
+const CONCURRENCY = 4;
+const GATEWAY_PORT = Number(process.env.BENCH_PIPELINE_PORT ?? 18997);
+const WORKERS = ['redactor', 'normalizer', 'projector'];
+const TENANT_STEPS = (process.env.BENCH_TENANT_STEPS ?? '1,10,100').split(',').map(Number);
+const INSTANCE_STEPS = (process.env.BENCH_INSTANCE_STEPS ?? '1,2,3').split(',').map(Number);
+
+const { ClickHouse } = require(path.join(bench.REPO, 'libs/clickhouse/dist'));
+
+/** The platform under test: one gateway, `instances` of each worker, tenants made on demand. */
+class Platform {
+  constructor(env) {
+    this.env = env;
+    this.workers = [];
+    this.tenants = [];
+    this.nextOpsPort = GATEWAY_PORT + 1;
+    this.clickhouse = new ClickHouse({ url: bench.CLICKHOUSE_URL, username: 'default', password: '' });
+  }
+
+  async start() {
+    bench.runCli(['migrate'], this.env);
+    this.gateway = bench.startService('ingest-gateway', this.env, GATEWAY_PORT);
+    await bench.waitReady(`${this.gateway.url}/readyz`);
+    this.operator = bench.bootstrap(this.env);
+    await bench.awaitOperator(this.gateway.url, this.operator);
+  }
+
+  async scaleWorkers(instances) {
+    await Promise.all(this.workers.map(bench.stopService));
+    this.workers = [];
+    for (let i = 0; i < instances; i += 1)
+      for (const service of WORKERS)
+        this.workers.push(bench.startService(service, this.env, (this.nextOpsPort += 1)));
+    await Promise.all(this.workers.map((worker) => bench.waitReady(`${worker.url}/readyz`)));
+  }
+
+  /** Makes tenants until there are `count`, each with a collector key. */
+  async ensureTenants(count) {
+    while (this.tenants.length < count) {
+      const slug = `${bench.tenantPrefix('pl')}-${this.tenants.length}`;
+      const tenantRef = `tenant:${slug}`;
+      await bench.admin(this.gateway.url, this.operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
+      const { api_key: key } = await bench.admin(this.gateway.url, this.operator, 'POST', '/collectors', {
+        tenant: slug,
+      });
+      this.tenants.push({ slug, tenantRef, key });
+    }
+  }
+
+  /** POSTs `size` events for tenant `index % count`; returns the answer's status and event ids. */
+  async post(index, count, size) {
+    const tenant = this.tenants[index % count];
+    const events = Array.from({ length: size }, () => bench.envelope(tenant.tenantRef));
+    const response = await fetch(`${this.gateway.url}/enterprise/aispm/events/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    await response.arrayBuffer();
+    return { status: response.status, ids: events.map((event) => event.event.event_id) };
+  }
+
+  async projectedCount() {
+    const [row] = await this.clickhouse.query(
+      `SELECT count() AS n FROM (SELECT DISTINCT idempotency_key FROM ${this.env.CLICKHOUSE_DATABASE}.events)`,
+    );
+    return Number(row.n);
+  }
+
+  /** Sends batches for `count` tenants at saturation for `SECONDS`; returns the sustained rate. */
+  async sustained(count) {
+    const before = await this.projectedCount();
+    const started = Date.now();
+    let sent = 0;
+    let calls = 0;
+    await bench.saturate(
+      async () => {
+        const { status } = await this.post((calls += 1), count, BATCH);
+        if (status !== 202) throw new Error(`batch answered ${status}`);
+        sent += BATCH;
+      },
+      BATCH,
+      SECONDS,
+      CONCURRENCY,
+    );
+    await bench.waitFor(
+      'every sent event to be projected',
+      async () => (await this.projectedCount()) >= before + sent,
+      600_000,
+    );
+    return (sent / (Date.now() - started)) * 1000;
+  }
+
+  /** Offers `rate` events/s in batches of 10 for one tenant; latency from 202 to queryable. */
+  async latency(rate) {
+    const accepted = new Map();
+    const size = 10;
+    const polling = (async () => {
+      const seen = new Map();
+      for (;;) {
+        const rows = await this.clickhouse.query(
+          `SELECT DISTINCT event_id FROM ${this.env.CLICKHOUSE_DATABASE}.events WHERE event_id LIKE 'evt_bench_lat%'`,
+        );
+        const now = Date.now();
+        for (const { event_id: id } of rows) if (!seen.has(id)) seen.set(id, now);
+        if (this.latencyDone && [...accepted.keys()].every((id) => seen.has(id))) return seen;
+        await bench.sleep(50);
+      }
+    })();
+    await bench.fixedLoad(
+      async () => {
+        const tenant = this.tenants[0];
+        const events = Array.from({ length: size }, () => bench.envelope(tenant.tenantRef, 'lat'));
+        const response = await fetch(`${this.gateway.url}/enterprise/aispm/events/batch`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(events),
+        });
+        await response.arrayBuffer();
+        const at = Date.now();
+        for (const event of events) accepted.set(event.event.event_id, at);
+      },
+      Math.max(1, Math.round(rate / size)),
+      SECONDS,
+    );
+    this.latencyDone = true;
+    const seen = await polling;
+    return [...accepted].map(([id, at]) => seen.get(id) - at).sort((a, b) => a - b);
+  }
+
+  async stop() {
+    // Deleting a tenant drops its topics; the benchmark leaves nothing behind on the broker.
+    for (const { slug } of this.tenants)
+      await bench.admin(this.gateway.url, this.operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
+    await Promise.all([...this.workers, this.gateway].filter(Boolean).map(bench.stopService));
+    await this.clickhouse.command(`DROP DATABASE IF EXISTS ${this.env.CLICKHOUSE_DATABASE}`);
+    await this.clickhouse.close();
+  }
+}
+
+/**
+ * The limit: a bare producer writes the gateway's wire bytes to a raw topic at saturation while
+ * three KafkaJS consumer-producers copy raw → redacted → normalized and a fourth consumer counts.
+ */
+async function passThrough(slug) {
+  const kafka = new Kafka({
+    brokers: bench.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+    clientId: 'bench-pass',
+  });
+  const { StageCodec } = require(path.join(bench.REPO, 'libs/kafka/dist'));
+  const codec = new StageCodec(bench.SCHEMA_REGISTRY_URL);
+  await codec.register(['envelope.v1']);
+  const stages = ['raw', 'redacted', 'normalized'].map((stage) => `aispm.${slug}.pass-${stage}`);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [...stages, `aispm.${slug}.pass-sink`].map((topic) => ({ topic })) });
+  const consumers = [];
+  let counted = 0;
+  for (const [i, from] of stages.entries()) {
+    const to = stages[i + 1];
+    const producer = to ? kafka.producer({ idempotent: true }) : undefined;
+    await producer?.connect();
+    const consumer = kafka.consumer({ groupId: `bench-pass-${process.pid}-${i}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: from, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        if (producer)
+          await producer.send({
+            topic: to,
+            acks: -1,
+            messages: batch.messages.map(({ key, value, headers }) => ({ key, value, headers })),
+          });
+        else counted += batch.messages.length;
+      },
+    });
+    consumers.push({ consumer, producer });
+  }
+  const producer = kafka.producer();
+  await producer.connect();
+  const payloads = await Promise.all(
+    Array.from({ length: BATCH }, () => codec.encode('envelope.v1', bench.envelope(`tenant:${slug}`))),
+  );
+  const messages = payloads.map((value, i) => ({ key: `sess_${i}`, value }));
+  const started = Date.now();
+  let sent = 0;
+  await bench.saturate(
+    async () => {
+      await producer.send({ topic: stages[0], acks: -1, messages });
+      sent += BATCH;
+    },
+    BATCH,
+    SECONDS,
+    CONCURRENCY,
+  );
+  await bench.waitFor('the pass-through chain to drain', async () => counted >= sent, 600_000);
+  const eps = (sent / (Date.now() - started)) * 1000;
+  await producer.disconnect();
+  for (const { consumer, producer: stageProducer } of consumers) {
+    await consumer.disconnect();
+    await stageProducer?.disconnect();
+  }
+  await admin.deleteTopics({ topics: [...stages, `aispm.${slug}.pass-sink`] });
+  await admin.disconnect();
+  return eps;
+}
+
+/** Twice the sustainable rate against a per-tenant quota at that rate, for `SECONDS`. */
+async function overload(platform, sustainable) {
+  const statuses = new Map();
+  const size = 10;
+  await bench.fixedLoad(
+    async () => {
+      const { status } = await platform.post(0, 1, size);
+      statuses.set(status, (statuses.get(status) ?? 0) + size);
+    },
+    Math.max(1, Math.round((2 * sustainable) / size)),
+    SECONDS,
+  );
+  return statuses;
+}
+
+async function run() {
+  const sections = [];
+  const passEps = await passThrough(`${bench.tenantPrefix('pl')}-limit`);
+
+  const env = bench.benchEnv('pl');
+  const platform = new Platform(env);
+  const scaling = [];
+  let baseline;
+  let latencies;
+  try {
+    await platform.start();
+    await platform.scaleWorkers(1);
+    for (const tenants of TENANT_STEPS) {
+      await platform.ensureTenants(tenants);
+      const eps = await platform.sustained(tenants);
+      scaling.push({ tenants, instances: 1, eps });
+      if (tenants === TENANT_STEPS[0]) {
+        baseline = eps;
+        latencies = await platform.latency(eps / 2);
+      }
+    }
+    const scaledTenants = TENANT_STEPS[Math.min(1, TENANT_STEPS.length - 1)];
+    for (const instances of INSTANCE_STEPS.filter((n) => n > 1)) {
+      await platform.scaleWorkers(instances);
+      scaling.push({ tenants: scaledTenants, instances, eps: await platform.sustained(scaledTenants) });
+    }
+  } finally {
+    await platform.stop();
+  }
+
+  // Overload runs against a gateway whose tenant quota is the sustainable rate.
+  const quotaEnv = bench.benchEnv('ol', {
+    GATEWAY_QUOTA_EVENTS_PER_SECOND: String(Math.round(baseline)),
+    GATEWAY_QUOTA_EVENT_BURST: String(Math.round(baseline)),
+  });
+  const limited = new Platform(quotaEnv);
+  let statuses;
+  let gatewayPeak;
+  try {
+    await limited.start();
+    await limited.ensureTenants(1);
+    statuses = await overload(limited, baseline);
+    gatewayPeak = bench.peakRssMiB(limited.gateway.child.pid);
+  } finally {
+    await limited.stop();
+  }
+
+  const ms = (p) => bench.percentile(latencies, p).toFixed(0);
+  sections.push(
+    `## Pipeline (\`npm run bench:pipeline\`)`,
+    ``,
+    `Gateway → redactor → normalizer → projector → ClickHouse, batches of ${BATCH} from ${CONCURRENCY} clients for ${SECONDS} s; sustained = events sent / time until the last one is queryable.`,
+    ``,
+    bench.table(
+      ['Path', 'events/s sustained', 'ratio to the limit'],
+      [
+        [
+          'KafkaJS pass-through chain, bare producer → 3 hops → counter (the limit)',
+          Math.round(passEps),
+          '1.00',
+        ],
+        [
+          'aispm pipeline, 1 tenant, 1 instance per stage',
+          Math.round(baseline),
+          (baseline / passEps).toFixed(2),
+        ],
+      ],
+    ),
+    ``,
+    `End-to-end latency, 202 → row queryable, at half the sustained rate (${Math.round(baseline / 2)} events/s offered, batches of 10, ${latencies.length} events): p50 ${ms(50)} ms, p99 ${ms(99)} ms, p99.9 ${ms(99.9)} ms (target p99 < 2000 ms).`,
+    ``,
+    `How throughput grows:`,
+    ``,
+    bench.table(
+      ['tenants', 'instances per consumer stage', 'events/s sustained', 'relative to 1 tenant, 1 instance'],
+      scaling.map(({ tenants, instances, eps }) => [
+        tenants,
+        instances,
+        Math.round(eps),
+        (eps / baseline).toFixed(2),
+      ]),
+    ),
+    ``,
+    `Overload: ${Math.round(2 * baseline)} events/s offered for ${SECONDS} s against a tenant quota of ${Math.round(baseline)} events/s: ` +
+      [...statuses].map(([status, n]) => `${n} events answered ${status}`).join(', ') +
+      `. Gateway peak resident memory: ${gatewayPeak.toFixed(0)} MiB.`,
+  );
+  return sections.join('\n');
+}
+
+module.exports = { run };
