@@ -103,21 +103,30 @@ export class HealthReporter {
   }
 
   /** Sets the lag gauge per partition and returns each tenant's total lag. */
-  private async measureLag(): Promise<Map<string, { lag_messages: number }>> {
+  /**
+   * Sets the lag gauge per partition and returns each subscribed tenant's total lag; a tenant
+   * whose lag could not be read (e.g. deleted a moment ago, still subscribed until the next topic
+   * refresh) reports without `lag_messages` rather than with a false 0.
+   */
+  private async measureLag(): Promise<Map<string, Record<string, number>>> {
     const source = this.settings.lag;
-    const byTenant = new Map<string, { lag_messages: number }>();
+    const byTenant = new Map<string, Record<string, number>>();
     if (!source) return byTenant;
     const topics = source.topics();
-    const lags = await consumerLag(this.admin, source.groupId(), topics);
+    for (const topic of topics) byTenant.set(parseTenantTopic(topic)!.tenant, {});
+    const lags = await consumerLag(this.admin, source.groupId(), topics).catch((error: unknown) => {
+      this.logger.debug({ err: error }, 'lag not measured this interval');
+      return [];
+    });
     // Reset first, so the partitions of a deleted tenant stop being reported.
     this.metrics.consumerLag.reset();
-    for (const topic of topics) byTenant.set(parseTenantTopic(topic)!.tenant, { lag_messages: 0 });
     for (const { topic, partition, lag } of lags) {
       this.metrics.consumerLag.set(
         { group: source.groupId(), topic, partition: String(partition) },
         Number(lag),
       );
-      byTenant.get(parseTenantTopic(topic)!.tenant)!.lag_messages += Number(lag);
+      const total = byTenant.get(parseTenantTopic(topic)!.tenant)!;
+      total.lag_messages = (total.lag_messages ?? 0) + Number(lag);
     }
     return byTenant;
   }

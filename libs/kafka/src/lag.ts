@@ -39,7 +39,18 @@ export async function consumerLag(
   topics: readonly string[],
 ): Promise<PartitionLag[]> {
   if (topics.length === 0) return [];
-  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  let committed;
+  try {
+    committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  } catch (error) {
+    // One topic deleted since the caller listed them fails the whole request; read them one by
+    // one then, so the others are still measured.
+    if (topics.length === 1) throw error;
+    const each = await Promise.all(
+      topics.map((topic) => consumerLag(admin, groupId, [topic]).catch(() => [])),
+    );
+    return each.flat();
+  }
   const lags: PartitionLag[] = [];
   for (const { topic, partitions } of committed) {
     let ends;

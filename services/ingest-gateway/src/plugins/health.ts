@@ -76,8 +76,8 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       },
       async (request) => {
         const principal = authenticate(deps.control, request);
-        const slug =
-          request.query.tenant ?? (principal.kind === 'reader' ? principal.tenant?.slug : undefined);
+        // A collector key names its tenant too, so it is refused as forbidden below, not as a bad request.
+        const slug = request.query.tenant ?? principal.tenant?.slug;
         if (!slug) throw new AppError('GW_BAD_REQUEST', 'Name the tenant with ?tenant=<slug>');
         requireRole(principal, 'viewer', slug);
         const tenant = deps.control.tenant(slug);
