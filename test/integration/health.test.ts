@@ -17,8 +17,10 @@ import {
   KAFKA_BROKERS,
   postToGateway,
   REPO,
+  SERVICES,
   startPipeline,
   type Pipeline,
+  type ServiceName,
 } from '../support/platform';
 
 jest.setTimeout(300_000);
@@ -139,6 +141,43 @@ describe('GET /enterprise/aispm/ingestion/health', () => {
       ['normalizer', 0],
       ['projector', 0],
     ]);
+  });
+
+  it('is backed by the Prometheus metrics of every service: lag per partition, latency, requests by tenant', async () => {
+    const scrape = async (service: ServiceName) =>
+      (await fetch(`${pipeline.opsUrls.get(service)}/metrics`)).text();
+    for (const service of SERVICES) {
+      const text = await scrape(service);
+      expect([service, text]).toEqual([
+        service,
+        expect.stringContaining('# HELP aispm_consumer_lag_messages '),
+      ]);
+    }
+    const t = pipeline.tenant;
+    // The gauge is set each health interval, so it may trail the live lag by one interval.
+    const drained = (text: string) =>
+      [0, 1, 2].every((partition) =>
+        new RegExp(
+          `aispm_consumer_lag_messages\\{group="[^"]+-projector",topic="aispm\\.${t}\\.normalized",partition="${partition}"[^}]*\\} 0\n`,
+        ).test(text),
+      );
+    const projector = await eventually('the lag gauge to drain', async () => {
+      const text = await scrape('projector');
+      return drained(text) ? text : undefined;
+    });
+    // Label order differs between metric types (default labels first in histograms), so each
+    // label is matched on its own.
+    const series = (name: string, labels: string[], value: string) =>
+      new RegExp(`${name}\\{${labels.map((l) => `(?=[^}]*${l})`).join('')}[^}]*\\} ${value}`);
+    expect(projector).toMatch(series('aispm_end_to_end_latency_ms_count', [`tenant="${t}"`], '[1-9]'));
+    expect(projector).toMatch(series('aispm_storage_up', ['store="clickhouse"'], '1'));
+    expect(await scrape('ingest-gateway')).toMatch(
+      series(
+        'aispm_ingest_requests_total',
+        [`tenant="${t}"`, 'route="/enterprise/aispm/events"', 'status="202"'],
+        '[1-9]',
+      ),
+    );
   });
 
   it('reports rejections by reason, and stores them as evidence in ClickHouse', async () => {
