@@ -16,8 +16,10 @@ export interface InstanceReport {
 
 interface TenantFold {
   readonly latest: Map<string, InstanceReport>;
-  /** Interval counts, oldest first: [observed_ms, key, value]. */
+  /** Interval counts: [observed_ms, key, value]. */
   counts: [number, string, number][];
+  /** Records already counted (`<service>/<instance>@<observed_ms>`), with their time. */
+  counted: Map<string, number>;
   readonly collectorsSeenMs: Map<string, number>;
 }
 
@@ -34,7 +36,7 @@ export class HealthState {
     if (!record.tenant) return;
     let fold = this.tenants.get(record.tenant);
     if (!fold) {
-      fold = { latest: new Map(), counts: [], collectorsSeenMs: new Map() };
+      fold = { latest: new Map(), counts: [], counted: new Map(), collectorsSeenMs: new Map() };
       this.tenants.set(record.tenant, fold);
     }
     const metrics = record.metrics ?? {};
@@ -48,11 +50,17 @@ export class HealthState {
         metrics,
       });
     }
+    // A record can arrive twice (a producer retry, or the follower's start-up seek back over a
+    // record it has just read); counting it twice would inflate every count.
+    const recordId = `${id}@${record.observed_ms}`;
+    const counted = fold.counted.has(recordId);
+    if (!counted && record.observed_ms > nowMs - this.windowMs)
+      fold.counted.set(recordId, record.observed_ms);
     for (const [key, value] of Object.entries(metrics)) {
       if (key.startsWith(SEEN_PREFIX)) {
         const collector = key.slice(SEEN_PREFIX.length);
         fold.collectorsSeenMs.set(collector, Math.max(fold.collectorsSeenMs.get(collector) ?? 0, value));
-      } else if (!isGaugeKey(key) && record.observed_ms > nowMs - this.windowMs) {
+      } else if (!counted && !isGaugeKey(key) && record.observed_ms > nowMs - this.windowMs) {
         fold.counts.push([record.observed_ms, key, value]);
       }
     }
@@ -89,5 +97,7 @@ export class HealthState {
   private prune(fold: TenantFold, nowMs: number): void {
     const cutoff = nowMs - this.windowMs;
     fold.counts = fold.counts.filter(([observedMs]) => observedMs > cutoff);
+    for (const [recordId, observedMs] of fold.counted)
+      if (observedMs <= cutoff) fold.counted.delete(recordId);
   }
 }

@@ -64,6 +64,15 @@ describe('HealthState', () => {
     expect(state.counts('other', 'rejected.', NOW)).toEqual({});
   });
 
+  it('counts a record that arrives twice once', () => {
+    const state = new HealthState(10_000);
+    const twice = record('redactor', NOW - 1000, { 'dlq.KAFKA_DECODE_FAILED': 1 });
+    state.apply(twice, NOW);
+    state.apply(record('redactor', NOW - 500, { 'dlq.KAFKA_DECODE_FAILED': 2 }), NOW);
+    state.apply(twice, NOW);
+    expect(state.counts('acme', 'dlq.', NOW)).toEqual({ KAFKA_DECODE_FAILED: 3 });
+  });
+
   it('keeps the latest last-seen time of a collector, even from old records', () => {
     const state = new HealthState(10_000);
     state.apply(
