@@ -5,6 +5,7 @@
  * behind healthchecks.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { REPO } from '../support/platform';
@@ -29,7 +30,27 @@ describe('docker-compose.yml', () => {
   const pipeline = ['ingest-gateway', 'redactor', 'normalizer', 'projector'];
 
   it('describes the whole stack', () => {
-    expect(Object.keys(services).sort()).toEqual(['clickhouse', 'kafka', 'registry', ...pipeline].sort());
+    expect(Object.keys(services).sort()).toEqual(
+      ['clickhouse', 'kafka', 'registry', 'prometheus', 'grafana', ...pipeline].sort(),
+    );
+  });
+
+  it('scrapes every service with Prometheus and provisions Grafana with the dashboards', () => {
+    const scrape = yaml.load(readFileSync(path.join(REPO, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    const targets = scrape.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets));
+    expect(targets.map((t) => t.split(':')[0]).sort()).toEqual([...pipeline].sort());
+    const grafana = services.grafana as ComposeService & {
+      volumes: (string | { source: string; target: string })[];
+    };
+    const mounts = grafana.volumes.map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    expect(mounts).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/deploy\/grafana\/provisioning:\/etc\/grafana\/provisioning/),
+        expect.stringMatching(/deploy\/grafana\/dashboards:\/var\/lib\/grafana\/dashboards/),
+      ]),
+    );
   });
 
   it('gives every part a healthcheck', () => {

@@ -132,8 +132,11 @@ export function stopProcess(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts the built services, then creates a tenant and a collector through the admin API. */
-export async function startPipeline(): Promise<Pipeline> {
+/**
+ * Starts the built services, then creates a tenant and a collector through the admin API. `env`
+ * overrides settings of every service (e.g. another ClickHouse, a short health interval).
+ */
+export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeline> {
   const suffix = uniqueSuffix();
   const tenant = `t-${suffix}`;
   const tenantRef = `tenant:test-${suffix}`;
@@ -154,6 +157,7 @@ export async function startPipeline(): Promise<Pipeline> {
     SCHEMA_REGISTRY_URL,
     CLICKHOUSE_DATABASE: database,
     GATEWAY_PORT: String(gatewayPort),
+    ...env,
   };
   const processes = new Map<ServiceName, ChildProcess>();
   const opsUrls = new Map<ServiceName, string>();

@@ -218,7 +218,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'collector create': {
     usage:
-      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-claim NAME=GLOB]... [--cert-sha256 HEX]',
+      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-claim NAME=GLOB]... [--cert-sha256 HEX] [--expected-interval SECONDS]',
     summary: 'Create a collector; prints its API key (and signing secret) once.',
     run: (_positionals, options, config) =>
       callAdmin(config, options, 'POST', '/collectors', {
@@ -231,6 +231,9 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         require_signature: options['require-signature'] === true,
         ...(typeof options['cert-sha256'] === 'string'
           ? { cert_sha256: options['cert-sha256'].toLowerCase() }
+          : {}),
+        ...(typeof options['expected-interval'] === 'string'
+          ? { expected_interval_s: Number(options['expected-interval']) }
           : {}),
         ...(list(options, 'oidc-claim').length > 0
           ? {

@@ -205,6 +205,16 @@ export const CONFIG_KEYS = {
   CLICKHOUSE_USER: key(text, 'default', 'ClickHouse user of the services.'),
   CLICKHOUSE_PASSWORD: key(text, '', 'Password of CLICKHOUSE_USER.'),
   CLICKHOUSE_DATABASE: key(text, 'aispm', 'Database of the live projections.'),
+  AISPM_HEALTH_INTERVAL_MS: key(
+    integer(200, 3_600_000),
+    '15000',
+    'How often every service measures lag and publishes health evidence to `aispm.health`.',
+  ),
+  AISPM_HEALTH_WINDOW_MS: key(
+    integer(1000, 7 * 24 * 3600 * 1000),
+    String(15 * 60 * 1000),
+    'Window of the counts in `GET /enterprise/aispm/ingestion/health` (rejections, retries, dead letters); the gateway reads this much of `aispm.health` back when it starts.',
+  ),
   AISPM_RETENTION_INTERVAL_MS: key(
     integer(500, 7 * 24 * 3600 * 1000),
     String(3600 * 1000),

@@ -6,3 +6,5 @@ export * from './client';
 export * from './codec';
 export * from './stage';
 export * from './worker';
+export * from './lag';
+export * from './health';

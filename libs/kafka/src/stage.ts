@@ -65,6 +65,15 @@ export function stageGroupId(groupPrefix: string, service: string): string {
   return `${groupPrefix}-${service}`;
 }
 
+/**
+ * The last offset a batch covers, control records included. TRICKY: a transaction's commit marker
+ * takes an offset after its last message; committing only past the last message would leave every
+ * transactionally written partition one behind its end offset, a lag of 1 that never drains.
+ */
+function committedThrough(batch: Batch): string {
+  return batch.lastOffset();
+}
+
 function nextOffset(offset: string): string {
   return (BigInt(offset) + 1n).toString();
 }
@@ -122,6 +131,16 @@ abstract class StageRunner<I> {
           this.logger.warn({ err: error }, 'topic refresh failed; will try again');
         });
     }, this.settings.topicRefreshMs);
+  }
+
+  /** The consumer group of this stage. */
+  groupId(): string {
+    return stageGroupId(this.settings.groupPrefix, this.settings.service);
+  }
+
+  /** The input topics this instance is subscribed to now. */
+  topics(): string[] {
+    return [...this.subscribed];
   }
 
   /** Alive: the loop is running, or idle with nothing to consume. */
@@ -184,9 +203,18 @@ abstract class StageRunner<I> {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || !isRunning() || isStale()) return;
         const started = Date.now();
-        await this.processBatch(batch);
+        try {
+          await this.processBatch(batch);
+        } catch (error) {
+          // KafkaJS retries the batch with backoff, and restarts the consumer when that runs out.
+          this.metrics.retries.inc({
+            operation: `${this.settings.service}_batch`,
+            tenant: parseTenantTopic(batch.topic)!.tenant,
+          });
+          throw error;
+        }
         // Only now is the batch durable and its offsets committed; KafkaJS fetches on from here.
-        resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        resolveOffset(batch.lastOffset());
         await heartbeat();
         this.lastProgressMs = Date.now();
         this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
@@ -248,6 +276,7 @@ abstract class StageRunner<I> {
 
   protected async dlqMessage(tenant: string, record: DlqRecord, message: KafkaMessage) {
     this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'dlq' });
+    this.metrics.dlqMessages.inc({ service: this.settings.service, tenant, code: record.code });
     this.logger.warn({ tenant, code: record.code, source: record.source }, 'message dead-lettered');
     return {
       topic: tenantTopic(tenant, 'dlq'),
@@ -323,7 +352,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         },
       });
     }
-    const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
+    const lastOffset = committedThrough(batch);
     const transaction: Transaction = await this.producer.transaction();
     try {
       const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
@@ -432,7 +461,7 @@ export class SinkStage<I> extends StageRunner<I> {
         await this.producer.sendBatch({ topicMessages, acks: -1 });
     }
     this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' }, inputs.length);
-    const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
+    const lastOffset = committedThrough(batch);
     await this.consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: nextOffset(lastOffset) },
     ]);

@@ -9,6 +9,7 @@ import { SCHEMA_NAMES } from '@aispm/contracts';
 import { buildOpsServer, createLogger, Metrics, onShutdownSignal, type Logger } from '@aispm/observability';
 import { createKafka } from './client';
 import { StageCodec } from './codec';
+import { HealthReporter, type LagSource } from './health';
 
 /** The configuration keys every worker reads. */
 export const WORKER_CONFIG_KEYS = [
@@ -20,6 +21,7 @@ export const WORKER_CONFIG_KEYS = [
   'AISPM_SHUTDOWN_TIMEOUT_MS',
   'AISPM_TOPIC_REFRESH_MS',
   'AISPM_TENANT_PATTERN',
+  'AISPM_HEALTH_INTERVAL_MS',
   'KAFKA_BROKERS',
   'KAFKA_REQUEST_TIMEOUT_MS',
   'SCHEMA_REGISTRY_URL',
@@ -34,8 +36,8 @@ export interface WorkerContext {
   readonly codec: StageCodec;
 }
 
-/** The part of a stage the process drives. */
-export interface RunnableStage {
+/** The part of a stage the process drives; its group's lag is reported as health evidence. */
+export interface RunnableStage extends LagSource {
   start(): Promise<void>;
   stop(): Promise<void>;
   healthy(): boolean;
@@ -46,7 +48,12 @@ export interface RunnableStage {
 export async function runWorker(
   service: string,
   config: WorkerConfig,
-  build: (context: WorkerContext) => Promise<{ stage: RunnableStage; close?: () => Promise<void> }>,
+  build: (context: WorkerContext) => Promise<{
+    stage: RunnableStage;
+    close?: () => Promise<void>;
+    /** Runs before each health report, e.g. a storage ping. */
+    probe?: () => Promise<void>;
+  }>,
 ): Promise<void> {
   const logger = createLogger(service, config.AISPM_INSTANCE_ID, config.AISPM_LOG_LEVEL);
   const metrics = new Metrics(service);
@@ -60,7 +67,14 @@ export async function runWorker(
   );
   const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
   await codec.register(SCHEMA_NAMES);
-  const { stage, close } = await build({ logger, metrics, kafka, codec });
+  const { stage, close, probe } = await build({ logger, metrics, kafka, codec });
+  const health = new HealthReporter(kafka, codec, metrics, logger, {
+    service,
+    instanceId: config.AISPM_INSTANCE_ID,
+    intervalMs: config.AISPM_HEALTH_INTERVAL_MS,
+    lag: stage,
+    ...(probe ? { probe } : {}),
+  });
   let stopping = false;
   const ops = buildOpsServer(metrics, {
     healthy: () => stage.healthy(),
@@ -68,10 +82,12 @@ export async function runWorker(
   });
   await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
   await stage.start();
+  await health.start();
   logger.info({ ops: `http://${config.AISPM_OPS_HOST}:${config.AISPM_OPS_PORT}` }, 'worker started');
   onShutdownSignal(logger, config.AISPM_SHUTDOWN_TIMEOUT_MS, async () => {
     stopping = true;
     await stage.stop();
+    await health.stop();
     await close?.();
     await ops.close();
   });

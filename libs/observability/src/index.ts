@@ -41,9 +41,14 @@ export class Metrics {
   readonly ingestItems: Counter<'tenant' | 'outcome' | 'reason'>;
   readonly chInsertDuration: Histogram<'table'>;
   readonly chInsertRows: Counter<'table'>;
-  readonly retries: Counter<'operation'>;
+  readonly retries: Counter<'operation' | 'tenant'>;
   readonly endToEndLatency: Histogram<'tenant'>;
   readonly retentionRuns: Counter<'outcome'>;
+  readonly dlqMessages: Counter<'service' | 'tenant' | 'code'>;
+  readonly storageFailures: Counter<'operation'>;
+  readonly storageUp: Gauge<'store'>;
+  readonly collectorLastSeen: Gauge<'tenant' | 'collector'>;
+  readonly healthRecords: Counter<'outcome'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -103,8 +108,8 @@ export class Metrics {
     });
     this.retries = new Counter({
       name: 'aispm_retries_total',
-      help: 'Retried operations, by operation.',
-      labelNames: ['operation'],
+      help: 'Failed attempts that were retried, by operation and tenant (empty when not per tenant).',
+      labelNames: ['operation', 'tenant'],
       registers,
     });
     this.endToEndLatency = new Histogram({
@@ -117,6 +122,36 @@ export class Metrics {
     this.retentionRuns = new Counter({
       name: 'aispm_retention_runs_total',
       help: 'Runs of the ClickHouse retention job, by outcome (ok, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.dlqMessages = new Counter({
+      name: 'aispm_dlq_messages_total',
+      help: 'Messages sent to a tenant dead-letter topic, by service, tenant and error code.',
+      labelNames: ['service', 'tenant', 'code'],
+      registers,
+    });
+    this.storageFailures = new Counter({
+      name: 'aispm_storage_failures_total',
+      help: 'Failed ClickHouse operations (insert, ping), each attempt counted.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.storageUp = new Gauge({
+      name: 'aispm_storage_up',
+      help: 'Whether the last check of a store succeeded (1) or failed (0).',
+      labelNames: ['store'],
+      registers,
+    });
+    this.collectorLastSeen = new Gauge({
+      name: 'aispm_collector_last_seen_timestamp_ms',
+      help: 'When this gateway last authenticated a request of the collector, in Unix milliseconds.',
+      labelNames: ['tenant', 'collector'],
+      registers,
+    });
+    this.healthRecords = new Counter({
+      name: 'aispm_health_records_total',
+      help: 'Health-evidence records published to aispm.health or written to ClickHouse, by outcome.',
       labelNames: ['outcome'],
       registers,
     });
@@ -177,3 +212,4 @@ export function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => 
   process.once('SIGTERM', handle);
   process.once('SIGINT', handle);
 }
+export * from './evidence';

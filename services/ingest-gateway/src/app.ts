@@ -8,12 +8,21 @@ import type { Admin } from 'kafkajs';
 import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
+import { healthRoutes, type HealthDeps } from './plugins/health';
 import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { openApiRoute } from './plugins/openapi';
 import { admitWithin } from './plugins/overload';
 import { installProblemHandlers } from './plugins/problems';
 
-export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tenant a request acted for, once known; labels the request metrics. */
+    tenant: string;
+  }
+}
+
+export interface GatewayDeps
+  extends Omit<IngestDeps, 'control'>, Pick<HealthDeps, 'health' | 'groupPrefix' | 'healthIntervalMs'> {
   readonly logger: Logger;
   readonly probes: Probes;
   readonly control: ControlPlane;
@@ -40,9 +49,10 @@ export function buildGateway(
     bodyLimit: deps.bodyLimit,
   });
   installProblemHandlers(app);
+  app.decorateRequest('tenant', '');
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.ingestRequests.inc({
-      tenant: '',
+      tenant: request.tenant,
       route: request.routeOptions.url ?? 'unmatched',
       status: String(reply.statusCode),
     });
@@ -54,5 +64,6 @@ export function buildGateway(
     await ingest.register(ingestRoutes({ ...deps, control: deps.control.state }));
   });
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
+  void app.register(healthRoutes({ ...deps, control: deps.control.state }));
   return app;
 }

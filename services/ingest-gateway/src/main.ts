@@ -2,7 +2,8 @@ import { clickHouseFromConfig, identifier, literal, sql } from '@aispm/clickhous
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane } from '@aispm/control';
 import { OidcVerifier, ReplayCache } from '@aispm/auth';
-import { createKafka, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
+import { HealthFollower } from '@aispm/health';
+import { createKafka, HealthReporter, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
 import { TenantQuotas } from '@aispm/quotas';
 import { LocalKms } from '@aispm/kms';
 import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
@@ -47,6 +48,20 @@ runMain(async () => {
     retry: { retries: 3 },
   });
   await Promise.all([kafkaAdmin.connect(), producer.connect()]);
+  const health = new HealthFollower(
+    kafka,
+    codec,
+    logger,
+    config.AISPM_GROUP_PREFIX,
+    config.AISPM_HEALTH_WINDOW_MS,
+  );
+  await health.start();
+  const reporter = new HealthReporter(kafka, codec, metrics, logger, {
+    service: 'ingest-gateway',
+    instanceId: config.AISPM_INSTANCE_ID,
+    intervalMs: config.AISPM_HEALTH_INTERVAL_MS,
+  });
+  await reporter.start();
   let stopping = false;
   const gatewayDeps: GatewayDeps = {
     logger,
@@ -54,6 +69,9 @@ runMain(async () => {
     control,
     audit: new AuditTrail(producer, codec),
     kafkaAdmin,
+    health,
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    healthIntervalMs: config.AISPM_HEALTH_INTERVAL_MS,
     kms,
     topics,
     producer,
@@ -109,6 +127,7 @@ runMain(async () => {
     // Stop intake first (in-flight requests finish and get their answer), then flush the producer.
     await Promise.all([app.close(), mtls?.close()]);
     await producer.disconnect();
-    await Promise.all([kafkaAdmin.disconnect(), control.stop(), clickhouse.close()]);
+    await reporter.stop();
+    await Promise.all([kafkaAdmin.disconnect(), control.stop(), health.stop(), clickhouse.close()]);
   });
 });

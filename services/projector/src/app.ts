@@ -6,6 +6,7 @@
 import { clickHouseFromConfig, identifier, migrate } from '@aispm/clickhouse';
 import { ControlPlane } from '@aispm/control';
 import type { NormalizedEvent } from '@aispm/contracts';
+import { HealthEvidenceSink } from '@aispm/health';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
 import { toEventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
@@ -31,10 +32,17 @@ export async function buildProjector(
       tenantPattern: config.AISPM_TENANT_PATTERN,
       sink: async (inputs) => {
         const started = Date.now();
-        await clickhouse.insert(
-          eventsTable,
-          inputs.map((input) => toEventRow(input.value, started)),
-        );
+        try {
+          await clickhouse.insert(
+            eventsTable,
+            inputs.map((input) => toEventRow(input.value, started)),
+          );
+        } catch (error) {
+          metrics.storageFailures.inc({ operation: 'insert' });
+          metrics.storageUp.set({ store: 'clickhouse' }, 0);
+          throw error;
+        }
+        metrics.storageUp.set({ store: 'clickhouse' }, 1);
         const done = Date.now();
         metrics.chInsertDuration.observe({ table: 'events' }, done - started);
         metrics.chInsertRows.inc({ table: 'events' }, inputs.length);
@@ -69,9 +77,22 @@ export async function buildProjector(
     logger,
   );
   await audit.start();
+  const healthSink = new HealthEvidenceSink(kafka, codec, clickhouse, metrics, logger, {
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    database: config.CLICKHOUSE_DATABASE,
+    tenantPattern: config.AISPM_TENANT_PATTERN,
+  });
+  await healthSink.start();
   return {
     stage,
+    // Storage status in the health evidence: a ping each interval, so an outage shows even idle.
+    probe: async () => {
+      const up = await clickhouse.ping().catch(() => false);
+      if (!up) metrics.storageFailures.inc({ operation: 'ping' });
+      metrics.storageUp.set({ store: 'clickhouse' }, up ? 1 : 0);
+    },
     close: async () => {
+      await healthSink.stop();
       await audit.stop();
       await retention.stop();
       await control.stop();

@@ -44,6 +44,14 @@ export interface Collector {
     event_types: string[];
   };
   revoked: boolean;
+  /**
+   * How often the collector is expected to send; the health endpoint reports it stale after this long without a request (24 h when absent).
+   */
+  expected_interval_s?: number;
+  /**
+   * When the collector was created, in Unix milliseconds; a collector never seen is stale once its expected interval has passed since then.
+   */
+  created_ms?: number;
 }
 export interface Reader {
   type: 'reader';

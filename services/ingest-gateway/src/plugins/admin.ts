@@ -81,6 +81,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           collector_id: c.collector_id,
           revoked: c.revoked,
           require_signature: c.require_signature,
+          expected_interval_s: c.expected_interval_s ?? null,
         })),
       readers: [...state.readers.values()]
         .filter((r) => r.tenant === tenant.slug)
@@ -231,6 +232,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         require_signature: boolean;
         oidc_claims?: Record<string, string>;
         cert_sha256?: string;
+        expected_interval_s?: number;
       };
     }>(
       '/collectors',
@@ -249,6 +251,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
               event_types: stringList,
               require_signature: { type: 'boolean', default: false },
               cert_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+              expected_interval_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
               oidc_claims: {
                 type: 'object',
                 maxProperties: 20,
@@ -277,6 +280,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           },
           ...(body.oidc_claims ? { oidc_claims: body.oidc_claims } : {}),
           ...(body.cert_sha256 ? { cert_sha256: body.cert_sha256 } : {}),
+          ...(body.expected_interval_s ? { expected_interval_s: body.expected_interval_s } : {}),
+          created_ms: Date.now(),
           revoked: false,
         });
         await deps.audit.append('collector.create', principal, body.tenant, {

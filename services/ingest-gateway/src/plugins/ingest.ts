@@ -132,6 +132,11 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
   async function receive(request: FastifyRequest, batch: boolean) {
     const principal = await authenticateCollector(deps.control, deps.oidc, request);
     const { collector, tenant } = principal;
+    request.tenant = tenant.slug;
+    deps.metrics.collectorLastSeen.set(
+      { tenant: tenant.slug, collector: collector.collector_id },
+      Date.now(),
+    );
     const raw = request.body as Buffer;
     const decoded = decodeBody(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
     const text = decodeUtf8(decoded);

@@ -135,6 +135,11 @@ export function openApiDocument(): Record<string, unknown> {
         post: adminOp('Create a reader; its key is returned once.', '201'),
       },
       '/enterprise/aispm/admin/readers/{id}/revoke': { post: adminOp('Revoke a reader.') },
+      '/enterprise/aispm/ingestion/health': {
+        get: adminOp(
+          "The tenant's ingestion health: lag per stage, rejections, retries, DLQ depth, storage status, freshness watermark, stale collectors (readers of the tenant; operators add ?tenant=).",
+        ),
+      },
       '/openapi.json': {
         get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },

@@ -1,0 +1,144 @@
+/**
+ * Owns the two readers of `aispm.health`: the follower that folds recent evidence into a
+ * HealthState for the gateway's health endpoint, and the sink that writes evidence into
+ * ClickHouse's `health_evidence` table so it has a history auditors can query.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import { identifier, type ClickHouse } from '@aispm/clickhouse';
+import { SHARED_TOPICS, type HealthEvidence } from '@aispm/contracts';
+import { subscribeWhenReady, type StageCodec } from '@aispm/kafka';
+import type { Logger, Metrics } from '@aispm/observability';
+import { HealthState } from './state';
+
+/** Rows of the `health_evidence` table for one record: one per number. */
+export function evidenceRows(record: HealthEvidence, insertedMs: number) {
+  return Object.entries(record.metrics ?? {}).map(([metric, value]) => ({
+    tenant: record.tenant ?? '',
+    service: record.service,
+    instance: record.instance,
+    observed_ms: record.observed_ms,
+    metric,
+    value,
+    inserted_ms: insertedMs,
+  }));
+}
+
+/**
+ * Follows `aispm.health` from `windowMs` ago, so a restarted gateway answers with the same counts
+ * as one that ran all along. Every instance reads every record, so each gets a group of its own.
+ */
+export class HealthFollower {
+  readonly state: HealthState;
+  /** When the follower started reading: evidence before `startedMs - windowMs` is unknown to it. */
+  readonly startedMs = Date.now();
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+
+  constructor(
+    kafka: Kafka,
+    private readonly codec: StageCodec,
+    private readonly logger: Logger,
+    groupPrefix: string,
+    windowMs: number,
+  ) {
+    this.state = new HealthState(windowMs);
+    this.consumer = kafka.consumer({
+      groupId: `${groupPrefix}-health-follower-${randomBytes(4).toString('hex')}`,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
+    this.admin = kafka.admin();
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.consumer.connect(), this.admin.connect()]);
+    const from = await this.admin.fetchTopicOffsetsByTimestamp(
+      SHARED_TOPICS.health,
+      this.startedMs - this.state.windowMs,
+    );
+    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.health], fromBeginning: false });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ message }) => {
+        try {
+          this.state.apply(await this.codec.decode<HealthEvidence>(message.value), Date.now());
+        } catch (error) {
+          this.logger.warn({ err: error, offset: message.offset }, 'health record skipped');
+        }
+      },
+    });
+    // TRICKY: a seek takes effect only after run(); it starts each partition at the window's start.
+    for (const { partition, offset } of from) {
+      this.consumer.seek({ topic: SHARED_TOPICS.health, partition, offset });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.consumer.disconnect(), this.admin.disconnect()]);
+  }
+}
+
+/**
+ * Writes the evidence of the tenants a projector serves into `<database>.health_evidence`,
+ * committing offsets only after the insert; a redelivered record rewrites the same rows, which
+ * the ReplacingMergeTree collapses. Records of other tenants are skipped by key, undecoded.
+ */
+export class HealthEvidenceSink {
+  private readonly consumer: Consumer;
+  private readonly table: string;
+  private readonly tenantPattern: RegExp;
+
+  constructor(
+    kafka: Kafka,
+    private readonly codec: StageCodec,
+    private readonly clickhouse: ClickHouse,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    settings: { groupPrefix: string; database: string; tenantPattern: RegExp },
+  ) {
+    this.tenantPattern = settings.tenantPattern;
+    this.consumer = kafka.consumer({
+      groupId: `${settings.groupPrefix}-health-evidence`,
+      allowAutoTopicCreation: false,
+    });
+    this.table = `${identifier(settings.database)}.health_evidence`;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.health], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+        if (batch.messages.length === 0) return;
+        const insertedMs = Date.now();
+        const rows = [];
+        for (const message of batch.messages) {
+          const tenant = message.key?.toString() ?? '';
+          if (!this.tenantPattern.test(tenant)) continue;
+          rows.push(...evidenceRows(await this.codec.decode<HealthEvidence>(message.value), insertedMs));
+        }
+        try {
+          await this.clickhouse.insert(this.table, rows);
+        } catch (error) {
+          this.metrics.storageFailures.inc({ operation: 'health_insert' });
+          this.metrics.healthRecords.inc({ outcome: 'store_failed' });
+          throw error;
+        }
+        this.metrics.healthRecords.inc({ outcome: 'stored' }, rows.length);
+        const last = batch.lastOffset();
+        await this.consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+        ]);
+        resolveOffset(last);
+        await heartbeat();
+        this.logger.debug({ rows: rows.length }, 'health evidence stored');
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Owns the tenant's ingestion-health document (`GET /enterprise/aispm/ingestion/health`, DESIGN
+ * §13): live lag per stage and DLQ depth from the broker, rejections, retries, dead letters and
+ * storage status from the evidence fold, the freshness watermark, and stale collectors. Pure.
+ */
+import type { ControlCollector } from '@aispm/contracts';
+import type { HealthState } from './state';
+
+/** A collector with no expected interval of its own is stale after this long without a request. */
+export const DEFAULT_COLLECTOR_INTERVAL_S = 24 * 3600;
+
+/** The consumer stages of the pipeline, in flow order, with the tenant stage each one reads. */
+export const PIPELINE_STAGES = [
+  { service: 'redactor', input: 'raw' },
+  { service: 'normalizer', input: 'redacted' },
+  { service: 'projector', input: 'normalized' },
+] as const;
+
+/** Live offsets of one stage's input topic for the tenant. */
+export interface StageOffsets {
+  readonly service: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly partitions: readonly { partition: number; committed: bigint; end: bigint; lag: bigint }[];
+}
+
+/** Everything the document is built from. */
+export interface HealthInputs {
+  readonly tenant: string;
+  readonly nowMs: number;
+  /** When the offsets were read (reading started); events accepted before it are covered by them. */
+  readonly offsetsReadMs: number;
+  /** Stage offsets, or undefined when the broker could not be read. */
+  readonly stages: readonly StageOffsets[] | undefined;
+  readonly dlqDepth: bigint | undefined;
+  readonly state: HealthState;
+  /** A report older than this no longer counts as the instance's current state. */
+  readonly reportMaxAgeMs: number;
+  readonly collectors: readonly ControlCollector[];
+  /** When this gateway itself last saw a collector (ahead of the evidence it has published). */
+  readonly seenHere: (collectorId: string) => number | undefined;
+  /** Reference time of a collector never seen and without a creation time. */
+  readonly knownSinceMs: number;
+  /** The last time the tenant's pipeline was seen fully caught up, if ever. */
+  readonly lastCaughtUpMs: number | undefined;
+}
+
+const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0);
+
+/** A collector not seen for longer than its expected interval. */
+export interface StaleCollector {
+  readonly collector_id: string;
+  readonly last_seen_ms: number | null;
+  readonly expected_interval_s: number;
+  readonly silent_for_ms: number;
+}
+
+/** The collectors of `inputs.tenant` that are stale at `inputs.nowMs`. */
+export function staleCollectors(inputs: HealthInputs): StaleCollector[] {
+  return inputs.collectors
+    .filter((collector) => !collector.revoked)
+    .flatMap((collector) => {
+      const seen = Math.max(
+        inputs.state.collectorSeenMs(inputs.tenant, collector.collector_id) ?? 0,
+        inputs.seenHere(collector.collector_id) ?? 0,
+      );
+      const since = seen > 0 ? seen : (collector.created_ms ?? inputs.knownSinceMs);
+      const interval = collector.expected_interval_s ?? DEFAULT_COLLECTOR_INTERVAL_S;
+      const silent = inputs.nowMs - since;
+      return silent > interval * 1000
+        ? [
+            {
+              collector_id: collector.collector_id,
+              last_seen_ms: seen > 0 ? seen : null,
+              expected_interval_s: interval,
+              silent_for_ms: silent,
+            },
+          ]
+        : [];
+    });
+}
+
+/**
+ * Storage status from the projector's latest reports: `failing` when any instance's last check
+ * failed or it counted storage failures in its last interval, `ok` when all succeeded, `unknown`
+ * when no projector reported recently.
+ */
+export function storageStatus(inputs: HealthInputs) {
+  const reports = inputs.state.latest(inputs.tenant, 'projector', inputs.nowMs, inputs.reportMaxAgeMs);
+  const failing = reports.filter((r) => r.metrics.storage_up === 0 || (r.metrics.storage_failures ?? 0) > 0);
+  const status = reports.length === 0 ? 'unknown' : failing.length > 0 ? 'failing' : 'ok';
+  return {
+    status,
+    failures: inputs.state.counts(inputs.tenant, 'storage_failures', inputs.nowMs)[''] ?? 0,
+    reported_ms: reports.length > 0 ? Math.max(...reports.map((r) => r.observedMs)) : null,
+  } as const;
+}
+
+/**
+ * The freshness watermark (DESIGN §10): every event accepted before it is projected. When every
+ * stage's committed offset has reached the end offset read after `offsetsReadMs`, that time is
+ * the watermark (offsets are read in flow order, so an event in flight between two stages is
+ * still counted as lag); otherwise the last time the pipeline was seen caught up.
+ */
+export function watermark(inputs: HealthInputs): { watermark_ms: number | null; caught_up: boolean } {
+  if (!inputs.stages) return { watermark_ms: inputs.lastCaughtUpMs ?? null, caught_up: false };
+  const caughtUp = inputs.stages.every((stage) => stage.partitions.every((p) => p.lag === 0n));
+  return {
+    watermark_ms: caughtUp ? inputs.offsetsReadMs : (inputs.lastCaughtUpMs ?? null),
+    caught_up: caughtUp,
+  };
+}
+
+/** The tenant's health document. */
+export function tenantHealth(inputs: HealthInputs) {
+  const { state, tenant, nowMs } = inputs;
+  const rejections = state.counts(tenant, 'rejected.', nowMs);
+  const retries = state.counts(tenant, 'retries.', nowMs);
+  const deadLetters = state.counts(tenant, 'dlq.', nowMs);
+  const storage = storageStatus(inputs);
+  const stale = staleCollectors(inputs);
+  const freshness = watermark(inputs);
+  const degraded =
+    storage.status === 'failing' || stale.length > 0 || inputs.stages === undefined || sum(deadLetters) > 0;
+  return {
+    tenant,
+    observed_ms: nowMs,
+    window_ms: state.windowMs,
+    status: degraded ? 'degraded' : 'ok',
+    stages:
+      inputs.stages?.map((stage) => ({
+        service: stage.service,
+        topic: stage.topic,
+        group: stage.group,
+        lag: Number(stage.partitions.reduce((total, p) => total + p.lag, 0n)),
+        partitions: stage.partitions.map((p) => ({
+          partition: p.partition,
+          committed: Number(p.committed),
+          end: Number(p.end),
+          lag: Number(p.lag),
+        })),
+      })) ?? null,
+    rejections: { total: sum(rejections), by_reason: rejections },
+    retries: { total: sum(retries), by_operation: retries },
+    dlq: {
+      depth: inputs.dlqDepth === undefined ? null : Number(inputs.dlqDepth),
+      added: sum(deadLetters),
+      by_code: deadLetters,
+    },
+    storage,
+    freshness,
+    collectors: { total: inputs.collectors.filter((c) => !c.revoked).length, stale },
+  };
+}

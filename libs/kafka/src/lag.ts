@@ -1,0 +1,77 @@
+/**
+ * Owns consumer lag (DESIGN §13): for a consumer group and a set of topics, the end offset minus
+ * the committed offset of every partition, read from the broker, never from the consumer's own
+ * position, so a stuck or dead consumer shows growing lag instead of none.
+ */
+import type { Admin } from 'kafkajs';
+
+/** The lag of one partition. */
+export interface PartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  /** The group's committed offset; -1 when it has committed nothing on this partition. */
+  readonly committed: bigint;
+  /** The first offset still in the log (the low watermark). */
+  readonly start: bigint;
+  /** The offset the next message will get (the high watermark). */
+  readonly end: bigint;
+  /** Messages the group has yet to process. */
+  readonly lag: bigint;
+}
+
+/**
+ * Lag from the offsets of one partition. With nothing committed the group starts at the first
+ * retained message (stages subscribe from the beginning), so every retained message is lag. A
+ * committed offset below the start (retention dropped unread messages) counts only what is left.
+ */
+export function partitionLag(committed: bigint, start: bigint, end: bigint): bigint {
+  const position = committed < 0n ? start : committed < start ? start : committed;
+  return end > position ? end - position : 0n;
+}
+
+/**
+ * Reads committed offsets of `groupId` and the start and end offsets of each topic. Topics that do
+ * not exist (a tenant deleted a moment ago) are left out rather than failing the whole read.
+ */
+export async function consumerLag(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<PartitionLag[]> {
+  if (topics.length === 0) return [];
+  let committed;
+  try {
+    committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  } catch (error) {
+    // One topic deleted since the caller listed them fails the whole request; read them one by
+    // one then, so the others are still measured.
+    if (topics.length === 1) throw error;
+    const each = await Promise.all(
+      topics.map((topic) => consumerLag(admin, groupId, [topic]).catch(() => [])),
+    );
+    return each.flat();
+  }
+  const lags: PartitionLag[] = [];
+  for (const { topic, partitions } of committed) {
+    let ends;
+    try {
+      ends = await admin.fetchTopicOffsets(topic);
+    } catch {
+      continue;
+    }
+    const committedOf = new Map(partitions.map((p) => [p.partition, BigInt(p.offset)]));
+    for (const { partition, low, high } of ends) {
+      const done = committedOf.get(partition) ?? -1n;
+      const start = BigInt(low);
+      const end = BigInt(high);
+      lags.push({ topic, partition, committed: done, start, end, lag: partitionLag(done, start, end) });
+    }
+  }
+  return lags;
+}
+
+/** Messages retained in a topic (end minus start over its partitions), e.g. a DLQ's depth. */
+export async function retainedMessages(admin: Admin, topic: string): Promise<bigint> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, { low, high }) => sum + (BigInt(high) - BigInt(low)), 0n);
+}

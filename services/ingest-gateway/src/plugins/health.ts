@@ -1,0 +1,110 @@
+/**
+ * Owns `GET /enterprise/aispm/ingestion/health` (DESIGN §13): the tenant's view of its pipeline.
+ * Lag per stage and DLQ depth are read live from the broker on each call, so a dead worker shows
+ * growing lag rather than a stale number; rejections, retries, dead letters and storage status
+ * come from the evidence every service publishes to `aispm.health`; stale collectors from the
+ * control plane and the gateways' last-seen times.
+ *
+ * Who may call it: any reader of the tenant (viewer, auditor, admin) and platform operators, who
+ * name the tenant with `?tenant=`. It holds counts, offsets and collector ids, never event
+ * content, and dashboard users need the freshness watermark, so viewer is enough.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Admin } from 'kafkajs';
+import { tenantTopic } from '@aispm/contracts';
+import type { ControlState } from '@aispm/control';
+import { AppError } from '@aispm/errors';
+import { PIPELINE_STAGES, tenantHealth, type HealthFollower, type StageOffsets } from '@aispm/health';
+import { consumerLag, retainedMessages, stageGroupId } from '@aispm/kafka';
+import type { Metrics } from '@aispm/observability';
+import { authenticate, requireRole } from '../access';
+
+export interface HealthDeps {
+  readonly control: ControlState;
+  readonly kafkaAdmin: Admin;
+  readonly metrics: Metrics;
+  readonly health: HealthFollower;
+  /** AISPM_GROUP_PREFIX of the pipeline whose consumer groups are measured. */
+  readonly groupPrefix: string;
+  /** AISPM_HEALTH_INTERVAL_MS: a report older than a few intervals no longer counts. */
+  readonly healthIntervalMs: number;
+}
+
+const SLUG = '^[a-z0-9][a-z0-9-]{1,62}$';
+
+export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
+  const lastCaughtUp = new Map<string, number>();
+
+  /** Offsets of every stage for the tenant, read in flow order (see `watermark`). */
+  async function stageOffsets(tenant: string): Promise<StageOffsets[] | undefined> {
+    try {
+      const stages: StageOffsets[] = [];
+      for (const { service, input } of PIPELINE_STAGES) {
+        const topic = tenantTopic(tenant, input);
+        const group = stageGroupId(deps.groupPrefix, service);
+        stages.push({
+          service,
+          topic,
+          group,
+          partitions: await consumerLag(deps.kafkaAdmin, group, [topic]),
+        });
+      }
+      return stages;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function seenHere(tenant: string): Promise<Map<string, number>> {
+    const values = (await deps.metrics.collectorLastSeen.get()).values;
+    return new Map(
+      values.filter((v) => v.labels.tenant === tenant).map((v) => [String(v.labels.collector), v.value]),
+    );
+  }
+
+  return async (app) => {
+    app.get<{ Querystring: { tenant?: string } }>(
+      '/enterprise/aispm/ingestion/health',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { tenant: { type: 'string', pattern: SLUG } },
+          },
+        },
+      },
+      async (request) => {
+        const principal = authenticate(deps.control, request);
+        // A collector key names its tenant too, so it is refused as forbidden below, not as a bad request.
+        const slug = request.query.tenant ?? principal.tenant?.slug;
+        if (!slug) throw new AppError('GW_BAD_REQUEST', 'Name the tenant with ?tenant=<slug>');
+        requireRole(principal, 'viewer', slug);
+        const tenant = deps.control.tenant(slug);
+        if (!tenant) throw new AppError('GW_NOT_FOUND', `No tenant ${slug}`);
+        request.tenant = slug;
+        const offsetsReadMs = Date.now();
+        const stages = await stageOffsets(slug);
+        const dlqDepth = await retainedMessages(deps.kafkaAdmin, tenantTopic(slug, 'dlq')).catch(
+          () => undefined,
+        );
+        const seen = await seenHere(slug);
+        const document = tenantHealth({
+          tenant: slug,
+          nowMs: Date.now(),
+          offsetsReadMs,
+          stages,
+          dlqDepth,
+          state: deps.health.state,
+          reportMaxAgeMs: 3 * deps.healthIntervalMs,
+          collectors: [...deps.control.collectors.values()].filter((c) => c.tenant === slug),
+          seenHere: (id) => seen.get(id),
+          knownSinceMs: deps.health.startedMs - deps.health.state.windowMs,
+          lastCaughtUpMs: lastCaughtUp.get(slug),
+        });
+        if (document.freshness.caught_up) lastCaughtUp.set(slug, offsetsReadMs);
+        return document;
+      },
+    );
+  };
+}
