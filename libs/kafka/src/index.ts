@@ -6,3 +6,4 @@ export * from './client';
 export * from './codec';
 export * from './stage';
 export * from './worker';
+export * from './range';
