@@ -136,6 +136,7 @@ export async function runReplay(
 /** Writes each record as an NDJSON line to `out`, waiting whenever `out` asks for a pause. */
 export function ndjsonSink(spec: ReplaySpec, topic: string, out: Writable): ReplaySink {
   return async (records) => {
+    if (out.destroyed) return 0;
     let text = '';
     for (const record of records) text += `${JSON.stringify(toReplayLine(spec, topic, record))}\n`;
     if (!out.write(text)) {

@@ -10,6 +10,7 @@ import type { AuditTrail, ControlPlane } from '@aispm/control';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { openApiRoute } from './plugins/openapi';
+import { replayRoutes, type ReplayDeps } from './plugins/replay';
 import { installProblemHandlers } from './plugins/problems';
 
 export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
@@ -20,6 +21,8 @@ export interface GatewayDeps extends Omit<IngestDeps, 'control'> {
   readonly kafkaAdmin: Admin;
   readonly topics: AdminDeps['topics'];
   readonly bodyLimit: number;
+  readonly kafka: ReplayDeps['kafka'];
+  readonly groupPrefix: string;
 }
 
 /**
@@ -48,5 +51,6 @@ export function buildGateway(
   void app.register(openApiRoute());
   void app.register(ingestRoutes({ ...deps, control: deps.control.state }));
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
+  void app.register(replayRoutes({ ...deps, control: deps.control.state }));
   return app;
 }

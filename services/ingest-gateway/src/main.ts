@@ -54,6 +54,8 @@ runMain(async () => {
     control,
     audit: new AuditTrail(producer, codec),
     kafkaAdmin,
+    kafka,
+    groupPrefix: config.AISPM_GROUP_PREFIX,
     kms,
     topics,
     producer,
