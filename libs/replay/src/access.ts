@@ -21,7 +21,7 @@ export function authorizeReplay(principal: Principal, tenant: string, stage: Ten
     if (!ownTenant || role !== 'auditor') {
       throw new AppError(
         'GW_FORBIDDEN',
-        `Replaying the raw stage needs an auditor key of tenant ${tenant}; this credential is ${operator ? 'an operator key' : `a ${role} key${ownTenant ? '' : ' of another tenant'}`}`,
+        `Replaying the raw stage needs an auditor key of tenant ${tenant}; ${operator ? 'this is an operator key' : `this credential has the ${role} role${ownTenant ? '' : ' on another tenant'}`}`,
       );
     }
     return;
