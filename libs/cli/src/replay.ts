@@ -17,6 +17,7 @@ import {
   authorizeReplay,
   countOffsets,
   ndjsonSink,
+  NDJSON_BUFFER_BYTES,
   parseReplayRequest,
   planReplay,
   rebuildSink,
@@ -151,7 +152,10 @@ export const replayCommand: Command = {
       };
       if (mode === 'dry_run') return { ...summary, offsets: countOffsets(plan.ranges) };
       let sink: ReplaySink;
-      const file = out === undefined ? undefined : createWriteStream(out, { flags: 'wx', mode: 0o600 });
+      const file =
+        out === undefined
+          ? undefined
+          : createWriteStream(out, { flags: 'wx', mode: 0o600, highWaterMark: NDJSON_BUFFER_BYTES });
       if (mode === 'rebuild') {
         clickhouse = clickHouseFromConfig(config);
         await migrate(clickhouse, database!);
@@ -162,7 +166,10 @@ export const replayCommand: Command = {
         sink = ndjsonSink(spec, plan.topic, file ?? process.stdout);
       }
       const started = Date.now();
-      const result = await runReplay(kafka, codec, spec, plan, sink, { groupPrefix: 'aispm' });
+      const result = await runReplay(kafka, codec, spec, plan, sink, {
+        groupPrefix: 'aispm',
+        validate: mode !== 'read',
+      });
       if (file) {
         file.end();
         await once(file, 'close');

@@ -90,6 +90,8 @@ export async function readRanges(
     finish = (error) => (error === undefined ? resolve() : reject(error));
   });
   const onAbort = () => finish();
+  let work: Promise<void> = Promise.resolve();
+  let ahead = 0;
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   /** Records that `partition` has been read up to `lastOffset`; done when it reaches its end. */
@@ -130,10 +132,19 @@ export async function readRanges(
             return offset >= state.next && offset < state.to;
           })
           .map((message) => toRangeMessage(batch.partition, message));
-        if (messages.length > 0) {
-          await handle(messages, heartbeat);
-          state.next = BigInt(messages[messages.length - 1]!.offset) + 1n;
-        }
+        if (messages.length === 0) return;
+        state.next = BigInt(messages[messages.length - 1]!.offset) + 1n;
+        // The batch is handled while KafkaJS fetches the next one (it fetches only once
+        // eachBatch returns); at most two batches are held, so memory stays bounded.
+        const previous = work;
+        ahead += 1;
+        work = work
+          .then(() => handle(messages, heartbeat))
+          .finally(() => {
+            ahead -= 1;
+          });
+        work.catch(finish);
+        if (ahead > 1) await previous.catch(() => undefined);
       },
     });
     const idle = ranges.map((range) => range.partition).filter((partition) => !pending.has(partition));
@@ -141,6 +152,7 @@ export async function readRanges(
     for (const [partition, state] of pending)
       consumer.seek({ topic, partition, offset: state.from.toString() });
     await finished;
+    await work;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);

@@ -131,6 +131,7 @@ export function replayRoutes(deps: ReplayDeps): FastifyPluginAsync {
           void runReplay(deps.kafka, deps.codec, spec, plan, ndjsonSink(spec, plan.topic, body), {
             groupPrefix: deps.groupPrefix,
             signal: stop.signal,
+            validate: false,
           })
             .then(
               (result) => {
