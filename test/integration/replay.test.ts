@@ -337,6 +337,27 @@ describe('replay', () => {
       expect(lines).toHaveLength(Number((await endOffsets('raw')).get(0)));
     });
 
+    it('reads through a group of its own, which is gone once the client goes away', async () => {
+      const prefix = `${pipeline.env.AISPM_GROUP_PREFIX}-replay-`;
+      const replayGroups = async () =>
+        (await admin.listGroups()).groups.filter((group) => group.groupId.startsWith(prefix));
+      const stop = new AbortController();
+      // One record a second: the replay is still reading when the client hangs up.
+      const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/replay-log?stage=raw&rate=1`, {
+        headers: { authorization: `Bearer ${auditorKey}` },
+        signal: stop.signal,
+      });
+      expect(response.status).toBe(200);
+      const reader = response.body!.getReader();
+      const first = await reader.read();
+      expect(readLines(Buffer.from(first.value!).toString())[0]).toMatchObject({ stage: 'raw' });
+      expect(await replayGroups()).toHaveLength(1);
+      stop.abort();
+      await eventually('the replay group deleted', async () =>
+        (await replayGroups()).length === 0 ? true : undefined,
+      );
+    });
+
     it('refuses viewers, the raw stage to a tenant admin, operators, and bad queries', async () => {
       expect((await get('stage=normalized', viewerKey)).status).toBe(403);
       expect((await get('stage=raw', adminKey)).status).toBe(403);

@@ -1,4 +1,11 @@
-import { reinjection, replayAuditDetail, toReplayLine, type ReplayRecord, type ReplaySpec } from '../src';
+import {
+  ndjsonLine,
+  reinjection,
+  replayAuditDetail,
+  toReplayLine,
+  type ReplayRecord,
+  type ReplaySpec,
+} from '../src';
 
 const record: ReplayRecord = {
   partition: 2,
@@ -105,5 +112,22 @@ describe('replayAuditDetail', () => {
       ranges: [{ partition: 0, from: '0', to: '10' }],
       offsets: 10,
     });
+  });
+});
+
+describe('ndjsonLine', () => {
+  const line = toReplayLine({ tenant: 'acme', stage: 'raw' }, 't', record);
+
+  it('splices the value text into the line, which parses to the same object', () => {
+    const text = ndjsonLine(line, '{"hello":"world"}');
+    expect(text).toBe(JSON.stringify(line));
+    expect(JSON.parse(text)).toEqual(line);
+  });
+
+  it('serialises anew when the text spans lines, or there is none', () => {
+    const spread = ndjsonLine(line, '{\n  "hello": "world"\n}');
+    expect(spread).not.toContain('\n');
+    expect(JSON.parse(spread)).toEqual(line);
+    expect(ndjsonLine(line, undefined)).toBe(JSON.stringify(line));
   });
 });
