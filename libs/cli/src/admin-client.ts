@@ -18,7 +18,8 @@ export class AdminApiError extends Error {
   }
 }
 
-function adminKey(config: CliConfig): string {
+/** The CLI's key: AISPM_ADMIN_KEY, else the local operator key file. */
+export function adminKey(config: CliConfig): string {
   if (config.AISPM_ADMIN_KEY) return config.AISPM_ADMIN_KEY;
   try {
     return readFileSync(config.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();

@@ -13,6 +13,7 @@ import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
 import { createKafka, ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicConfigs } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
 import { callAdmin } from './admin-client';
+import { replayCommand } from './replay';
 import type { CliConfig } from './env';
 
 /** Parsed command-line options: repeated flags collect into arrays. */
@@ -22,13 +23,15 @@ export type Options = Record<string, string | boolean | string[] | undefined>;
 export interface Command {
   readonly usage: string;
   readonly summary: string;
+  /** Where the result goes; stderr when the command's own output uses stdout. Default stdout. */
+  resultTo?(options: Options): 'stdout' | 'stderr';
   run(positionals: readonly string[], options: Options, config: CliConfig): Promise<Record<string, unknown>>;
 }
 
 /** A mistake in how the command was called; printed with the usage, exit code 2. */
 export class UsageError extends Error {}
 
-function requireString(options: Options, name: string): string {
+export function requireString(options: Options, name: string): string {
   const value = options[name];
   if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
   return value;
@@ -41,7 +44,7 @@ function requirePositional(positionals: readonly string[], name: string): string
 }
 
 /** A repeatable flag as a list (`--repo a --repo b`). */
-function list(options: Options, name: string): string[] {
+export function list(options: Options, name: string): string[] {
   const value = options[name];
   if (value === undefined || typeof value === 'boolean') return [];
   return Array.isArray(value) ? value : [value];
@@ -65,7 +68,29 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-function kafkaFor(config: CliConfig) {
+/** The control plane as this CLI run sees it, loaded; `stop()` it when done. */
+export async function startControlPlane(
+  config: CliConfig,
+  codec: StageCodec,
+  instanceId: string,
+): Promise<ControlPlane> {
+  const logger = createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr');
+  const control = new ControlPlane(kafkaFor(config), codec, logger, {
+    groupPrefix: 'aispm',
+    service: 'cli',
+    instanceId,
+    topicPolicy: {
+      partitions: config.AISPM_TOPIC_PARTITIONS,
+      replicationFactor: config.AISPM_TOPIC_REPLICATION,
+      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
+    },
+  });
+  await control.start();
+  return control;
+}
+
+/** A Kafka client for the CLI, logging to stderr. */
+export function kafkaFor(config: CliConfig) {
   return createKafka(
     {
       brokers: config.KAFKA_BROKERS,
@@ -92,6 +117,7 @@ async function withClickHouse<T>(
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
+  replay: replayCommand,
   migrate: {
     usage: 'aispm migrate [--database NAME]',
     summary: 'Apply pending ClickHouse migrations (default database: CLICKHOUSE_DATABASE).',
@@ -147,18 +173,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       if (existsSync(file)) return { operator_key_file: file, created: false };
       const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
       await codec.register(SCHEMA_NAMES);
-      const logger = createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr');
-      const control = new ControlPlane(kafkaFor(config), codec, logger, {
-        groupPrefix: 'aispm',
-        service: 'cli',
-        instanceId: 'bootstrap',
-        topicPolicy: {
-          partitions: config.AISPM_TOPIC_PARTITIONS,
-          replicationFactor: config.AISPM_TOPIC_REPLICATION,
-          rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
-        },
-      });
-      await control.start();
+      const control = await startControlPlane(config, codec, 'bootstrap');
       try {
         const key = generateSecret('aispm_op');
         await control.publish({

@@ -10,7 +10,7 @@ function usage(): string {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'yes', 'require-signature', 'dry-run', 'help']);
+const BOOLEAN_FLAGS = new Set(['json', 'yes', 'require-signature', 'dry-run', 'help', 'reinject']);
 
 /**
  * `--name value`, `--name=value` and boolean `--flag`; a repeated flag collects into an array
@@ -55,8 +55,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const { options, positionals } = parseOptions(found.rest);
   try {
-    const result = await COMMANDS[found.name]!.run(positionals, options, loadEnv());
-    process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatText(result)}\n`);
+    const command = COMMANDS[found.name]!;
+    const result = await command.run(positionals, options, loadEnv());
+    const out = command.resultTo?.(options) === 'stderr' ? process.stderr : process.stdout;
+    out.write(options.json ? `${JSON.stringify(result)}\n` : `${formatText(result)}\n`);
     return 0;
   } catch (error) {
     process.stderr.write(`aispm ${found.name}: ${(error as Error).message}\n`);

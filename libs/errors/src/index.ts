@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   CH_INVALID_IDENTIFIER: { retriable: false, status: 500, title: 'Identifier is not allowed in SQL' },
   CH_MIGRATION_FAILED: { retriable: false, status: 500, title: 'ClickHouse migration failed' },
   TENANT_INVALID_SLUG: { retriable: false, status: 400, title: 'Tenant slug is invalid' },
+  REPLAY_INVALID_REQUEST: { retriable: false, status: 400, title: 'Replay request is invalid' },
+  REPLAY_BUSY: { retriable: true, status: 429, title: 'Too many replays in progress' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable error code. */

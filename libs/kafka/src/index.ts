@@ -8,3 +8,4 @@ export * from './stage';
 export * from './worker';
 export * from './lag';
 export * from './health';
+export * from './range';

@@ -52,7 +52,7 @@ export interface StageSettings {
 }
 
 /** Headers as strings (KafkaJS hands them over as buffers). */
-function readHeaders(headers: IHeaders | undefined): Record<string, string> {
+export function readHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value !== undefined) out[name] = Array.isArray(value) ? String(value[0]) : String(value);

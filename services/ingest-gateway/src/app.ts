@@ -12,6 +12,7 @@ import { healthRoutes, type HealthDeps } from './plugins/health';
 import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { openApiRoute } from './plugins/openapi';
 import { admitWithin } from './plugins/overload';
+import { replayRoutes, type ReplayDeps } from './plugins/replay';
 import { installProblemHandlers } from './plugins/problems';
 
 declare module 'fastify' {
@@ -32,6 +33,7 @@ export interface GatewayDeps
   readonly bodyLimit: number;
   /** Ingest requests held at once before answering 503 (GATEWAY_MAX_INFLIGHT_REQUESTS). */
   readonly maxInflightRequests: number;
+  readonly kafka: ReplayDeps['kafka'];
 }
 
 /**
@@ -65,5 +67,6 @@ export function buildGateway(
   });
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(healthRoutes({ ...deps, control: deps.control.state }));
+  void app.register(replayRoutes({ ...deps, control: deps.control.state }));
   return app;
 }

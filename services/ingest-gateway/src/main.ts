@@ -72,6 +72,7 @@ runMain(async () => {
     health,
     groupPrefix: config.AISPM_GROUP_PREFIX,
     healthIntervalMs: config.AISPM_HEALTH_INTERVAL_MS,
+    kafka,
     kms,
     topics,
     producer,

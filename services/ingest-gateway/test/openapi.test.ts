@@ -3,6 +3,7 @@ import { ERROR_CODES } from '@aispm/errors';
 import { adminRoutes } from '../src/plugins/admin';
 import { ingestRoutes } from '../src/plugins/ingest';
 import { openApiDocument } from '../src/plugins/openapi';
+import { replayRoutes } from '../src/plugins/replay';
 
 /** Routes as Fastify registers them: `METHOD /path` with `:param` written as `{param}`. */
 async function registeredRoutes(): Promise<string[]> {
@@ -18,6 +19,7 @@ async function registeredRoutes(): Promise<string[]> {
   const unused = {} as never;
   await app.register(ingestRoutes(unused));
   await app.register(adminRoutes({ control: { state: {} } } as never), { prefix: '/enterprise/aispm/admin' });
+  await app.register(replayRoutes(unused));
   await app.ready();
   return routes;
 }
@@ -28,7 +30,7 @@ describe('OpenAPI document', () => {
     components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } };
   };
 
-  it('describes every ingest and admin route', async () => {
+  it('describes every ingest, admin and replay route', async () => {
     const documented = Object.entries(document.paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );

@@ -140,6 +140,24 @@ export function openApiDocument(): Record<string, unknown> {
           "The tenant's ingestion health: lag per stage, rejections, retries, DLQ depth, storage status, freshness watermark, stale collectors (readers of the tenant; operators add ?tenant=).",
         ),
       },
+      '/enterprise/aispm/replay-log': {
+        get: {
+          summary:
+            "Replay a stage of the caller's tenant from the topic log as NDJSON (auditors; the raw stage needs the tenant's auditor key). Query: stage, partition (comma list), from_offset or from_time, to_offset (inclusive) or to_time, rate (records/s), dry_run. Audited.",
+          security: bearer,
+          responses: {
+            '200': {
+              description:
+                'One JSON line per record, in offset order per partition; with dry_run, the offset counts',
+              content: {
+                'application/x-ndjson': { schema: { type: 'string' } },
+                'application/json': { schema: { type: 'object' } },
+              },
+            },
+            ...problemResponses,
+          },
+        },
+      },
       '/openapi.json': {
         get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },
