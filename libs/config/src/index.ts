@@ -115,6 +115,38 @@ export const CONFIG_KEYS = {
     '',
     'Admin or operator API key for the CLI; when empty the CLI reads AISPM_OPERATOR_KEY_FILE.',
   ),
+  AISPM_COLLECTOR_KEY: key(text, '', 'API key a collector sends events with (`aispm collector create`).'),
+  AISPM_SIGNING_SECRET: key(
+    text,
+    '',
+    "A collector's signing secret; when set, every request is signed with the v1 scheme.",
+  ),
+  AISPM_TENANT_REF: key(text, undefined, 'The tenant_ref a collector writes into every envelope.'),
+  AISPM_ENVIRONMENT: key(
+    oneOf('dev', 'test', 'staging', 'production', 'sandbox'),
+    'dev',
+    'The environment a collector writes into every envelope.',
+  ),
+  AISPM_CONNECTOR_ID: key(
+    text,
+    '',
+    "A collector's connector id; defaults to `<connector type>@<host name>`.",
+  ),
+  AISPM_SPOOL_DIR: key(
+    text,
+    '',
+    "Directory of a collector's on-disk spool; defaults to `~/.cache/aispm/spool`.",
+  ),
+  AISPM_SPOOL_MAX_EVENTS: key(
+    integer(1, 10_000_000),
+    '10000',
+    'Most events a collector keeps spooled; past it the oldest are dropped (and logged).',
+  ),
+  AISPM_COLLECTOR_TIMEOUT_MS: key(
+    integer(100, 600_000),
+    '3000',
+    'How long a collector command may spend sending before it leaves the rest spooled for the next run.',
+  ),
   AISPM_TOPIC_PARTITIONS: key(
     integer(1, 1000),
     '3',

@@ -1,0 +1,60 @@
+/**
+ * A collector's configuration, from the environment (DESIGN §16): AISPM_URL, AISPM_COLLECTOR_KEY,
+ * AISPM_SIGNING_SECRET, AISPM_TENANT_REF and AISPM_ENVIRONMENT, plus the spool's place and bound.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '@aispm/config';
+import { Collector } from './client';
+import { COLLECTOR_VERSION } from './envelope';
+import { stderrLog, type Log } from './log';
+import { Spool } from './spool';
+
+export const loadCollectorConfig = (env: NodeJS.ProcessEnv = process.env) =>
+  loadConfig(
+    [
+      'AISPM_URL',
+      'AISPM_COLLECTOR_KEY',
+      'AISPM_SIGNING_SECRET',
+      'AISPM_TENANT_REF',
+      'AISPM_ENVIRONMENT',
+      'AISPM_CONNECTOR_ID',
+      'AISPM_SPOOL_DIR',
+      'AISPM_SPOOL_MAX_EVENTS',
+      'AISPM_COLLECTOR_TIMEOUT_MS',
+    ],
+    env,
+  );
+export type CollectorConfig = ReturnType<typeof loadCollectorConfig>;
+
+/**
+ * A collector built from `config`. `credential` replaces the API key (a workload-identity token);
+ * without either, events are spooled and held until a key is configured.
+ */
+export function collectorFromConfig(
+  config: CollectorConfig,
+  log: Log = stderrLog(),
+  credential?: string,
+): Collector {
+  return new Collector({
+    target: {
+      url: config.AISPM_URL,
+      credential: credential ?? config.AISPM_COLLECTOR_KEY,
+      ...(config.AISPM_SIGNING_SECRET ? { signingSecret: config.AISPM_SIGNING_SECRET } : {}),
+    },
+    settings: {
+      tenantRef: config.AISPM_TENANT_REF,
+      environment: config.AISPM_ENVIRONMENT,
+      connectorId: config.AISPM_CONNECTOR_ID,
+      hostName: os.hostname(),
+      collectorVersion: COLLECTOR_VERSION,
+      signed: config.AISPM_SIGNING_SECRET !== '',
+    },
+    spool: new Spool(
+      config.AISPM_SPOOL_DIR || path.join(os.homedir(), '.cache', 'aispm', 'spool'),
+      config.AISPM_SPOOL_MAX_EVENTS,
+      log,
+    ),
+    log,
+  });
+}

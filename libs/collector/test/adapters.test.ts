@@ -1,0 +1,307 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TOPIC_SCHEMAS, validatorFor } from '@aispm/contracts';
+import {
+  actionsStepDrafts,
+  buildEnvelope,
+  decisionOf,
+  hookDrafts,
+  McpTracker,
+  otlpDrafts,
+  otlpEnvironment,
+  repositoryFromRemote,
+  terraformDrafts,
+  workflowJobDrafts,
+  type Draft,
+} from '../src';
+import { fixture } from './fixtures';
+
+const now = '2026-06-11T09:00:00.000Z';
+const settings = {
+  tenantRef: 'tenant:test',
+  environment: 'dev' as const,
+  connectorId: '',
+  hostName: 'host-1',
+  collectorVersion: 'test',
+  signed: false,
+};
+
+/** Every draft must make a contract-valid envelope. */
+function valid(drafts: Draft[]): Draft[] {
+  const validate = validatorFor(TOPIC_SCHEMAS.raw);
+  for (const draft of drafts) {
+    const envelope = buildEnvelope(draft, settings);
+    expect(validate(envelope) ? [] : validate.errors).toEqual([]);
+  }
+  return drafts;
+}
+
+describe('hook payloads', () => {
+  it('maps a Claude Code PreToolUse of Bash to a shell_command naming the program only', () => {
+    const [draft] = valid(
+      hookDrafts(fixture('claude-code-pre-tool-use-bash.json'), { now, repository: 'acme/app' }),
+    );
+    expect(draft!.connectorType).toBe('claude_code');
+    expect(draft!.event).toMatchObject({
+      event_type: 'shell_command',
+      session_id: 'abc123-session',
+      tool_name: 'Bash',
+      action_type: 'pre_tool_use',
+      target_summary: 'program:curl',
+      repository: 'acme/app',
+      occurred_at: now,
+    });
+    expect(JSON.stringify(draft)).not.toContain('sk-secret');
+  });
+
+  it('maps Write to a file_action with the path relative to cwd, and mcp__ tools to mcp_activity', () => {
+    const [write] = valid(hookDrafts(fixture('claude-code-post-tool-use-write.json'), { now }));
+    expect(write!.event).toMatchObject({
+      event_type: 'file_action',
+      action_type: 'post_tool_use',
+      target_summary: 'file:.github/workflows/ci.yml',
+    });
+    const [mcp] = valid(hookDrafts(fixture('claude-code-pre-tool-use-mcp.json'), { now }));
+    expect(mcp!.event).toMatchObject({
+      event_type: 'mcp_activity',
+      tool_name: 'mcp__github__create_issue',
+      target_summary: 'args:owner:string, repo:string, title:string, labels:array',
+    });
+  });
+
+  it('maps UserPromptSubmit to a prompt carrying its length, never its text', () => {
+    const drafts = valid(hookDrafts(fixture('claude-code-user-prompt-submit.json'), { now }));
+    expect(drafts[0]!.event).toMatchObject({ event_type: 'prompt', target_summary: 'prompt_length:28' });
+    expect(JSON.stringify(drafts)).not.toContain('hunter2');
+  });
+
+  it('maps PermissionRequest to an approval_event', () => {
+    const [draft] = valid(hookDrafts(fixture('claude-code-permission-request.json'), { now }));
+    expect(draft!.event).toMatchObject({
+      event_type: 'approval_event',
+      tool_name: 'Bash',
+      decision: 'require_approval',
+    });
+  });
+
+  it('maps Gemini CLI BeforeTool and BeforeAgent, using their timestamp', () => {
+    const [tool] = valid(hookDrafts(fixture('gemini-cli-before-tool.json'), { now }));
+    expect(tool!.connectorType).toBe('gemini_cli');
+    expect(tool!.event).toMatchObject({
+      event_type: 'shell_command',
+      target_summary: 'program:git',
+      occurred_at: '2026-06-11T08:00:00.000Z',
+      agent_id: 'gemini-cli',
+    });
+    const [prompt] = valid(hookDrafts(fixture('gemini-cli-before-agent.json'), { now }));
+    expect(prompt!.event).toMatchObject({ event_type: 'prompt', target_summary: 'prompt_length:25' });
+  });
+
+  it('maps Codex hooks (when told the agent) and its notify payload', () => {
+    const [hook] = valid(hookDrafts(fixture('codex-pre-tool-use.json'), { now, agent: 'codex' }));
+    expect(hook!.connectorType).toBe('codex');
+    expect(hook!.event).toMatchObject({ event_type: 'shell_command', target_summary: 'program:npm' });
+    const [notify] = valid(hookDrafts(fixture('codex-notify.json'), { now }));
+    expect(notify!.event).toMatchObject({
+      event_type: 'model_response',
+      session_id: '0199a1b2-codex-session',
+    });
+    expect(JSON.stringify(notify)).not.toContain('Rename the function');
+  });
+
+  it('ignores events that say nothing about posture, and garbage', () => {
+    expect(hookDrafts({ hook_event_name: 'Stop', session_id: 's' }, { now })).toEqual([]);
+    expect(hookDrafts('not an object', { now })).toEqual([]);
+  });
+
+  it('gives one payload the same event id every time, and another payload another', () => {
+    const payload = fixture('claude-code-pre-tool-use-bash.json');
+    const a = buildEnvelope(hookDrafts(payload, { now })[0]!, settings);
+    const b = buildEnvelope(hookDrafts(payload, { now: '2030-01-01T00:00:00Z' })[0]!, settings);
+    const c = buildEnvelope(hookDrafts(fixture('claude-code-pre-tool-use-mcp.json'), { now })[0]!, settings);
+    expect(a.event.event_id).toBe(b.event.event_id);
+    expect(a.transport.idempotency_key).toBe(a.event.event_id);
+    expect(c.event.event_id).not.toBe(a.event.event_id);
+  });
+});
+
+describe('OTLP logs', () => {
+  const drafts = valid(otlpDrafts(fixture('otlp-logs.json'), { now }));
+
+  it('maps tool decisions and results of all three agents, skipping other events', () => {
+    expect(
+      drafts.map((d) => [d.connectorType, d.event.event_type, d.event.tool_name, d.event.decision]),
+    ).toEqual([
+      ['claude_code', 'policy_decision', 'Bash', 'block'],
+      ['claude_code', 'tool_call', 'Read', undefined],
+      ['gemini_cli', 'tool_call', 'write_file', 'allow'],
+      ['codex', 'policy_decision', 'shell', 'block'],
+    ]);
+  });
+
+  it('reads int64 as strings and as numbers, and times from timeUnixNano', () => {
+    expect(drafts[0]!.event.occurred_at).toBe('2026-06-11T08:00:00.000Z');
+    expect(drafts[1]!.event.target_summary).toBe('outcome=ok duration_ms=150');
+    expect(drafts[2]!.event.occurred_at).toBe('2026-06-11T08:00:03.000Z');
+    expect(drafts[2]!.event.target_summary).toBe(
+      'outcome=error duration_ms=42 args=file_path:string, content:string',
+    );
+    expect(drafts[0]!.runtimeVersion).toBe('2.1.0');
+  });
+
+  it('matches decisions case-insensitively', () => {
+    expect(['accept', 'APPROVED', 'approved_for_session', 'Auto_Accept'].map(decisionOf)).toEqual([
+      'allow',
+      'allow',
+      'allow',
+      'allow',
+    ]);
+    expect(['reject', 'Denied', 'ABORT'].map(decisionOf)).toEqual(['block', 'block', 'block']);
+    expect(decisionOf('something new')).toBe('audit_only');
+  });
+
+  it('takes the environment from the resource', () => {
+    expect(otlpEnvironment(fixture('otlp-logs.json'))).toBe('production');
+    expect(otlpEnvironment({ resourceLogs: [] })).toBeUndefined();
+  });
+
+  it('survives a malformed request', () => {
+    expect(otlpDrafts({ resourceLogs: 'nope' }, { now })).toEqual([]);
+    expect(
+      otlpDrafts(
+        { resourceLogs: [{ scopeLogs: [{ logRecords: [null, 5, { attributes: 'x' }] }] }] },
+        { now },
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('MCP tracker', () => {
+  it('emits one mcp_activity per tools/call with its outcome, matching ids per direction', () => {
+    const tracker = new McpTracker('files', 'mcp-session', () => now);
+    tracker.fromClient({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { clientInfo: { name: 'test-client' }, protocolVersion: '2025-06-18' },
+    });
+    expect(
+      tracker.fromServer({
+        jsonrpc: '2.0',
+        id: 1,
+        result: { serverInfo: { name: 'files-server', version: '1.0.0' } },
+      }),
+    ).toEqual([]);
+    tracker.fromClient([
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'read', arguments: { path: '/etc/passwd' } },
+      },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'boom', arguments: {} } },
+      { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'missing' } },
+    ]);
+    // A server request reusing id 2 is not a response and settles nothing.
+    expect(
+      tracker.fromServer({ jsonrpc: '2.0', id: 2, method: 'sampling/createMessage', params: {} }),
+    ).toEqual([]);
+    const drafts = valid([
+      ...tracker.fromServer({ jsonrpc: '2.0', id: 3, result: { content: [], isError: true } }),
+      ...tracker.fromServer({
+        jsonrpc: '2.0',
+        id: 2,
+        result: { content: [{ type: 'text', text: 'root:x' }] },
+      }),
+      ...tracker.fromServer({ jsonrpc: '2.0', id: 4, error: { code: -32602, message: 'unknown tool' } }),
+    ]);
+    expect(drafts.map((d) => [d.event.tool_name, d.event.target_summary, d.event.agent_id])).toEqual([
+      ['files.boom', 'outcome=tool_error args=', 'test-client'],
+      ['files.read', 'outcome=ok args=path:string', 'test-client'],
+      ['files.missing', 'outcome=protocol_error args=', 'test-client'],
+    ]);
+    expect(drafts[0]!.runtimeVersion).toBe('files-server 1.0.0');
+    expect(JSON.stringify(drafts)).not.toContain('passwd');
+  });
+
+  it('names the client from _meta when there is no handshake', () => {
+    const tracker = new McpTracker('files', 's', () => now);
+    tracker.fromClient({
+      id: 'a',
+      method: 'tools/call',
+      params: { name: 't', _meta: { 'io.modelcontextprotocol/clientInfo': { name: 'stateless' } } },
+    });
+    expect(tracker.fromServer({ id: 'a', result: {} })[0]!.event.agent_id).toBe('stateless');
+  });
+});
+
+describe('Terraform plan', () => {
+  const planPath = path.resolve(__dirname, '../../../test/fixtures/collectors/terraform-plan.json');
+  const bytes = readFileSync(planPath, 'utf8');
+  const drafts = valid(
+    terraformDrafts(JSON.parse(bytes), { now, planBytes: bytes, repository: 'acme/infra' }),
+  );
+
+  it('makes a cloud_iac_event per change, with severity raised for destructive actions and sensitive types', () => {
+    expect(
+      drafts.map((d) => [
+        d.event.target_summary,
+        d.event.action_type,
+        d.event.severity,
+        d.event.risk_classification,
+      ]),
+    ).toEqual([
+      ['aws_s3_bucket.logs', 'create', 'low', undefined],
+      ['aws_iam_role_policy.ci', 'update', 'high', 'iam_change'],
+      ['aws_security_group.web', 'replace', 'critical', 'network_change'],
+      ['aws_secretsmanager_secret.db', 'delete', 'critical', 'secret_change'],
+      ['aws_instance.old', 'forget', 'high', undefined],
+    ]);
+    expect(drafts[0]!.event.occurred_at).toBe('2026-06-11T08:00:00.000Z');
+    expect(new Set(drafts.map((d) => d.event.session_id)).size).toBe(1);
+  });
+});
+
+describe('GitHub Actions', () => {
+  it('maps a workflow_job delivery', () => {
+    const [draft] = valid(workflowJobDrafts(fixture('github-workflow-job.json'), now));
+    expect(draft!.event).toMatchObject({
+      event_type: 'ci_runner_event',
+      repository: 'acme/app',
+      session_id: 'gha-run-940463255-1',
+      action_type: 'workflow_job.completed',
+      occurred_at: '2026-06-11T08:02:00.000Z',
+      severity: 'medium',
+      actor_ref: 'github:octocat',
+    });
+    expect(workflowJobDrafts({ zen: 'ping' }, now)).toEqual([]);
+  });
+
+  it('maps a step environment consistent with the OIDC claims of its job', () => {
+    const claims = fixture('github-oidc-claims.json') as Record<string, string>;
+    const [draft] = valid(
+      actionsStepDrafts(
+        {
+          GITHUB_REPOSITORY: claims.repository,
+          GITHUB_RUN_ID: '99',
+          GITHUB_RUN_ATTEMPT: claims.run_attempt,
+          GITHUB_JOB: 'deploy',
+          GITHUB_ACTOR: claims.actor,
+        },
+        now,
+      ),
+    );
+    expect(draft!.event).toMatchObject({
+      repository: 'acme/app',
+      session_id: 'gha-run-99-2',
+      actor_ref: 'github:octocat',
+    });
+  });
+});
+
+it('reads owner/name from git remotes', () => {
+  expect(repositoryFromRemote('git@github.com:Acme/App.git')).toBe('acme/app');
+  expect(repositoryFromRemote('https://github.com/acme/app')).toBe('acme/app');
+  expect(repositoryFromRemote('ssh://git@host:22/acme/app.git/')).toBe('acme/app');
+  expect(repositoryFromRemote('nonsense')).toBeUndefined();
+});
