@@ -14,6 +14,7 @@ import { createKafka, ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicC
 import { createLogger } from '@aispm/observability';
 import { callAdmin } from './admin-client';
 import { replayCommand } from './replay';
+import { COLLECT_COMMANDS } from './collect';
 import type { CliConfig } from './env';
 
 /** Parsed command-line options: repeated flags collect into arrays. */
@@ -25,6 +26,8 @@ export interface Command {
   readonly summary: string;
   /** Where the result goes; stderr when the command's own output uses stdout. Default stdout. */
   resultTo?(options: Options): 'stdout' | 'stderr';
+  /** Prints nothing on success: its stdout belongs to the tool it serves (a hook, the MCP protocol). */
+  readonly quiet?: boolean;
   run(positionals: readonly string[], options: Options, config: CliConfig): Promise<Record<string, unknown>>;
 }
 
@@ -361,4 +364,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       });
     },
   },
+  ...COLLECT_COMMANDS,
 };

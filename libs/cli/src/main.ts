@@ -21,6 +21,11 @@ export function parseOptions(argv: readonly string[]): { options: Options; posit
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
+    // Everything after a bare `--` is positional: a command line to run, with its own flags.
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
     if (!arg.startsWith('--')) {
       positionals.push(arg);
       continue;
@@ -49,14 +54,17 @@ export function findCommand(argv: readonly string[]): { name: string; rest: stri
 
 async function main(argv: string[]): Promise<number> {
   const found = findCommand(argv);
-  if (!found || argv.includes('--help')) {
+  const end = argv.indexOf('--');
+  const help = (end === -1 ? argv : argv.slice(0, end)).includes('--help');
+  if (!found || help) {
     process.stderr.write(`${usage()}\n`);
-    return found || argv.includes('--help') ? 0 : 2;
+    return found || help ? 0 : 2;
   }
   const { options, positionals } = parseOptions(found.rest);
   try {
     const command = COMMANDS[found.name]!;
     const result = await command.run(positionals, options, loadEnv());
+    if (command.quiet) return 0;
     const out = command.resultTo?.(options) === 'stderr' ? process.stderr : process.stdout;
     out.write(options.json ? `${JSON.stringify(result)}\n` : `${formatText(result)}\n`);
     return 0;

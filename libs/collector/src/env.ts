@@ -9,6 +9,7 @@ import { Collector } from './client';
 import { COLLECTOR_VERSION } from './envelope';
 import { stderrLog, type Log } from './log';
 import { Spool } from './spool';
+import type { ActionsEnvironment } from './adapters/github';
 
 export const loadCollectorConfig = (env: NodeJS.ProcessEnv = process.env) =>
   loadConfig(
@@ -57,4 +58,27 @@ export function collectorFromConfig(
     ),
     log,
   });
+}
+
+/** The GitHub Actions variables of the step this collector runs in. */
+export function actionsEnvironment(env: NodeJS.ProcessEnv = process.env): ActionsEnvironment & {
+  readonly ACTIONS_ID_TOKEN_REQUEST_URL?: string;
+  readonly ACTIONS_ID_TOKEN_REQUEST_TOKEN?: string;
+} {
+  const names = [
+    'GITHUB_REPOSITORY',
+    'GITHUB_RUN_ID',
+    'GITHUB_RUN_ATTEMPT',
+    'GITHUB_JOB',
+    'GITHUB_WORKFLOW',
+    'GITHUB_EVENT_NAME',
+    'GITHUB_REF',
+    'GITHUB_SHA',
+    'GITHUB_ACTOR',
+    'RUNNER_ENVIRONMENT',
+    'RUNNER_OS',
+    'ACTIONS_ID_TOKEN_REQUEST_URL',
+    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+  ];
+  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }

@@ -1,0 +1,236 @@
+/**
+ * Owns the `aispm collect …` commands (DESIGN §16): thin shells that read a tool's own output,
+ * map it with an adapter of @aispm/collector, spool it and send it. They fail open: whatever goes
+ * wrong is logged to stderr and the command still exits 0 (the MCP proxy exits with its server's
+ * code), so a collector can never block or break the tool it observes.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  actionsEnvironment,
+  actionsStepDrafts,
+  collectorFromConfig,
+  hookDrafts,
+  LineDecoder,
+  loadCollectorConfig,
+  McpTracker,
+  repositoryFromRemote,
+  stderrLog,
+  terraformDrafts,
+  type Collector,
+  type HookAgent,
+} from '@aispm/collector';
+import { UsageError, type Command } from './commands';
+
+const log = stderrLog();
+const HOOK_AGENTS = new Set<HookAgent>(['claude_code', 'gemini_cli', 'codex']);
+
+/** `owner/name` of the `origin` remote of `cwd`, if it is a git checkout with one. */
+function gitRepository(cwd: unknown): string | undefined {
+  if (typeof cwd !== 'string' || cwd === '') return undefined;
+  try {
+    const remote = execFileSync('git', ['-C', cwd, 'remote', 'get-url', 'origin'], {
+      encoding: 'utf8',
+      timeout: 1_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return repositoryFromRemote(remote);
+  } catch {
+    return undefined;
+  }
+}
+
+/** All of stdin, or '' when it is a terminal or does not end within `timeoutMs`. */
+async function readStdin(timeoutMs: number): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      process.stdin.pause();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    }, timeoutMs);
+    process.stdin.on('data', (chunk: Buffer) => chunks.push(chunk));
+    process.stdin.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    process.stdin.on('error', () => {
+      clearTimeout(timer);
+      resolve('');
+    });
+  });
+}
+
+/** Runs `work`, logging instead of throwing: the fail-open rule of every collector. */
+async function failOpen<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (error) {
+    log('error', `${what} failed; the tool goes on unaffected`, { err: (error as Error).message });
+    return undefined;
+  }
+}
+
+async function recordAndFlush(
+  collector: Collector,
+  drafts: Parameters<Collector['record']>[0],
+  timeoutMs: number,
+) {
+  const recorded = collector.record(drafts);
+  const report = await collector.flush(timeoutMs);
+  return { events: recorded, ...report };
+}
+
+export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
+  'collect claude-code': {
+    usage: 'aispm collect claude-code [--agent claude_code|gemini_cli|codex] [payload-json]',
+    summary: 'Hook command: map the hook JSON on stdin (or Codex notify JSON as an argument) to events.',
+    quiet: true,
+    async run(positionals, options) {
+      const agent =
+        typeof options.agent === 'string' ? (options.agent.replace('-', '_') as HookAgent) : undefined;
+      if (agent && !HOOK_AGENTS.has(agent))
+        throw new UsageError('--agent must be claude_code, gemini_cli or codex');
+      await failOpen('collect claude-code', async () => {
+        const config = loadCollectorConfig();
+        const text = positionals[0] ?? (await readStdin(config.AISPM_COLLECTOR_TIMEOUT_MS));
+        const payload = JSON.parse(text) as { cwd?: unknown };
+        const repository = gitRepository(payload.cwd);
+        const drafts = hookDrafts(payload, {
+          now: new Date().toISOString(),
+          ...(repository ? { repository } : {}),
+          ...(agent ? { agent } : {}),
+        });
+        await recordAndFlush(collectorFromConfig(config, log), drafts, config.AISPM_COLLECTOR_TIMEOUT_MS);
+      });
+      // Gemini CLI parses a hook's stdout as JSON; an empty object changes nothing.
+      if (agent === 'gemini_cli') process.stdout.write('{}\n');
+      return {};
+    },
+  },
+  'collect terraform-plan': {
+    usage: 'aispm collect terraform-plan <plan.json>',
+    summary: 'Send each resource change of `terraform show -json` output as a cloud_iac_event.',
+    async run(positionals) {
+      const file = positionals[0];
+      if (!file) throw new UsageError('<plan.json> is required');
+      const result = await failOpen('collect terraform-plan', async () => {
+        const config = loadCollectorConfig();
+        const bytes = readFileSync(file, 'utf8');
+        const repository =
+          actionsEnvironment().GITHUB_REPOSITORY?.toLowerCase() ?? gitRepository(process.cwd());
+        const drafts = terraformDrafts(JSON.parse(bytes), {
+          now: new Date().toISOString(),
+          planBytes: bytes,
+          ...(repository ? { repository } : {}),
+        });
+        return recordAndFlush(collectorFromConfig(config, log), drafts, config.AISPM_COLLECTOR_TIMEOUT_MS);
+      });
+      return result ?? { events: 0 };
+    },
+  },
+  'collect github-actions': {
+    usage: 'aispm collect github-actions [--audience AUD]',
+    summary: "Workflow step: send a ci_runner_event authenticated by the job's OIDC token.",
+    async run(_positionals, options) {
+      const audience = typeof options.audience === 'string' ? options.audience : 'aispm';
+      const result = await failOpen('collect github-actions', async () => {
+        const env = actionsEnvironment();
+        if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+          throw new Error('no OIDC token available: give the job `permissions: id-token: write`');
+        const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
+        url.searchParams.set('audience', audience);
+        const response = await fetch(url, {
+          headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+          signal: AbortSignal.timeout(5_000),
+        });
+        if (!response.ok) throw new Error(`the OIDC token request answered ${response.status}`);
+        const token = ((await response.json()) as { value?: unknown }).value;
+        if (typeof token !== 'string') throw new Error('the OIDC token response has no value');
+        // The gateway binds the events to the token's environment claim; write the same one.
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+          environment?: unknown;
+        };
+        const config = loadCollectorConfig();
+        const environment = ['dev', 'test', 'staging', 'production', 'sandbox'].includes(
+          String(claims.environment),
+        )
+          ? (claims.environment as typeof config.AISPM_ENVIRONMENT)
+          : config.AISPM_ENVIRONMENT;
+        const collector = collectorFromConfig(
+          { ...config, AISPM_ENVIRONMENT: environment, AISPM_SIGNING_SECRET: '' },
+          log,
+          token,
+        );
+        return recordAndFlush(
+          collector,
+          actionsStepDrafts(env, new Date().toISOString()),
+          config.AISPM_COLLECTOR_TIMEOUT_MS,
+        );
+      });
+      return result ?? { events: 0 };
+    },
+  },
+  'collect mcp-proxy': {
+    usage: 'aispm collect mcp-proxy --server-name NAME -- <server command…>',
+    summary: 'Run a stdio MCP server behind a byte-for-byte proxy that reports every tools/call.',
+    quiet: true,
+    async run(positionals, options) {
+      const serverName = options['server-name'];
+      if (typeof serverName !== 'string' || serverName === '')
+        throw new UsageError('--server-name is required');
+      if (positionals.length === 0) throw new UsageError('the server command follows --');
+      const code = await proxy(serverName, positionals);
+      process.exit(code);
+    },
+  },
+};
+
+/** Spawns the server, forwards both streams unchanged, and reports tool calls on the side. */
+async function proxy(serverName: string, command: readonly string[]): Promise<number> {
+  const collector = await failOpen('mcp-proxy collector', async () =>
+    collectorFromConfig(loadCollectorConfig(), log),
+  );
+  const timeoutMs = 2_000;
+  const tracker = new McpTracker(serverName, `mcp-${randomUUID()}`, () => new Date().toISOString());
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const fromClient = new LineDecoder();
+  const fromServer = new LineDecoder();
+  const observe = (work: () => void) => {
+    try {
+      work();
+    } catch (error) {
+      log('error', 'mcp-proxy could not interpret a message; forwarding goes on', { err: String(error) });
+    }
+  };
+  // The tracker only listens; the bytes flow through pipe() exactly as they came.
+  process.stdin.pipe(child.stdin);
+  child.stdout.pipe(process.stdout);
+  process.stdin.on('data', (chunk: Buffer) =>
+    observe(() => fromClient.push(chunk).forEach((m) => tracker.fromClient(m))),
+  );
+  child.stdout.on('data', (chunk: Buffer) =>
+    observe(() => {
+      const drafts = fromServer.push(chunk).flatMap((m) => tracker.fromServer(m));
+      if (drafts.length > 0) collector?.record(drafts);
+    }),
+  );
+  child.stdin.on('error', () => undefined);
+  let flushing: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    flushing = flushing.then(() => collector?.flush(timeoutMs));
+  }, 1_000);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  const code = await new Promise<number>((resolve) => {
+    child.on('error', (error) => {
+      log('error', 'mcp-proxy could not start the server', { err: error.message });
+      resolve(127);
+    });
+    child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
+  });
+  clearInterval(timer);
+  await flushing;
+  await collector?.flush(timeoutMs);
+  return code;
+}
