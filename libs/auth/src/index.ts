@@ -8,3 +8,4 @@ export * from './glob';
 export * from './scopes';
 export * from './oidc';
 export * from './secrets';
+export * from './webhook';

@@ -8,6 +8,7 @@ import type { Admin } from 'kafkajs';
 import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
+import { collectorRoutes } from './plugins/collectors';
 import { healthRoutes, type HealthDeps } from './plugins/health';
 import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { openApiRoute } from './plugins/openapi';
@@ -64,6 +65,7 @@ export function buildGateway(
   void app.register(async (ingest) => {
     ingest.addHook('onRequest', admitWithin(deps.maxInflightRequests));
     await ingest.register(ingestRoutes({ ...deps, control: deps.control.state }));
+    await ingest.register(collectorRoutes({ ...deps, control: deps.control.state }));
   });
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(healthRoutes({ ...deps, control: deps.control.state }));

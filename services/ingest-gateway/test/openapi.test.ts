@@ -1,6 +1,7 @@
 import fastify from 'fastify';
 import { ERROR_CODES } from '@aispm/errors';
 import { adminRoutes } from '../src/plugins/admin';
+import { collectorRoutes } from '../src/plugins/collectors';
 import { ingestRoutes } from '../src/plugins/ingest';
 import { openApiDocument } from '../src/plugins/openapi';
 import { replayRoutes } from '../src/plugins/replay';
@@ -18,6 +19,7 @@ async function registeredRoutes(): Promise<string[]> {
   // The plugins only register routes here; nothing they depend on is called.
   const unused = {} as never;
   await app.register(ingestRoutes(unused));
+  await app.register(collectorRoutes(unused));
   await app.register(adminRoutes({ control: { state: {} } } as never), { prefix: '/enterprise/aispm/admin' });
   await app.register(replayRoutes(unused));
   await app.ready();

@@ -100,7 +100,21 @@ function requiresSignature(items: readonly unknown[]): boolean {
   );
 }
 
-export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
+/** How a route turns the decoded body into items, and who sent it when not a bearer credential. */
+export interface ReceiveOptions {
+  /** The items of the decoded (decompressed) body; the principal is known by then. */
+  readonly parse: (decoded: Buffer, principal: CollectorPrincipal) => unknown[];
+  /** The collector, when the route authenticates otherwise (a webhook's own signature). */
+  readonly principal?: CollectorPrincipal;
+}
+
+type CollectorPrincipal = ReturnType<typeof requireCollector>;
+
+/**
+ * The admission pipeline every ingestion route shares: authenticate, decode, verify the request
+ * signature, charge the quota (`receive`), then admit and produce (`ingest`).
+ */
+export function createIngestor(deps: IngestDeps) {
   const openedSecrets = new Map<string, string>();
   const partitioner = PARTITIONER();
 
@@ -129,8 +143,8 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
   }
 
   /** Authenticates, decodes, checks the signature and quota; returns the parsed items. */
-  async function receive(request: FastifyRequest, batch: boolean) {
-    const principal = await authenticateCollector(deps.control, deps.oidc, request);
+  async function receive(request: FastifyRequest, options: ReceiveOptions) {
+    const principal = options.principal ?? (await authenticateCollector(deps.control, deps.oidc, request));
     const { collector, tenant } = principal;
     request.tenant = tenant.slug;
     deps.metrics.collectorLastSeen.set(
@@ -139,11 +153,10 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     );
     const raw = request.body as Buffer;
     const decoded = decodeBody(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
-    const text = decodeUtf8(decoded);
-    const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
-    const items = batch ? parseBatch(text, ndjson, deps.batchMaxItems) : [parseJson(text)];
+    const items = options.parse(decoded, principal);
     const signed = request.headers['x-aispm-signature'] !== undefined;
-    if (signed || collector.require_signature || requiresSignature(items)) {
+    // A route that proved the sender by its own signature (a webhook) has nothing left to check.
+    if (!options.principal && (signed || collector.require_signature || requiresSignature(items))) {
       if (!collector.sealed_signing_secret) {
         throw new AppError(
           'GW_SIGNATURE_INVALID',
@@ -180,11 +193,7 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
   }
 
   /** Admits each item, produces the accepted ones together, and returns one receipt per item. */
-  async function ingest(
-    request: FastifyRequest,
-    items: readonly unknown[],
-    principal: ReturnType<typeof requireCollector>,
-  ) {
+  async function ingest(request: FastifyRequest, items: readonly unknown[], principal: CollectorPrincipal) {
     const { collector, tenant } = principal;
     const now = Date.now();
     const topic = tenantTopic(tenant.slug, 'raw');
@@ -306,6 +315,11 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     return receipts as Receipt[];
   }
 
+  return { receive, ingest, signingSecret };
+}
+
+export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
+  const { receive, ingest } = createIngestor(deps);
   return async (app) => {
     // Only JSON and NDJSON are events; anything else (Fastify also parses text/plain) is a 415.
     app.removeAllContentTypeParsers();
@@ -314,7 +328,9 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     }
 
     app.post('/enterprise/aispm/events', async (request, reply) => {
-      const { principal, items } = await receive(request, false);
+      const { principal, items } = await receive(request, {
+        parse: (decoded) => [parseJson(decodeUtf8(decoded))],
+      });
       const [receipt] = await ingest(request, items, principal);
       if (receipt!.outcome === 'rejected') {
         throw new AppError(receipt!.code as never, receipt!.reason, { fields: [...receipt!.errors] });
@@ -323,7 +339,10 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
     });
 
     app.post('/enterprise/aispm/events/batch', async (request, reply) => {
-      const { principal, items } = await receive(request, true);
+      const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
+      const { principal, items } = await receive(request, {
+        parse: (decoded) => parseBatch(decodeUtf8(decoded), ndjson, deps.batchMaxItems),
+      });
       const receipts = await ingest(request, items, principal);
       const count = (outcome: Receipt['outcome']) => receipts.filter((r) => r.outcome === outcome).length;
       const rejected = count('rejected');

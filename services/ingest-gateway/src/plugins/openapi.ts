@@ -114,6 +114,35 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/logs': {
+        post: {
+          summary:
+            'OTLP/HTTP logs (JSON or protobuf): Claude Code, Gemini CLI and Codex telemetry events become envelopes of the collector.',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { type: 'object' } },
+              'application/x-protobuf': { schema: { type: 'string', format: 'binary' } },
+            },
+          },
+          responses: {
+            '200': { description: 'ExportLogsServiceResponse; partialSuccess counts refused records' },
+            ...problemResponses,
+          },
+        },
+      },
+      '/enterprise/aispm/webhooks/github/{collector_id}': {
+        post: {
+          summary:
+            "GitHub workflow_job webhook, signed with X-Hub-Signature-256 under the collector's signing secret.",
+          requestBody: { required: true, ...json({ type: 'object' }) },
+          responses: {
+            '202': { description: 'In Kafka, or an ignored event', ...json({ type: 'object' }) },
+            ...problemResponses,
+          },
+        },
+      },
       '/enterprise/aispm/admin/tenants': {
         get: adminOp('List the tenants this credential administers.'),
         post: adminOp('Create a tenant and its topics (operators).', '201'),

@@ -1,0 +1,162 @@
+/**
+ * Owns the routes that take tools' own formats instead of envelopes (DESIGN §16):
+ *
+ * - `POST /v1/logs`: OTLP/HTTP logs, as JSON or protobuf, with collector credentials in the
+ *   headers. Claude Code, Gemini CLI and Codex telemetry events become envelopes of the
+ *   collector's tenant; other records are ignored. The answer is an ExportLogsServiceResponse in
+ *   the request's encoding, with `partialSuccess` counting refused records. A 2xx, as everywhere,
+ *   means the events are in Kafka.
+ * - `POST /enterprise/aispm/webhooks/github/{collector_id}`: GitHub `workflow_job` deliveries,
+ *   authenticated by `X-Hub-Signature-256` under the collector's signing secret (GitHub cannot
+ *   send a bearer key); other events are acknowledged and ignored.
+ *
+ * Both build envelopes with the collector SDK's mappings and run them through the same admission
+ * pipeline as `/events/batch`.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import * as otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
+import { verifyHubSignature } from '@aispm/auth';
+import {
+  buildEnvelope,
+  otlpDrafts,
+  otlpEnvironment,
+  workflowJobDrafts,
+  type Draft,
+  type Environment,
+} from '@aispm/collector';
+import type { ControlCollector, ControlTenant } from '@aispm/contracts';
+import { AppError } from '@aispm/errors';
+import { decodeUtf8, parseJson } from '../body';
+import { createIngestor, type IngestDeps, type Receipt } from './ingest';
+
+interface ProtobufType {
+  decode(bytes: Uint8Array): unknown;
+  toObject(message: unknown, options: Record<string, unknown>): unknown;
+  encode(message: unknown): { finish(): Uint8Array };
+}
+
+// The OpenTelemetry project's generated protobuf module (from the official .proto files); its
+// declaration types it only as a Root, so the two messages are typed here.
+const logsService = (
+  otlpRoot as unknown as {
+    opentelemetry: {
+      proto: {
+        collector: {
+          logs: { v1: { ExportLogsServiceRequest: ProtobufType; ExportLogsServiceResponse: ProtobufType } };
+        };
+      };
+    };
+  }
+).opentelemetry.proto.collector.logs.v1;
+
+const PROTOBUF = 'application/x-protobuf';
+const ENVIRONMENTS = new Set<string>(['dev', 'test', 'staging', 'production', 'sandbox']);
+
+/** An ExportLogsServiceRequest in OTLP/JSON's shape, from protobuf bytes. */
+export function decodeOtlpProtobuf(bytes: Uint8Array): unknown {
+  try {
+    const message = logsService.ExportLogsServiceRequest.decode(bytes);
+    return logsService.ExportLogsServiceRequest.toObject(message, { longs: String, bytes: String });
+  } catch (error) {
+    throw new AppError(
+      'GW_BAD_REQUEST',
+      `Body is not an OTLP ExportLogsServiceRequest: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** The environment of a collector whose scope names exactly one, without globs. */
+function scopedEnvironment(collector: ControlCollector): Environment | undefined {
+  const [only, ...rest] = collector.scopes.environments;
+  return only && rest.length === 0 && ENVIRONMENTS.has(only) ? (only as Environment) : undefined;
+}
+
+function envelopesFor(
+  drafts: readonly Draft[],
+  collector: ControlCollector,
+  tenant: ControlTenant,
+  environment: Environment | undefined,
+) {
+  const settings = {
+    tenantRef: tenant.tenant_ref,
+    environment: environment ?? scopedEnvironment(collector) ?? 'dev',
+    connectorId: collector.collector_id,
+    hostName: '',
+    collectorVersion: 'aispm-gateway',
+    signed: false,
+  };
+  return drafts.map((draft) => buildEnvelope(draft, settings));
+}
+
+const rejectedOf = (receipts: readonly Receipt[]) =>
+  receipts.filter(
+    (receipt): receipt is Extract<Receipt, { outcome: 'rejected' }> => receipt.outcome === 'rejected',
+  );
+
+export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
+  const { receive, ingest, signingSecret } = createIngestor(deps);
+  return async (app) => {
+    app.removeAllContentTypeParsers();
+    for (const type of ['application/json', PROTOBUF]) {
+      app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    }
+
+    app.post('/v1/logs', async (request, reply) => {
+      const protobuf = (request.headers['content-type'] ?? '').startsWith(PROTOBUF);
+      const { principal, items } = await receive(request, {
+        parse: (decoded, { collector, tenant }) => {
+          const body = protobuf ? decodeOtlpProtobuf(decoded) : parseJson(decodeUtf8(decoded));
+          const drafts = otlpDrafts(body, { now: new Date().toISOString() });
+          return envelopesFor(drafts, collector, tenant, otlpEnvironment(body));
+        },
+      });
+      const rejected = items.length > 0 ? rejectedOf(await ingest(request, items, principal)) : [];
+      const response =
+        rejected.length > 0
+          ? {
+              partialSuccess: {
+                rejectedLogRecords: String(rejected.length),
+                errorMessage: rejected
+                  .map((r) => `${r.code}: ${r.reason}`)
+                  .join('; ')
+                  .slice(0, 2000),
+              },
+            }
+          : {};
+      if (!protobuf) return reply.code(200).send(response);
+      const bytes = logsService.ExportLogsServiceResponse.encode(response).finish();
+      return reply.code(200).type(PROTOBUF).send(Buffer.from(bytes));
+    });
+
+    app.post<{ Params: { collector_id: string } }>(
+      '/enterprise/aispm/webhooks/github/:collector_id',
+      async (request, reply) => {
+        const collector = deps.control.collectors.get(request.params.collector_id);
+        const tenant = collector && !collector.revoked ? deps.control.tenant(collector.tenant) : undefined;
+        if (!collector || !tenant || !collector.sealed_signing_secret)
+          throw new AppError('GW_UNAUTHENTICATED', 'No live collector with a signing secret has that id');
+        const secret = await signingSecret(collector.collector_id, collector.sealed_signing_secret);
+        verifyHubSignature(secret, request.body as Buffer, request.headers['x-hub-signature-256']);
+        const event = request.headers['x-github-event'];
+        if (event !== 'workflow_job') return reply.code(202).send({ ignored: String(event ?? '') });
+        const { principal, items } = await receive(request, {
+          principal: { kind: 'collector', collector, tenant },
+          parse: (decoded) =>
+            envelopesFor(
+              workflowJobDrafts(parseJson(decodeUtf8(decoded)), new Date().toISOString()),
+              collector,
+              tenant,
+              undefined,
+            ),
+        });
+        const receipts = items.length > 0 ? await ingest(request, items, principal) : [];
+        const rejected = rejectedOf(receipts);
+        if (rejected.length > 0) {
+          const [first] = rejected;
+          throw new AppError(first!.code as never, first!.reason, { fields: [...first!.errors] });
+        }
+        return reply.code(202).send({ items: receipts });
+      },
+    );
+  };
+}
