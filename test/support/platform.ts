@@ -282,3 +282,18 @@ export async function postToGateway(
     body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
   };
 }
+
+/** Starts one more gateway of `pipeline` on a free port, with `env` on top of the pipeline's. */
+export async function startExtraGateway(
+  pipeline: Pipeline,
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; opsUrl: string }> {
+  const port = await freePort();
+  const gateway = spawnService(
+    'ingest-gateway',
+    { ...pipeline.env, ...env, GATEWAY_PORT: String(port) },
+    port,
+  );
+  await awaitReady('extra gateway', gateway.child, gateway.opsUrl);
+  return gateway;
+}

@@ -22,6 +22,8 @@ export interface Draft {
   readonly event: Omit<EventFields, 'event_id'>;
   /** The observed tool's version, when it says. */
   readonly runtimeVersion?: string;
+  /** The environment the tool itself names (an OTLP resource); the collector's otherwise. */
+  readonly environment?: Environment;
 }
 
 /** What every envelope of one collector shares. */
@@ -39,12 +41,20 @@ export interface EnvelopeSettings {
 /** The version written into `source.collector_version`. */
 export const COLLECTOR_VERSION = 'aispm-collector/0.1.0';
 
-/** The stable event id of an identity: `evt_` and 32 hex digits of its SHA-256. */
+/**
+ * The stable event id of an identity: a name-based UUID (version 8, RFC 9562) from the first 128
+ * bits of its SHA-256. A UUID rather than a prefixed digest, because the redactor reads a long
+ * mixed run such as `evt_<hex>` as a high-entropy secret and would mask the id itself.
+ */
 export function stableEventId(connectorType: ConnectorType, identity: unknown): string {
-  const digest = createHash('sha256')
+  const bytes = createHash('sha256')
     .update(canonicalJson([connectorType, identity]))
-    .digest('hex');
-  return `evt_${digest.slice(0, 32)}`;
+    .digest()
+    .subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** A contract envelope for `draft`; fields the adapter left undefined are omitted. */
@@ -65,7 +75,7 @@ export function buildEnvelope(draft: Draft, settings: EnvelopeSettings): Envelop
       ...(draft.runtimeVersion ? { runtime_version: draft.runtimeVersion } : {}),
       collector_version: settings.collectorVersion,
     },
-    tenant: { tenant_ref: settings.tenantRef, environment: settings.environment },
+    tenant: { tenant_ref: settings.tenantRef, environment: draft.environment ?? settings.environment },
     // Collectors send metadata only: prompts, reasoning and tool output never leave the machine.
     redaction: {
       payload_handling: 'metadata_only',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TOPIC_SCHEMAS, validatorFor } from '@aispm/contracts';
+import { compileProfile, redact } from '@aispm/redaction';
 import {
   actionsStepDrafts,
   buildEnvelope,
@@ -8,7 +9,6 @@ import {
   hookDrafts,
   McpTracker,
   otlpDrafts,
-  otlpEnvironment,
   repositoryFromRemote,
   terraformDrafts,
   workflowJobDrafts,
@@ -125,6 +125,17 @@ describe('hook payloads', () => {
   });
 });
 
+it('makes event ids the default redaction profile leaves alone', () => {
+  const envelope = buildEnvelope(
+    hookDrafts(fixture('claude-code-pre-tool-use-bash.json'), { now })[0]!,
+    settings,
+  );
+  expect(envelope.event.event_id).toMatch(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+  );
+  expect(redact(envelope, compileProfile({})).envelope.event.event_id).toBe(envelope.event.event_id);
+});
+
 describe('OTLP logs', () => {
   const drafts = valid(otlpDrafts(fixture('otlp-logs.json'), { now }));
 
@@ -160,9 +171,8 @@ describe('OTLP logs', () => {
     expect(decisionOf('something new')).toBe('audit_only');
   });
 
-  it('takes the environment from the resource', () => {
-    expect(otlpEnvironment(fixture('otlp-logs.json'))).toBe('production');
-    expect(otlpEnvironment({ resourceLogs: [] })).toBeUndefined();
+  it("takes the environment from each record's resource", () => {
+    expect(drafts.map((d) => d.environment)).toEqual(['production', 'production', undefined, undefined]);
   });
 
   it('survives a malformed request', () => {

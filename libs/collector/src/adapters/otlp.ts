@@ -174,16 +174,10 @@ function recordsOf(request: unknown): LogRecord[] {
   return records;
 }
 
-/** The environment a request's resource names (`deployment.environment[.name]`), if valid. */
-export function otlpEnvironment(request: unknown): Environment | undefined {
-  for (const resourceLogs of list(field(request, 'resourceLogs', 'resource_logs'))) {
-    const resource = attributes(
-      field(field(resourceLogs, 'resource', 'resource'), 'attributes', 'attributes'),
-    );
-    const value = resource['deployment.environment.name'] ?? resource['deployment.environment'];
-    if (ENVIRONMENTS.has(value as Environment)) return value as Environment;
-  }
-  return undefined;
+/** The environment a resource names (`deployment.environment[.name]`), if it is a contract one. */
+function resourceEnvironment(resource: Json): Environment | undefined {
+  const value = resource['deployment.environment.name'] ?? resource['deployment.environment'];
+  return ENVIRONMENTS.has(value as Environment) ? (value as Environment) : undefined;
 }
 
 /** The drafts of an ExportLogsServiceRequest; records of other tools and events are skipped. */
@@ -207,6 +201,7 @@ export function otlpDrafts(request: unknown, context: OtlpContext): Draft[] {
     const identity = { name: `${agent}.${record.name}`, time: record.time ?? null, attrs };
     const version =
       typeof resource['service.version'] === 'string' ? { runtimeVersion: resource['service.version'] } : {};
+    const environment = resourceEnvironment(resource);
     let event: Omit<EventFields, 'event_id'> | undefined;
     if (record.name === 'tool_decision') {
       event = {
@@ -251,6 +246,7 @@ export function otlpDrafts(request: unknown, context: OtlpContext): Draft[] {
         identity: { ...identity, attrs: withoutPrompt(attrs) },
         event,
         ...version,
+        ...(environment ? { environment } : {}),
       });
   }
   return drafts;

@@ -16,14 +16,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import * as otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
 import { verifyHubSignature } from '@aispm/auth';
-import {
-  buildEnvelope,
-  otlpDrafts,
-  otlpEnvironment,
-  workflowJobDrafts,
-  type Draft,
-  type Environment,
-} from '@aispm/collector';
+import { buildEnvelope, otlpDrafts, workflowJobDrafts, type Draft, type Environment } from '@aispm/collector';
 import type { ControlCollector, ControlTenant } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
 import { decodeUtf8, parseJson } from '../body';
@@ -71,15 +64,10 @@ function scopedEnvironment(collector: ControlCollector): Environment | undefined
   return only && rest.length === 0 && ENVIRONMENTS.has(only) ? (only as Environment) : undefined;
 }
 
-function envelopesFor(
-  drafts: readonly Draft[],
-  collector: ControlCollector,
-  tenant: ControlTenant,
-  environment: Environment | undefined,
-) {
+function envelopesFor(drafts: readonly Draft[], collector: ControlCollector, tenant: ControlTenant) {
   const settings = {
     tenantRef: tenant.tenant_ref,
-    environment: environment ?? scopedEnvironment(collector) ?? 'dev',
+    environment: scopedEnvironment(collector) ?? 'dev',
     connectorId: collector.collector_id,
     hostName: '',
     collectorVersion: 'aispm-gateway',
@@ -107,7 +95,7 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
         parse: (decoded, { collector, tenant }) => {
           const body = protobuf ? decodeOtlpProtobuf(decoded) : parseJson(decodeUtf8(decoded));
           const drafts = otlpDrafts(body, { now: new Date().toISOString() });
-          return envelopesFor(drafts, collector, tenant, otlpEnvironment(body));
+          return envelopesFor(drafts, collector, tenant);
         },
       });
       const rejected = items.length > 0 ? rejectedOf(await ingest(request, items, principal)) : [];
@@ -146,7 +134,6 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
               workflowJobDrafts(parseJson(decodeUtf8(decoded)), new Date().toISOString()),
               collector,
               tenant,
-              undefined,
             ),
         });
         const receipts = items.length > 0 ? await ingest(request, items, principal) : [];

@@ -1,0 +1,438 @@
+/**
+ * The collectors against the real platform (DESIGN §16): the Claude Code hook command, OTLP logs
+ * as JSON and protobuf, the MCP proxy in front of a real MCP server on the official SDK, the
+ * GitHub Actions step authenticated by an OIDC token, and a gateway outage survived by the spool.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import * as otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
+import { sql } from '@aispm/clickhouse';
+import { TestIssuer, REQUEST_TOKEN } from '../support/oidc-issuer';
+import {
+  awaitReady,
+  clickhouse,
+  eventually,
+  REPO,
+  spawnService,
+  startExtraGateway,
+  startPipeline,
+  stopProcess,
+  type Pipeline,
+} from '../support/platform';
+
+jest.setTimeout(240_000);
+
+const AISPM = path.join(REPO, 'libs/cli/bin/aispm.js');
+const FIXTURES = path.join(REPO, 'test/fixtures/collectors');
+const fixtureText = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8');
+
+let pipeline: Pipeline;
+const ch = clickhouse();
+
+beforeAll(async () => {
+  pipeline = await startPipeline();
+});
+
+afterAll(async () => {
+  await ch.close();
+  await pipeline?.stop();
+});
+
+/** The environment of a collector command writing to this suite's tenant. */
+function collectorEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: mkdtempSync(path.join(os.tmpdir(), 'aispm-home-')),
+    AISPM_URL: pipeline.gatewayUrl,
+    AISPM_COLLECTOR_KEY: pipeline.apiKey,
+    AISPM_SIGNING_SECRET: pipeline.signingSecret,
+    AISPM_TENANT_REF: pipeline.tenantRef,
+    AISPM_SPOOL_DIR: mkdtempSync(path.join(os.tmpdir(), 'aispm-spool-')),
+    ...extra,
+  };
+}
+
+/**
+ * Runs the CLI without blocking this process, which serves the test issuer the CLI calls.
+ */
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [AISPM, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Rows of this suite's tenant, once `count` of them match `where`. */
+async function rows(where: string, count: number): Promise<Record<string, unknown>[]> {
+  return eventually(`${count} events where ${where}`, async () => {
+    const found = await ch.query<Record<string, unknown>>(
+      `SELECT event_id, event_type, session_id, tool_name, action_type, target_summary, decision, agent_id, repository, environment ` +
+        `FROM ${pipeline.database}.events FINAL WHERE ${sql`tenant = ${pipeline.tenant}`} AND ${where} ORDER BY occurred_ms, tool_name`,
+    );
+    return found.length >= count ? found : undefined;
+  });
+}
+
+describe('Claude Code hooks', () => {
+  const files = [
+    'claude-code-user-prompt-submit.json',
+    'claude-code-pre-tool-use-bash.json',
+    'claude-code-pre-tool-use-mcp.json',
+    'claude-code-permission-request.json',
+    'claude-code-post-tool-use-write.json',
+  ];
+
+  it('turns hook JSON piped into `aispm collect claude-code` into events, printing nothing', async () => {
+    const env = collectorEnv();
+    for (const file of files) {
+      const run = spawnSync(process.execPath, [AISPM, 'collect', 'claude-code'], {
+        env,
+        input: fixtureText(file),
+        encoding: 'utf8',
+      });
+      expect([run.status, run.stdout]).toEqual([0, '']);
+    }
+    const found = await rows(sql`session_id = ${'abc123-session'}`, files.length);
+    expect(found.map((row) => [row.event_type, row.tool_name, row.target_summary]).sort()).toEqual(
+      [
+        ['approval_event', 'Bash', 'program:rm'],
+        ['file_action', 'Write', 'file:.github/workflows/ci.yml'],
+        [
+          'mcp_activity',
+          'mcp__github__create_issue',
+          'args:owner:string, repo:string, title:string, labels:array',
+        ],
+        ['prompt', '', 'prompt_length:28'],
+        ['shell_command', 'Bash', 'program:curl'],
+      ].sort(),
+    );
+    expect(JSON.stringify(found)).not.toMatch(/sk-secret|hunter2/);
+    expect(readdirSync(env.AISPM_SPOOL_DIR!)).toEqual([]);
+  });
+
+  it('exits 0 and prints nothing when it cannot work at all', () => {
+    const run = spawnSync(process.execPath, [AISPM, 'collect', 'claude-code'], {
+      env: { PATH: process.env.PATH },
+      input: 'not json',
+      encoding: 'utf8',
+    });
+    expect([run.status, run.stdout]).toEqual([0, '']);
+    expect(run.stderr).toContain('AISPM_TENANT_REF');
+  });
+});
+
+describe('OTLP logs', () => {
+  type ProtobufType = {
+    fromObject(value: unknown): unknown;
+    encode(message: unknown): { finish(): Uint8Array };
+    decode(bytes: Uint8Array): unknown;
+  };
+  const logs = (
+    otlpRoot as unknown as {
+      opentelemetry: { proto: { collector: { logs: { v1: Record<string, ProtobufType> } } } };
+    }
+  ).opentelemetry.proto.collector.logs.v1;
+  let key: string;
+
+  beforeAll(async () => {
+    const created = await pipeline.admin('POST', '/collectors', { tenant: pipeline.tenant });
+    key = String(created.body.api_key);
+  });
+
+  const post = (body: Uint8Array | string, contentType: string) =>
+    fetch(`${pipeline.gatewayUrl}/v1/logs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': contentType },
+      body,
+    });
+
+  it('maps a JSON body, then the same events as protobuf, to policy_decision and tool_call events', async () => {
+    const json = await post(fixtureText('otlp-logs.json'), 'application/json');
+    expect([json.status, await json.json()]).toEqual([200, {}]);
+    const expected = [
+      ['policy_decision', 'Bash', 'block', 'claude-code', 'production'],
+      ['tool_call', 'Read', 'not_applicable', 'claude-code', 'production'],
+      ['tool_call', 'write_file', 'allow', 'gemini-cli', 'dev'],
+      ['policy_decision', 'shell', 'block', 'codex', 'dev'],
+    ];
+    const sessions = (suffix: string) =>
+      sql`session_id IN (${`cc-session-1${suffix}`}, ${`gemini-session-7${suffix}`}, ${`0199a1b2-codex-session${suffix}`})`;
+    const fromJson = await rows(sessions(''), 4);
+    expect(fromJson.map((r) => [r.event_type, r.tool_name, r.decision, r.agent_id, r.environment])).toEqual(
+      expected,
+    );
+
+    // The same records under other session ids, so they are new events, encoded with the
+    // OpenTelemetry project's generated protobuf code.
+    const renamed = JSON.parse(
+      fixtureText('otlp-logs.json').replace(
+        /(cc-session-1|gemini-session-7|0199a1b2-codex-session)/g,
+        '$1-pb',
+      ),
+    );
+    const bytes = logs
+      .ExportLogsServiceRequest!.encode(logs.ExportLogsServiceRequest!.fromObject(renamed))
+      .finish();
+    const protobuf = await post(bytes, 'application/x-protobuf');
+    expect(protobuf.status).toBe(200);
+    expect(protobuf.headers.get('content-type')).toContain('application/x-protobuf');
+    expect(logs.ExportLogsServiceResponse!.decode(new Uint8Array(await protobuf.arrayBuffer()))).toEqual(
+      expect.objectContaining({}),
+    );
+    const fromProtobuf = await rows(sessions('-pb'), 4);
+    expect(
+      fromProtobuf.map((r) => [r.event_type, r.tool_name, r.decision, r.agent_id, r.environment]),
+    ).toEqual(expected);
+  });
+
+  it('refuses a body that is not OTLP protobuf', async () => {
+    const answer = await post(new Uint8Array([0xff, 0xff, 0xff, 0xff]), 'application/x-protobuf');
+    expect([answer.status, ((await answer.json()) as { code: string }).code]).toEqual([
+      400,
+      'GW_BAD_REQUEST',
+    ]);
+  });
+});
+
+/** An MCP client transport over a spawned process that keeps every byte it reads and writes. */
+class RecordingTransport implements Transport {
+  readonly received: Buffer[] = [];
+  readonly sent: Buffer[] = [];
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  private child: ChildProcess | undefined;
+  private pending = '';
+
+  constructor(
+    private readonly argv: string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  async start(): Promise<void> {
+    this.child = spawn(process.execPath, this.argv, { env: this.env, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      this.received.push(chunk);
+      const lines = (this.pending + chunk.toString('utf8')).split('\n');
+      this.pending = lines.pop()!;
+      for (const line of lines) if (line.trim()) this.onmessage?.(JSON.parse(line) as JSONRPCMessage);
+    });
+    this.child.on('exit', () => this.onclose?.());
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    const bytes = Buffer.from(`${JSON.stringify(message)}\n`);
+    this.sent.push(bytes);
+    this.child!.stdin!.write(bytes);
+  }
+
+  async close(): Promise<void> {
+    const child = this.child!;
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stdin!.end();
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('MCP proxy', () => {
+  it('forwards every byte unchanged and reports each tools/call with its outcome', async () => {
+    const tee = mkdtempSync(path.join(os.tmpdir(), 'aispm-mcp-'));
+    const transport = new RecordingTransport(
+      [
+        AISPM,
+        'collect',
+        'mcp-proxy',
+        '--server-name',
+        'files',
+        '--',
+        process.execPath,
+        path.join(REPO, 'test/support/mcp-server.js'),
+      ],
+      { ...collectorEnv(), NODE_PATH: path.join(REPO, 'node_modules'), MCP_TEE_DIR: tee },
+    );
+    const client = new Client({ name: 'e2e-client', version: '0.0.1' });
+    await client.connect(transport);
+    expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['echo', 'fail']);
+    const echoed = await client.callTool({ name: 'echo', arguments: { text: 'héllo' } });
+    expect(echoed.content).toEqual([{ type: 'text', text: 'echo: héllo ✓' }]);
+    const failed = await client.callTool({ name: 'fail', arguments: { reason: 'on purpose' } });
+    expect(failed.isError).toBe(true);
+    const unknown = await client.callTool({ name: 'missing', arguments: {} }).catch((error: Error) => error);
+    // The SDK reports an unknown tool as a JSON-RPC error or as an error result, by version.
+    expect(unknown instanceof Error || (unknown as { isError?: boolean }).isError).toBeTruthy();
+    await client.close();
+
+    expect(Buffer.concat(transport.received).equals(readFileSync(path.join(tee, 'sent')))).toBe(true);
+    expect(Buffer.concat(transport.sent).equals(readFileSync(path.join(tee, 'received')))).toBe(true);
+
+    const found = await rows(sql`connector_type = ${'mcp_server'}`, 3);
+    expect(
+      found
+        .map((r) => [r.event_type, r.tool_name, r.agent_id, String(r.target_summary).split(' ')[0]])
+        .sort(),
+    ).toEqual(
+      [
+        ['mcp_activity', 'files.echo', 'e2e-client', 'outcome=ok'],
+        ['mcp_activity', 'files.fail', 'e2e-client', 'outcome=tool_error'],
+        [
+          'mcp_activity',
+          'files.missing',
+          'e2e-client',
+          unknown instanceof Error ? 'outcome=protocol_error' : 'outcome=tool_error',
+        ],
+      ].sort(),
+    );
+    expect(JSON.stringify(found)).not.toContain('héllo');
+  });
+});
+
+describe('GitHub Actions', () => {
+  const issuer = new TestIssuer();
+  let gateway: { child: ChildProcess; opsUrl: string };
+
+  beforeAll(async () => {
+    await issuer.start();
+    const created = await pipeline.admin('POST', '/collectors', {
+      tenant: pipeline.tenant,
+      connector_types: ['github_actions'],
+      repositories: ['acme/*'],
+      environments: ['production'],
+      // `sub` is unique to this suite, so no other suite's collector matches its tokens.
+      oidc_claims: { sub: `repo:${pipeline.tenant}/*` },
+    });
+    expect(created.status).toBe(201);
+    gateway = await startExtraGateway(pipeline, {
+      AISPM_INSTANCE_ID: 'gateway-oidc',
+      GATEWAY_OIDC_ISSUER: issuer.issuer,
+      GATEWAY_OIDC_AUDIENCE: 'aispm',
+      GATEWAY_OIDC_JWKS_URL: `${issuer.url}/jwks.json`,
+    });
+  });
+
+  afterAll(async () => {
+    await stopProcess(gateway.child);
+    await issuer.stop();
+  });
+
+  async function step(repository: string, environment: string, runId: string) {
+    issuer.claims = {
+      sub: `repo:${pipeline.tenant}/app:environment:${environment}`,
+      repository,
+      environment,
+    };
+    const run = await runCli(
+      ['collect', 'github-actions', '--json'],
+      collectorEnv({
+        AISPM_URL: gateway.opsUrl,
+        AISPM_COLLECTOR_KEY: '',
+        AISPM_SIGNING_SECRET: '',
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer.url}/token?api-version=2.0`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN,
+        GITHUB_REPOSITORY: repository,
+        GITHUB_RUN_ID: runId,
+        GITHUB_RUN_ATTEMPT: '1',
+        GITHUB_JOB: 'deploy',
+        GITHUB_WORKFLOW: 'Deploy',
+        GITHUB_ACTOR: 'octocat',
+        RUNNER_ENVIRONMENT: 'github-hosted',
+      }),
+    );
+    expect([run.status, run.stderr]).toEqual([0, expect.not.stringContaining('failed;')]);
+    return {
+      ...(JSON.parse(run.stdout) as { events: number; delivered: number; pending: number }),
+      stderr: run.stderr,
+    };
+  }
+
+  it('sends a ci_runner_event authenticated by the job token, bound to its repository and environment', async () => {
+    expect(await step('Acme/App', 'production', '501')).toMatchObject({
+      events: 1,
+      delivered: 1,
+      pending: 0,
+    });
+    const [row] = await rows(sql`session_id = ${'gha-run-501-1'}`, 1);
+    expect(row).toMatchObject({
+      event_type: 'ci_runner_event',
+      repository: 'acme/app',
+      environment: 'production',
+      tool_name: 'Deploy',
+    });
+  });
+
+  it('holds events whose token names a repository or environment outside the scopes', async () => {
+    for (const [repository, environment, run] of [
+      ['other/app', 'production', '502'],
+      ['acme/app', 'staging', '503'],
+    ] as const) {
+      const held = await step(repository, environment, run);
+      expect(held).toMatchObject({ delivered: 0, pending: 1 });
+      expect(held.stderr).toContain('GW_SCOPE_DENIED');
+    }
+  });
+});
+
+describe('gateway outage', () => {
+  it('spools while the gateway is down and delivers every spooled event exactly once after it returns', async () => {
+    const processes = pipeline.processes as Map<string, ChildProcess>;
+    await stopProcess(processes.get('ingest-gateway')!);
+    const env = collectorEnv({ AISPM_COLLECTOR_TIMEOUT_MS: '500' });
+    const payloads = [1, 2, 3, 4].map((n) => ({
+      session_id: 'outage-session',
+      hook_event_name: 'PreToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: `echo ${n}` },
+      tool_use_id: `toolu_outage_${n}`,
+      cwd: '/tmp',
+    }));
+    for (const payload of payloads.slice(0, 3)) {
+      const run = spawnSync(process.execPath, [AISPM, 'collect', 'claude-code'], {
+        env,
+        input: JSON.stringify(payload),
+        encoding: 'utf8',
+      });
+      expect([run.status, run.stdout]).toEqual([0, '']);
+    }
+    expect(readdirSync(env.AISPM_SPOOL_DIR!).filter((f) => f.endsWith('.json'))).toHaveLength(3);
+
+    const restarted = spawnService('ingest-gateway', pipeline.env, Number(new URL(pipeline.gatewayUrl).port));
+    processes.set('ingest-gateway', restarted.child);
+    await awaitReady('restarted gateway', restarted.child, pipeline.gatewayUrl);
+
+    // A second collector process holding a copy of the same spool sends it too.
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'aispm-spool-copy-'));
+    cpSync(env.AISPM_SPOOL_DIR!, copy, { recursive: true });
+    for (const [spool, payload] of [
+      [env.AISPM_SPOOL_DIR!, payloads[3]],
+      [copy, {}],
+    ] as const) {
+      const run = spawnSync(process.execPath, [AISPM, 'collect', 'claude-code'], {
+        env: { ...env, AISPM_SPOOL_DIR: spool, AISPM_COLLECTOR_TIMEOUT_MS: '10000' },
+        input: JSON.stringify(payload),
+        encoding: 'utf8',
+      });
+      expect([run.status, run.stdout]).toEqual([0, '']);
+      expect(readdirSync(spool).filter((f) => f.endsWith('.json'))).toEqual([]);
+    }
+
+    await rows(sql`session_id = ${'outage-session'}`, 4);
+    const counts = await ch.query<{ event_id: string; copies: string }>(
+      `SELECT event_id, count() AS copies FROM ${pipeline.database}.events WHERE ${sql`tenant = ${pipeline.tenant}`} AND ${sql`session_id = ${'outage-session'}`} GROUP BY event_id`,
+    );
+    expect(counts).toHaveLength(4);
+    expect(counts.every((row) => Number(row.copies) === 1)).toBe(true);
+  });
+});
