@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import * as otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
+import { hubSignature } from '@aispm/auth';
 import { sql } from '@aispm/clickhouse';
 import { TestIssuer, REQUEST_TOKEN } from '../support/oidc-issuer';
 import {
@@ -382,6 +383,38 @@ describe('GitHub Actions', () => {
       expect(held).toMatchObject({ delivered: 0, pending: 1 });
       expect(held.stderr).toContain('GW_SCOPE_DENIED');
     }
+  });
+});
+
+describe('GitHub workflow_job webhook', () => {
+  const deliver = (body: string, signature: string, event = 'workflow_job') =>
+    fetch(`${pipeline.gatewayUrl}/enterprise/aispm/webhooks/github/${pipeline.collectorId}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': event,
+        'x-hub-signature-256': signature,
+      },
+      body,
+    });
+
+  it('takes a delivery signed with the collector secret, and refuses a forged one', async () => {
+    const body = fixtureText('github-workflow-job.json');
+    const forged = await deliver(body, hubSignature('not-the-secret', body));
+    expect([forged.status, ((await forged.json()) as { code: string }).code]).toEqual([
+      401,
+      'GW_SIGNATURE_INVALID',
+    ]);
+    const ping = await deliver('{"zen":"hi"}', hubSignature(pipeline.signingSecret, '{"zen":"hi"}'), 'ping');
+    expect(ping.status).toBe(202);
+    const answer = await deliver(body, hubSignature(pipeline.signingSecret, body));
+    expect(answer.status).toBe(202);
+    const [row] = await rows(sql`session_id = ${'gha-run-940463255-1'}`, 1);
+    expect(row).toMatchObject({
+      event_type: 'ci_runner_event',
+      repository: 'acme/app',
+      action_type: 'workflow_job.completed',
+    });
   });
 });
 
