@@ -206,7 +206,12 @@ export class Collector {
         signal: AbortSignal.timeout(Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()))),
       });
     } catch (error) {
-      return { kind: 'retry', reason: `request failed: ${String((error as Error).cause ?? error)}` };
+      const cause = (error as Error).cause ?? error;
+      // Nothing listens: the gateway is down, and retrying within this run would only hold the
+      // tool up. The events wait in the spool for the next run.
+      if ((cause as NodeJS.ErrnoException).code === 'ECONNREFUSED')
+        return { kind: 'hold', reason: 'the gateway refused the connection' };
+      return { kind: 'retry', reason: `request failed: ${String(cause)}` };
     }
     const text = await response.text().catch(() => '');
     const status = response.status;

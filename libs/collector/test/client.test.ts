@@ -30,7 +30,7 @@ async function gateway(handlers: Handler[]): Promise<{ server: Server; url: stri
     request.on('data', (chunk) => (body += chunk));
     request.on('end', () => {
       bodies.push(body);
-      (handlers.shift() ?? handlers[handlers.length - 1]!)(request, body, response);
+      (handlers.length > 1 ? handlers.shift()! : handlers[0]!)(request, body, response);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -135,17 +135,45 @@ describe('collector', () => {
     );
   });
 
-  it('leaves everything spooled when the gateway is down past the deadline, and never throws', async () => {
+  it('leaves everything spooled when nothing listens, without waiting to retry, and never throws', async () => {
+    const waits: number[] = [];
     const spool = new Spool(spoolDir(), 100, quiet);
+    // A port that was just free: nothing listens on it.
+    const { server, url } = await gateway([]);
+    await new Promise((resolve) => server.close(resolve));
     const collector = new Collector({
-      target: { url: 'http://127.0.0.1:1', credential: 'k' },
+      target: { url, credential: 'k' },
       settings,
       spool,
       log: quiet,
-      requestTimeoutMs: 200,
+      sleep: async (ms) => void waits.push(ms),
     });
     collector.record(drafts);
-    expect(await collector.flush(300)).toEqual({ delivered: 0, refused: 0, pending: 2 });
+    expect(await collector.flush(60_000)).toEqual({ delivered: 0, refused: 0, pending: 2 });
+    expect(waits).toEqual([]);
+  });
+
+  it('retries a gateway that does not answer in time, until the deadline', async () => {
+    const { server, url } = await gateway([() => undefined]);
+    const spool = new Spool(spoolDir(), 100, quiet);
+    const waits: number[] = [];
+    const collector = new Collector({
+      target: { url, credential: 'k' },
+      settings,
+      spool,
+      log: quiet,
+      requestTimeoutMs: 100,
+      random: () => 0,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    collector.record(drafts);
+    try {
+      expect(await collector.flush(1_000)).toEqual({ delivered: 0, refused: 0, pending: 2 });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+    expect(waits.length).toBeGreaterThan(0);
   });
 
   it('holds events when the credential is refused', async () => {
