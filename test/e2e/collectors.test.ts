@@ -418,6 +418,31 @@ describe('GitHub workflow_job webhook', () => {
   });
 });
 
+describe('Terraform plan', () => {
+  it('sends each resource change of a plan as a cloud_iac_event', async () => {
+    const run = spawnSync(
+      process.execPath,
+      [AISPM, 'collect', 'terraform-plan', path.join(FIXTURES, 'terraform-plan.json'), '--json'],
+      {
+        env: collectorEnv(),
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ events: 5, delivered: 5, refused: 0, pending: 0 });
+    const found = await rows(sql`agent_id = ${'terraform'}`, 5);
+    expect(found.map((r) => [r.event_type, r.target_summary, r.action_type]).sort()).toEqual(
+      [
+        ['cloud_iac_event', 'aws_s3_bucket.logs', 'create'],
+        ['cloud_iac_event', 'aws_iam_role_policy.ci', 'update'],
+        ['cloud_iac_event', 'aws_security_group.web', 'replace'],
+        ['cloud_iac_event', 'aws_secretsmanager_secret.db', 'delete'],
+        ['cloud_iac_event', 'aws_instance.old', 'forget'],
+      ].sort(),
+    );
+  });
+});
+
 describe('gateway outage', () => {
   it('spools while the gateway is down and delivers every spooled event exactly once after it returns', async () => {
     const processes = pipeline.processes as Map<string, ChildProcess>;

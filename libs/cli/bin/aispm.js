@@ -7,4 +7,6 @@ try {
   process.stderr.write('aispm: not built yet; run `npm run build` (or `npm run up`) first.\n');
   process.exit(1);
 }
-require('../dist/main.js').run(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// The collectors run inside other tools' hooks: they load only their own module.
+require(argv[0] === 'collect' ? '../dist/collect.js' : '../dist/main.js').run(argv);

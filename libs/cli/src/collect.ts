@@ -21,7 +21,8 @@ import {
   type Collector,
   type HookAgent,
 } from '@aispm/collector';
-import { UsageError, type Command } from './commands';
+import { UsageError, type Command } from './command';
+import { runCommands } from './runner';
 
 const log = stderrLog();
 const HOOK_AGENTS = new Set<HookAgent>(['claude_code', 'gemini_cli', 'codex']);
@@ -233,4 +234,12 @@ async function proxy(serverName: string, command: readonly string[]): Promise<nu
   await flushing;
   await collector?.flush(timeoutMs);
   return code;
+}
+
+/**
+ * Runs an `aispm collect …` command. The collectors run inside other tools' hooks, so this entry
+ * loads only their module, not every command's Kafka and ClickHouse clients.
+ */
+export function run(argv: string[]): void {
+  runCommands(COLLECT_COMMANDS, argv);
 }

@@ -1,90 +1,13 @@
-/**
- * Entry point of `npx aispm`: finds the command, parses its flags, runs it, and prints the
- * result. Exit codes: 0 done, 1 the command failed, 2 the call was wrong.
- */
-import { COMMANDS, UsageError, type Options } from './commands';
-import { loadEnv } from './env';
+/** Entry point of `npx aispm`, with every command. */
+import { COMMANDS } from './commands';
+import { findCommand as findIn, runCommands } from './runner';
 
-function usage(): string {
-  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`)].join('\n');
-}
-
-/** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'yes', 'require-signature', 'dry-run', 'help', 'reinject']);
-
-/**
- * `--name value`, `--name=value` and boolean `--flag`; a repeated flag collects into an array
- * (`--repo a --repo b`). Everything else is positional.
- */
-export function parseOptions(argv: readonly string[]): { options: Options; positionals: string[] } {
-  const options: Record<string, string | boolean | string[]> = {};
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i]!;
-    // Everything after a bare `--` is positional: a command line to run, with its own flags.
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--')) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    let value: string | boolean;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else if (BOOLEAN_FLAGS.has(name) || i + 1 >= argv.length) value = true;
-    else value = argv[++i]!;
-    const previous = options[name];
-    if (previous === undefined || typeof value === 'boolean') options[name] = value;
-    else options[name] = [...(Array.isArray(previous) ? previous : [String(previous)]), value];
-  }
-  return { options, positionals };
-}
+export { parseOptions } from './runner';
 
 /** The command named by the leading words of argv, longest match first. */
-export function findCommand(argv: readonly string[]): { name: string; rest: string[] } | undefined {
-  for (let words = Math.min(3, argv.length); words >= 1; words -= 1) {
-    const name = argv.slice(0, words).join(' ');
-    if (COMMANDS[name]) return { name, rest: argv.slice(words) };
-  }
-  return undefined;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const found = findCommand(argv);
-  const end = argv.indexOf('--');
-  const help = (end === -1 ? argv : argv.slice(0, end)).includes('--help');
-  if (!found || help) {
-    process.stderr.write(`${usage()}\n`);
-    return found || help ? 0 : 2;
-  }
-  const { options, positionals } = parseOptions(found.rest);
-  try {
-    const command = COMMANDS[found.name]!;
-    const result = await command.run(positionals, options, loadEnv());
-    if (command.quiet) return 0;
-    const out = command.resultTo?.(options) === 'stderr' ? process.stderr : process.stdout;
-    out.write(options.json ? `${JSON.stringify(result)}\n` : `${formatText(result)}\n`);
-    return 0;
-  } catch (error) {
-    process.stderr.write(`aispm ${found.name}: ${(error as Error).message}\n`);
-    if (error instanceof UsageError) {
-      process.stderr.write(`usage: ${COMMANDS[found.name]!.usage}\n`);
-      return 2;
-    }
-    return 1;
-  }
-}
-
-function formatText(result: Record<string, unknown>): string {
-  return Object.entries(result)
-    .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
-    .join('\n');
-}
+export const findCommand = (argv: readonly string[]) => findIn(COMMANDS, argv);
 
 /** Runs the CLI with `argv` (without node and script) and exits with its code. */
 export function run(argv: string[]): void {
-  void main(argv).then((code) => process.exit(code));
+  runCommands(COMMANDS, argv);
 }
