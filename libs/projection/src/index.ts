@@ -29,3 +29,6 @@ export function toEventRow(event: NormalizedEvent, nowMs: number): EventRow {
     projected_ms: nowMs,
   };
 }
+
+export * from './posture-delta';
+export * from './watermark';

@@ -9,4 +9,25 @@ export interface PostureDelta {
   kind: 'overview' | 'finding' | 'near_miss' | 'coverage' | 'watermark';
   produced_ms: number;
   data?: {};
+  /**
+   * The tenant's freshness watermark when the delta was published (DESIGN §10): every event the gateway accepted before watermark_ms is projected. Optional so that older producers stay valid.
+   */
+  watermark?: {
+    /**
+     * UTC ms; 0 until the first watermark of the tenant is known.
+     */
+    watermark_ms: number;
+    /**
+     * When the watermark was last computed, UTC ms.
+     */
+    observed_ms?: number;
+    /**
+     * Messages each stage had still to process when the watermark was computed.
+     */
+    lag: {
+      redactor: number;
+      normalizer: number;
+      projector: number;
+    };
+  };
 }
