@@ -252,6 +252,16 @@ export const CONFIG_KEYS = {
     String(3600 * 1000),
     'How often the projector applies tenant retention and deletion to ClickHouse.',
   ),
+  GATEWAY_STREAM_HEARTBEAT_MS: key(
+    integer(100, 300_000),
+    '15000',
+    'How often the live stream sends a heartbeat comment, so proxies keep an idle connection open.',
+  ),
+  PROJECTOR_WATERMARK_INTERVAL_MS: key(
+    integer(100, 3_600_000),
+    '1000',
+    'How often the projector recomputes the freshness watermark of tenants it has projected into and publishes it when it moved.',
+  ),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -9,3 +9,4 @@ export * from './worker';
 export * from './lag';
 export * from './health';
 export * from './range';
+export * from './cursor';
