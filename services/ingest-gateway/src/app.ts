@@ -15,6 +15,7 @@ import { openApiRoute } from './plugins/openapi';
 import { admitWithin } from './plugins/overload';
 import { replayRoutes, type ReplayDeps } from './plugins/replay';
 import { installProblemHandlers } from './plugins/problems';
+import { streamRoutes, type StreamDeps } from './plugins/stream';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,6 +36,7 @@ export interface GatewayDeps
   /** Ingest requests held at once before answering 503 (GATEWAY_MAX_INFLIGHT_REQUESTS). */
   readonly maxInflightRequests: number;
   readonly kafka: ReplayDeps['kafka'];
+  readonly stream: Omit<StreamDeps, 'control' | 'kafka' | 'kafkaAdmin' | 'codec' | 'logger' | 'metrics'>;
 }
 
 /**
@@ -70,5 +72,6 @@ export function buildGateway(
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(healthRoutes({ ...deps, control: deps.control.state }));
   void app.register(replayRoutes({ ...deps, control: deps.control.state }));
+  void app.register(streamRoutes({ ...deps, ...deps.stream, control: deps.control.state }));
   return app;
 }

@@ -111,6 +111,11 @@ runMain(async () => {
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
     maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,
+    stream: {
+      groupPrefix: config.AISPM_GROUP_PREFIX,
+      instanceId: config.AISPM_INSTANCE_ID,
+      heartbeatMs: config.GATEWAY_STREAM_HEARTBEAT_MS,
+    },
   };
   const app = buildGateway(gatewayDeps);
   await app.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_PORT });

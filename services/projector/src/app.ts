@@ -11,6 +11,7 @@ import { SinkStage, type WorkerContext } from '@aispm/kafka';
 import { toEventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
 import { AuditChainWriter } from './audit';
+import { PosturePublisher } from './posture';
 import { RetentionJob } from './retention';
 
 export async function buildProjector(
@@ -21,6 +22,15 @@ export async function buildProjector(
   const applied = await migrate(clickhouse, config.CLICKHOUSE_DATABASE);
   if (applied.length > 0) logger.info({ applied }, 'ClickHouse migrations applied');
   const eventsTable = `${identifier(config.CLICKHOUSE_DATABASE)}.events`;
+  const posture = new PosturePublisher(
+    kafka,
+    codec,
+    clickhouse,
+    config.CLICKHOUSE_DATABASE,
+    config.AISPM_GROUP_PREFIX,
+    logger,
+  );
+  await posture.start(config.PROJECTOR_WATERMARK_INTERVAL_MS);
   const stage = new SinkStage<NormalizedEvent>(
     kafka,
     {
@@ -49,6 +59,11 @@ export async function buildProjector(
         for (const input of inputs) {
           metrics.endToEndLatency.observe({ tenant: input.tenant }, done - input.value.received_ms);
         }
+        // A batch is one topic's partition, so one tenant.
+        await posture.publish(
+          inputs[0]!.tenant,
+          inputs.map((input) => input.value),
+        );
       },
     },
     codec,
@@ -95,6 +110,7 @@ export async function buildProjector(
       await healthSink.stop();
       await audit.stop();
       await retention.stop();
+      await posture.stop();
       await control.stop();
       await clickhouse.close();
     },

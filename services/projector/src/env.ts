@@ -14,6 +14,7 @@ export const loadEnv = () =>
       'AISPM_TOPIC_PARTITIONS',
       'AISPM_TOPIC_REPLICATION',
       'AISPM_RAW_RETENTION_MS',
+      'PROJECTOR_WATERMARK_INTERVAL_MS',
     ],
     process.env,
     { AISPM_OPS_PORT: '9103', AISPM_INSTANCE_ID: 'projector-0' },

@@ -143,6 +143,21 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/enterprise/aispm/stream': {
+        get: {
+          summary:
+            "The tenant's posture deltas as Server-Sent Events (reader credentials, viewer and up). Each event's id is a cursor; send it back as Last-Event-ID to resume with nothing skipped or repeated. Heartbeat comments keep the connection open.",
+          security: bearer,
+          parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }],
+          responses: {
+            '200': {
+              description: 'An event stream; each data line is a posture-delta.v1 document',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            ...problemResponses,
+          },
+        },
+      },
       '/enterprise/aispm/admin/tenants': {
         get: adminOp('List the tenants this credential administers.'),
         post: adminOp('Create a tenant and its topics (operators).', '201'),

@@ -1,0 +1,180 @@
+/**
+ * Owns `GET /enterprise/aispm/stream`: the tenant's posture deltas as Server-Sent Events
+ * (DESIGN §10), for reader credentials (viewer and up) of that tenant only. The tenant comes
+ * from the credential, never from the request.
+ *
+ * One Kafka consumer per connection, in a consumer group of its own, reading only its tenant's
+ * posture topic: a client can only ever be handed its own tenant's messages, and resuming from
+ * any point is a seek rather than a shared consumer's rewind. The group never commits; the
+ * connection's cursor lives in the client's `Last-Event-ID`. When the client goes away (or the
+ * gateway shuts down) the consumer leaves and its empty group disappears with it. The cost is one
+ * consumer (and its broker connections) per open stream; see docs/architecture.md.
+ *
+ * Each event's `id` is the cursor just after it (per partition, the next offset), so a client
+ * resuming with `Last-Event-ID` gets exactly the deltas after the last one it saw. Without one,
+ * the stream starts at the end: live deltas only. A heartbeat comment every
+ * GATEWAY_STREAM_HEARTBEAT_MS keeps idle connections open through proxies.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Admin, Kafka } from 'kafkajs';
+import { Gauge } from 'prom-client';
+import { tenantTopic, type PostureDelta } from '@aispm/contracts';
+import type { ControlState } from '@aispm/control';
+import { AppError } from '@aispm/errors';
+import { formatCursor, parseCursor, startPositions, type StageCodec } from '@aispm/kafka';
+import type { Logger, Metrics } from '@aispm/observability';
+import { authenticate, requireRole } from '../access';
+
+export interface StreamDeps {
+  readonly control: ControlState;
+  readonly kafka: Kafka;
+  readonly kafkaAdmin: Admin;
+  readonly codec: StageCodec;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Prefix of the per-connection consumer groups (`<prefix>-stream-<instance>-<uuid>`). */
+  readonly groupPrefix: string;
+  readonly instanceId: string;
+  readonly heartbeatMs: number;
+}
+
+/** How long a client waits before reconnecting after the stream drops (SSE `retry`). */
+const RETRY_MS = 2000;
+
+export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
+  const name = 'aispm_stream_connections';
+  // Both listeners (plain and mTLS) share one registry, so the gauge is made once.
+  const open =
+    (deps.metrics.registry.getSingleMetric(name) as Gauge | undefined) ??
+    new Gauge({
+      name,
+      help: 'Open live-stream connections (each holds one Kafka consumer).',
+      registers: [deps.metrics.registry],
+    });
+  const closers = new Set<() => Promise<void>>();
+  return async (app) => {
+    // Streams never end on their own; without this, closing the server would wait for them.
+    app.addHook('preClose', async () => {
+      await Promise.all([...closers].map((close) => close()));
+    });
+    app.get('/enterprise/aispm/stream', async (request, reply) => {
+      const principal = authenticate(deps.control, request);
+      const tenant = principal.kind === 'reader' ? principal.tenant?.slug : undefined;
+      if (tenant === undefined) {
+        throw new AppError('GW_FORBIDDEN', 'The stream is read with a reader credential of the tenant');
+      }
+      requireRole(principal, 'viewer', tenant);
+      const lastEventId = request.headers['last-event-id'];
+      const cursor = lastEventId === undefined ? undefined : parseCursor(String(lastEventId));
+      if (lastEventId !== undefined && cursor === undefined) {
+        throw new AppError('GW_BAD_REQUEST', 'Last-Event-ID is not an id this stream issued');
+      }
+      const topic = tenantTopic(tenant, 'posture');
+      const { positions, gap } = startPositions(cursor, await retainedRanges(deps.kafkaAdmin, topic));
+      const groupId = `${deps.groupPrefix}-stream-${deps.instanceId}-${randomUUID()}`;
+      const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 });
+      const log = deps.logger.child({ tenant, groupId });
+      await consumer.connect().catch((cause: unknown) => {
+        throw new AppError('GW_KAFKA_UNAVAILABLE', 'The event log cannot be read right now', { cause });
+      });
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        // nginx buffers responses unless told not to.
+        'x-accel-buffering': 'no',
+      });
+      res.write(`retry: ${RETRY_MS}\n\n`);
+      if (gap) {
+        // Retention deleted deltas the cursor asked for: say so rather than pretend.
+        res.write(`event: gap\ndata: ${JSON.stringify({ resumed_at: formatCursor(positions) })}\n\n`);
+      }
+      open.inc();
+      const heartbeat = setInterval(() => res.write(`: heartbeat ${Date.now()}\n\n`), deps.heartbeatMs);
+      let closed: Promise<void> | undefined;
+      const close = () => {
+        closed ??= (async () => {
+          clearInterval(heartbeat);
+          closers.delete(close);
+          open.dec();
+          res.end();
+          // An empty group would otherwise linger on the broker until its offsets cleanup runs.
+          await consumer
+            .disconnect()
+            .then(() => deps.kafkaAdmin.deleteGroups([groupId]))
+            .catch((error: unknown) => {
+              log.warn({ err: error }, 'stream consumer did not leave cleanly');
+            });
+          log.debug('stream closed');
+        })();
+        return closed;
+      };
+      closers.add(close);
+      res.on('close', () => void close());
+
+      const seekAll = () => {
+        for (const [partition, offset] of positions)
+          consumer.seek({ topic, partition, offset: String(offset) });
+      };
+      // A rejoin (e.g. after a long stall) would restart where the group committed, which is
+      // nowhere: seek back to where this connection stands.
+      consumer.on(consumer.events.GROUP_JOIN, seekAll);
+      // A consumer that gave up ends the stream; the client reconnects with its Last-Event-ID.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) void close();
+      });
+      try {
+        await consumer.subscribe({ topics: [topic] });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            const offset = BigInt(message.offset);
+            // After a rejoin KafkaJS may hand over a message already sent; never send it twice.
+            if (closed || offset < (positions.get(partition) ?? 0n)) return;
+            const delta = await deps.codec.decode<PostureDelta>(message.value);
+            positions.set(partition, offset + 1n);
+            if (delta.tenant !== tenant) {
+              // Cannot happen while topics are per tenant; refuse rather than leak if it does.
+              log.error(
+                { topic, partition, offset: message.offset },
+                'posture delta of another tenant skipped',
+              );
+              return;
+            }
+            const ok = res.write(
+              `id: ${formatCursor(positions)}\nevent: ${delta.kind}\ndata: ${JSON.stringify(delta)}\n\n`,
+            );
+            // A slow client holds its own consumer back, nobody else's.
+            if (!ok) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+          },
+        });
+        seekAll();
+      } catch (error) {
+        log.warn({ err: error }, 'stream consumer failed to start');
+        await close();
+      }
+      log.debug({ cursor: formatCursor(positions) }, 'stream opened');
+    });
+  };
+}
+
+/**
+ * The posture topic's retained offsets. A tenant created a moment ago may not have a partition
+ * leader in the metadata yet, so this retries briefly before answering 503.
+ */
+async function retainedRanges(admin: Admin, topic: string) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (cause) {
+      if (attempt >= 5) {
+        throw new AppError('GW_KAFKA_UNAVAILABLE', 'The event log cannot be read right now', { cause });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}

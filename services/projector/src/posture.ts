@@ -1,0 +1,177 @@
+/**
+ * Publishes posture deltas to `aispm.<t>.posture` (DESIGN §10) and keeps each tenant's freshness
+ * watermark. The sink calls `publish` after its ClickHouse insert returned and before its offsets
+ * are committed, so a delta never announces a row that is not stored, and a crash in between
+ * publishes the batch's deltas again (at least once; deltas name their events).
+ *
+ * Deltas are keyed by tenant, so all of a tenant's deltas share one partition and a subscriber
+ * sees them, watermarks included, in the order they were published.
+ *
+ * The watermark is recomputed every PROJECTOR_WATERMARK_INTERVAL_MS for tenants this instance
+ * projected into since it last caught up (libs/projection/src/watermark.ts says how), and a
+ * `watermark` delta is published whenever it moved.
+ */
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
+import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } from '@aispm/contracts';
+import { EXACTLY_ONCE_RETRY, stageGroupId, type StageCodec } from '@aispm/kafka';
+import type { Logger } from '@aispm/observability';
+import {
+  advanceWatermark,
+  consumerLag,
+  INITIAL_WATERMARK,
+  postureDeltas,
+  type DeltaWatermark,
+  type WatermarkState,
+} from '@aispm/projection';
+
+interface TenantFreshness {
+  state: WatermarkState;
+  published: DeltaWatermark;
+}
+
+type Offsets = Map<number, bigint>;
+
+/** The stage whose consumer group reads each topic, in flow order. */
+const READERS = [
+  { stage: 'raw', service: 'redactor' },
+  { stage: 'redacted', service: 'normalizer' },
+  { stage: 'normalized', service: 'projector' },
+] as const;
+
+export class PosturePublisher {
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly eventsTable: string;
+  private readonly freshness = new Map<string, TenantFreshness>();
+  /**
+   * Tenants whose watermark may still move (projected into since they last caught up), with a
+   * count of batches, so a refresh racing with a publish does not retire a tenant it never saw.
+   */
+  private readonly active = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+
+  constructor(
+    kafka: Kafka,
+    private readonly codec: StageCodec,
+    private readonly clickhouse: ClickHouse,
+    database: string,
+    private readonly groupPrefix: string,
+    private readonly logger: Logger,
+  ) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: EXACTLY_ONCE_RETRY,
+    });
+    this.admin = kafka.admin();
+    this.eventsTable = `${identifier(database)}.events`;
+  }
+
+  async start(intervalMs: number): Promise<void> {
+    await Promise.all([this.producer.connect(), this.admin.connect()]);
+    this.timer = setInterval(() => {
+      this.ticking = this.ticking
+        .then(() => this.refresh([...this.active.keys()]))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'watermark refresh failed; will retry'));
+    }, intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+
+  /** Publishes the deltas of a batch of `tenant`'s events that ClickHouse has just stored. */
+  async publish(tenant: string, events: readonly NormalizedEvent[]): Promise<void> {
+    // A tenant this process has not seen yet gets its watermark first, so no delta says 0.
+    if (!this.freshness.has(tenant)) await this.refresh([tenant]);
+    this.active.set(tenant, (this.active.get(tenant) ?? 0) + 1);
+    await this.send(tenant, postureDeltas(tenant, events, this.freshness.get(tenant)!.published, Date.now()));
+  }
+
+  private async send(tenant: string, deltas: readonly PostureDelta[]): Promise<void> {
+    const messages = [];
+    for (const delta of deltas) {
+      messages.push({ key: tenant, value: await this.codec.encode(TOPIC_SCHEMAS.posture, delta) });
+    }
+    await this.producer.send({ topic: tenantTopic(tenant, 'posture'), messages, acks: -1 });
+  }
+
+  /** Recomputes the watermarks of `tenants`, publishing a `watermark` delta where one moved. */
+  private async refresh(tenants: readonly string[]): Promise<void> {
+    if (tenants.length === 0) return;
+    const committed = await Promise.all(
+      READERS.map(({ stage, service }) =>
+        this.committedOffsets(
+          stageGroupId(this.groupPrefix, service),
+          tenants.map((tenant) => tenantTopic(tenant, stage)),
+        ),
+      ),
+    );
+    for (const tenant of tenants) {
+      const batches = this.active.get(tenant);
+      // TRICKY: the time is taken before the raw end offsets are read, so every event accepted
+      // before it is below them.
+      const observedMs = Date.now();
+      const ends = await Promise.all(READERS.map(({ stage }) => this.endOffsets(tenantTopic(tenant, stage))));
+      const projectedNext = await this.projectedNext(tenant);
+      const before = this.freshness.get(tenant);
+      const state = advanceWatermark(
+        before?.state ?? INITIAL_WATERMARK,
+        { at_ms: observedMs, ends: ends[0]! },
+        projectedNext,
+      );
+      const [redactor, normalizer, projector] = READERS.map((_, i) =>
+        consumerLag(ends[i]!, committed[i]!.get(tenantTopic(tenant, READERS[i]!.stage)) ?? new Map()),
+      );
+      const published: DeltaWatermark = {
+        watermark_ms: state.watermark_ms,
+        observed_ms: observedMs,
+        lag: { redactor: redactor!, normalizer: normalizer!, projector: projector! },
+      };
+      this.freshness.set(tenant, { state, published });
+      if (state.pending.length === 0 && this.active.get(tenant) === batches) this.active.delete(tenant);
+      if (before && state.watermark_ms > before.state.watermark_ms) {
+        await this.send(tenant, [
+          {
+            schema_version: 'aispm.posture_delta.v1',
+            tenant,
+            kind: 'watermark',
+            produced_ms: Date.now(),
+            data: {},
+            watermark: published,
+          },
+        ]);
+      }
+    }
+  }
+
+  private async committedOffsets(groupId: string, topics: string[]): Promise<Map<string, Offsets>> {
+    const result = await this.admin.fetchOffsets({ groupId, topics });
+    return new Map(
+      result.map(({ topic, partitions }) => [
+        topic,
+        new Map(partitions.map(({ partition, offset }) => [partition, BigInt(offset)])),
+      ]),
+    );
+  }
+
+  private async endOffsets(topic: string): Promise<Offsets> {
+    const partitions = await this.admin.fetchTopicOffsets(topic);
+    return new Map(partitions.map(({ partition, high }) => [partition, BigInt(high)]));
+  }
+
+  /** Per raw partition, the offset after the highest one whose event is in ClickHouse. */
+  private async projectedNext(tenant: string): Promise<Offsets> {
+    const rows = await this.clickhouse.query<{ partition: number; next: string }>(
+      `SELECT source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable} WHERE ` +
+        sql`tenant = ${tenant} AND source_topic = ${tenantTopic(tenant, 'raw')}` +
+        ' GROUP BY source_partition',
+    );
+    return new Map(rows.map((row) => [Number(row.partition), BigInt(row.next)]));
+  }
+}
