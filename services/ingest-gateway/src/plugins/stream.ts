@@ -16,6 +16,7 @@
  * GATEWAY_STREAM_HEARTBEAT_MS keeps idle connections open through proxies.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Admin, Kafka } from 'kafkajs';
 import { Gauge } from 'prom-client';
@@ -149,7 +150,7 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
               `id: ${formatCursor(positions)}\nevent: ${delta.kind}\ndata: ${JSON.stringify(delta)}\n\n`,
             );
             // A slow client holds its own consumer back, nobody else's.
-            if (!ok) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+            if (!ok) await drained(res);
           },
         });
         seekAll();
@@ -177,4 +178,17 @@ async function retainedRanges(admin: Admin, topic: string) {
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
     }
   }
+}
+
+/** Resolves when `res` can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
