@@ -201,6 +201,15 @@ it('carries the freshness watermark, sends heartbeats, and refuses what it must'
   expect(badCursor.status).toBe(400);
 });
 
+it('ends an open stream when its reader is revoked', async () => {
+  const [tenant] = tenants;
+  const { body } = await pipeline.admin('POST', '/readers', { tenant: tenant!.slug, role: 'viewer' });
+  const client = await open(gateways[1]!, String(body.api_key));
+  expect(client.status).toBe(200);
+  expect((await pipeline.admin('POST', `/readers/${String(body.reader_id)}/revoke`)).status).toBe(200);
+  await eventually('the revoked reader’s stream to end', async () => (client.ended ? true : undefined));
+});
+
 it('drops each consumer when its client goes away', async () => {
   await Promise.all(clients.map((c) => c.close()));
   const kafka = new Kafka({

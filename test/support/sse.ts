@@ -15,6 +15,8 @@ export class SseClient {
   readonly comments: string[] = [];
   private readonly abort = new AbortController();
   private reading: Promise<void> = Promise.resolve();
+  /** Whether the server ended the stream. */
+  ended = false;
 
   private constructor(readonly status: number) {}
 
@@ -43,6 +45,7 @@ export class SseClient {
           buffer = buffer.slice(end + 2);
         }
       }
+      this.ended = true;
     } catch (error) {
       if (!this.abort.signal.aborted) throw error;
     }

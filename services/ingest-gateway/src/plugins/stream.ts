@@ -13,7 +13,8 @@
  * Each event's `id` is the cursor just after it (per partition, the next offset), so a client
  * resuming with `Last-Event-ID` gets exactly the deltas after the last one it saw. Without one,
  * the stream starts at the end: live deltas only. A heartbeat comment every
- * GATEWAY_STREAM_HEARTBEAT_MS keeps idle connections open through proxies.
+ * GATEWAY_STREAM_HEARTBEAT_MS keeps idle connections open through proxies. Revoking the reader
+ * (or deleting the tenant) ends its open streams within a second.
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -42,6 +43,8 @@ export interface StreamDeps {
 
 /** How long a client waits before reconnecting after the stream drops (SSE `retry`). */
 const RETRY_MS = 2000;
+/** How often an open stream checks that its credential still stands. */
+const REVOCATION_CHECK_MS = 1000;
 
 export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
   const name = 'aispm_stream_connections';
@@ -96,10 +99,20 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
       }
       open.inc();
       const heartbeat = setInterval(() => res.write(`: heartbeat ${Date.now()}\n\n`), deps.heartbeatMs);
+      // A revoked reader, or a deleted tenant, loses an open stream within a second too.
+      const recheck = setInterval(() => {
+        try {
+          authenticate(deps.control, request);
+        } catch {
+          log.info('stream credential no longer valid; closing');
+          void close();
+        }
+      }, REVOCATION_CHECK_MS);
       let closed: Promise<void> | undefined;
       const close = () => {
         closed ??= (async () => {
           clearInterval(heartbeat);
+          clearInterval(recheck);
           closers.delete(close);
           open.dec();
           res.end();
@@ -116,6 +129,7 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
       };
       closers.add(close);
       res.on('close', () => void close());
+      if (res.destroyed) void close();
 
       const seekAll = () => {
         for (const [partition, offset] of positions)
