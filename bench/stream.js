@@ -12,6 +12,7 @@
 const { execFileSync, spawn } = require('node:child_process');
 const { mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
 const { createServer } = require('node:net');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
@@ -74,18 +75,19 @@ async function waitReady(url) {
   throw new Error(`${url} never became ready`);
 }
 
-/** Calls `onEventIds(ids, at)` for each overview delta read from the SSE stream. */
-async function openStream(url, key, onEventIds) {
-  const abort = new AbortController();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
-  if (response.status !== 200) throw new Error(`stream answered ${response.status}`);
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of response.body) {
+/**
+ * Calls `onEventIds(ids, at, producedMs)` for each overview delta read from the SSE stream. Reads
+ * with node:http, which hands over each chunk as the socket delivers it.
+ */
+function openStream(url, key, onEventIds) {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { headers: { authorization: `Bearer ${key}` } }, (response) => {
+      if (response.statusCode !== 200) return reject(new Error(`stream answered ${response.statusCode}`));
+      response.setEncoding('utf8');
+      let buffer = '';
+      response.on('data', (chunk) => {
         const at = performance.now();
-        buffer += decoder.decode(chunk, { stream: true });
+        buffer += chunk;
         let end;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);
@@ -95,15 +97,13 @@ async function openStream(url, key, onEventIds) {
           const delta = JSON.parse(data.slice(6));
           onEventIds(delta.data.event_ids, at, delta.produced_ms);
         }
-      }
-    } catch (error) {
-      if (!abort.signal.aborted) throw error;
-    }
-  })();
-  return async () => {
-    abort.abort();
-    await reading;
-  };
+      });
+      resolve(async () => {
+        request.destroy();
+      });
+    });
+    request.on('error', reject);
+  });
 }
 
 async function main() {
@@ -206,6 +206,7 @@ async function main() {
       if (response.status !== 202) throw new Error(`event answered ${response.status}`);
       if (measure) accepted.set(body.event.event_id, at);
     };
+    let failed = 0;
     /** Offers RATE events per second for `seconds` (open loop). */
     const offer = async (seconds, measure) => {
       const inflight = [];
@@ -213,7 +214,8 @@ async function main() {
       for (let i = 0; Date.now() - start < seconds * 1000; i += 1) {
         const wait = start + (i * 1000) / RATE - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        inflight.push(postOne(measure));
+        // A refused or failed post is counted, not measured; the run goes on.
+        inflight.push(postOne(measure).catch(() => (failed += 1)));
       }
       await Promise.all(inflight);
     };
@@ -224,6 +226,12 @@ async function main() {
     while ((viaSse.size < accepted.size || viaKafka.size < accepted.size) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
     }
+    // How busy the gateway's event loop was: an SSE write waits for it, a bare consumer does not.
+    const gatewayMetrics = await (await fetch(`${base}/metrics`)).text();
+    const loopLag = (name) =>
+      (Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(gatewayMetrics)?.[1]) * 1000).toFixed(
+        0,
+      );
     await closeStream();
     await consumer.disconnect();
     const kafkaAdmin = kafka.admin();
@@ -243,7 +251,7 @@ async function main() {
     const table = [
       `# Live stream latency`,
       ``,
-      `Measured by \`npm run bench:stream\` on ${os.cpus()[0].model}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}. One tenant; single-event POSTs at a steady ${RATE} events/s (open loop) for ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up. Latency runs from the gateway's 202 to the event's \`overview\` delta arriving. The four services, Kafka, ClickHouse, the registry and the load generator share the ${cores} cores, with other work on the machine.`,
+      `Measured by \`npm run bench:stream\` on ${os.cpus()[0].model}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}. One tenant; single-event POSTs at a steady ${RATE} events/s (open loop) for ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up (${failed} posts failed and are not measured). Load average at the end: ${os.loadavg()[0].toFixed(1)}. Latency runs from the gateway's 202 to the event's \`overview\` delta arriving. The four services, Kafka, ClickHouse, the registry and the load generator share the ${cores} cores, with other work on the machine.`,
       ``,
       `| Path | events seen | p50 ms | p99 ms | max ms |`,
       `| --- | --- | --- | --- | --- |`,
@@ -257,10 +265,12 @@ async function main() {
       hopRow('publish → SSE stream', hop.sse),
       hopRow('publish → bare KafkaJS consumer', hop.bare),
       ``,
-      `Ratio SSE / bare consumer: p50 **${(percentile(sse, 50) / percentile(bare, 50)).toFixed(2)}**, p99 **${(percentile(sse, 99) / percentile(bare, 99)).toFixed(2)}**. The bare consumer measures the pipeline alone (redactor, normalizer, projector and its ClickHouse insert, then the posture publish); the difference is the SSE hop.`,
+      `Ratio SSE / bare consumer: p50 **${(percentile(sse, 50) / percentile(bare, 50)).toFixed(2)}**, p99 **${(percentile(sse, 99) / percentile(bare, 99)).toFixed(2)}**. The bare consumer measures the pipeline alone (redactor, normalizer, projector and its ClickHouse insert, then the posture publish); the difference is the SSE hop. Gateway event-loop lag at the end of the run: p50 ${loopLag('nodejs_eventloop_lag_p50_seconds')} ms, p99 ${loopLag('nodejs_eventloop_lag_p99_seconds')} ms (it also served the ${RATE} POSTs/s).`,
       ``,
     ].join('\n');
-    writeFileSync(path.join(REPO, 'docs/benchmarks-stream.md'), table);
+    const out = path.join(REPO, 'docs/benchmarks-stream.md');
+    writeFileSync(out, table);
+    execFileSync('npx', ['prettier', '--write', out], { cwd: REPO, stdio: 'ignore' });
     process.stdout.write(`${table}\n`);
   } finally {
     if (operator) {
