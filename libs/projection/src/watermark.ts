@@ -54,20 +54,3 @@ export function advanceWatermark(
     pending: pending.slice(newest + 1),
   };
 }
-
-/**
- * Messages a consumer group still has to read: the sum over partitions of end minus committed
- * offset (a group that never committed counts from 0). On topics written in transactions the
- * commit markers take offsets too, so this can read a few messages high.
- */
-export function consumerLag(
-  ends: ReadonlyMap<number, bigint>,
-  committed: ReadonlyMap<number, bigint>,
-): number {
-  let lag = 0n;
-  for (const [partition, end] of ends) {
-    const position = committed.get(partition) ?? 0n;
-    if (end > position) lag += end - (position < 0n ? 0n : position);
-  }
-  return Number(lag);
-}

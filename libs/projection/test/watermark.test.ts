@@ -1,4 +1,4 @@
-import { advanceWatermark, consumerLag, INITIAL_WATERMARK, type RawSnapshot } from '../src';
+import { advanceWatermark, INITIAL_WATERMARK, type RawSnapshot } from '../src';
 
 const snap = (at_ms: number, ends: [number, bigint][]): RawSnapshot => ({ at_ms, ends: new Map(ends) });
 
@@ -51,24 +51,5 @@ describe('advanceWatermark', () => {
     for (let at = 1; at <= 10; at += 1) state = advanceWatermark(state, snap(at, [[0, 100n]]), new Map(), 3);
     expect(state.pending.map((s) => s.at_ms)).toEqual([8, 9, 10]);
     expect(state.watermark_ms).toBe(0);
-  });
-});
-
-describe('consumerLag', () => {
-  it('sums end minus committed, counting a group that never committed from zero', () => {
-    expect(
-      consumerLag(
-        new Map([
-          [0, 10n],
-          [1, 4n],
-          [2, 3n],
-        ]),
-        new Map([
-          [0, 7n],
-          [1, -1n],
-          [2, 5n],
-        ]),
-      ),
-    ).toBe(7);
   });
 });

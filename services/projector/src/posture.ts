@@ -14,11 +14,16 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
 import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } from '@aispm/contracts';
-import { EXACTLY_ONCE_RETRY, stageGroupId, type StageCodec } from '@aispm/kafka';
+import {
+  consumerLag,
+  EXACTLY_ONCE_RETRY,
+  stageGroupId,
+  type PartitionLag,
+  type StageCodec,
+} from '@aispm/kafka';
 import type { Logger } from '@aispm/observability';
 import {
   advanceWatermark,
-  consumerLag,
   INITIAL_WATERMARK,
   postureDeltas,
   type DeltaWatermark,
@@ -29,8 +34,6 @@ interface TenantFreshness {
   state: WatermarkState;
   published: DeltaWatermark;
 }
-
-type Offsets = Map<number, bigint>;
 
 /** The stage whose consumer group reads each topic, in flow order. */
 const READERS = [
@@ -103,35 +106,33 @@ export class PosturePublisher {
 
   /** Recomputes the watermarks of `tenants`, publishing a `watermark` delta where one moved. */
   private async refresh(tenants: readonly string[]): Promise<void> {
-    if (tenants.length === 0) return;
-    const committed = await Promise.all(
-      READERS.map(({ stage, service }) =>
-        this.committedOffsets(
-          stageGroupId(this.groupPrefix, service),
-          tenants.map((tenant) => tenantTopic(tenant, stage)),
-        ),
-      ),
-    );
     for (const tenant of tenants) {
       const batches = this.active.get(tenant);
       // TRICKY: the time is taken before the raw end offsets are read, so every event accepted
       // before it is below them.
       const observedMs = Date.now();
-      const ends = await Promise.all(READERS.map(({ stage }) => this.endOffsets(tenantTopic(tenant, stage))));
-      const projectedNext = await this.projectedNext(tenant);
+      const [raw, redacted, normalized] = await Promise.all(
+        READERS.map(({ stage, service }) =>
+          consumerLag(this.admin, stageGroupId(this.groupPrefix, service), [tenantTopic(tenant, stage)]),
+        ),
+      );
+      if (raw!.length === 0) {
+        // The tenant was deleted: nothing left to watch or publish to.
+        this.active.delete(tenant);
+        this.freshness.delete(tenant);
+        continue;
+      }
       const before = this.freshness.get(tenant);
       const state = advanceWatermark(
         before?.state ?? INITIAL_WATERMARK,
-        { at_ms: observedMs, ends: ends[0]! },
-        projectedNext,
+        { at_ms: observedMs, ends: new Map(raw!.map((p) => [p.partition, p.end])) },
+        await this.projectedNext(tenant),
       );
-      const [redactor, normalizer, projector] = READERS.map((_, i) =>
-        consumerLag(ends[i]!, committed[i]!.get(tenantTopic(tenant, READERS[i]!.stage)) ?? new Map()),
-      );
+      const total = (lags: readonly PartitionLag[]) => Number(lags.reduce((sum, p) => sum + p.lag, 0n));
       const published: DeltaWatermark = {
         watermark_ms: state.watermark_ms,
         observed_ms: observedMs,
-        lag: { redactor: redactor!, normalizer: normalizer!, projector: projector! },
+        lag: { redactor: total(raw!), normalizer: total(redacted!), projector: total(normalized!) },
       };
       this.freshness.set(tenant, { state, published });
       if (state.pending.length === 0 && this.active.get(tenant) === batches) this.active.delete(tenant);
@@ -150,23 +151,8 @@ export class PosturePublisher {
     }
   }
 
-  private async committedOffsets(groupId: string, topics: string[]): Promise<Map<string, Offsets>> {
-    const result = await this.admin.fetchOffsets({ groupId, topics });
-    return new Map(
-      result.map(({ topic, partitions }) => [
-        topic,
-        new Map(partitions.map(({ partition, offset }) => [partition, BigInt(offset)])),
-      ]),
-    );
-  }
-
-  private async endOffsets(topic: string): Promise<Offsets> {
-    const partitions = await this.admin.fetchTopicOffsets(topic);
-    return new Map(partitions.map(({ partition, high }) => [partition, BigInt(high)]));
-  }
-
   /** Per raw partition, the offset after the highest one whose event is in ClickHouse. */
-  private async projectedNext(tenant: string): Promise<Offsets> {
+  private async projectedNext(tenant: string): Promise<Map<number, bigint>> {
     const rows = await this.clickhouse.query<{ partition: number; next: string }>(
       `SELECT source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable} WHERE ` +
         sql`tenant = ${tenant} AND source_topic = ${tenantTopic(tenant, 'raw')}` +
