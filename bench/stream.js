@@ -1,85 +1,26 @@
-#!/usr/bin/env node
 /**
- * `npm run bench:stream`: latency from the gateway's 202 to the event's posture delta arriving on
- * the live stream (GET /enterprise/aispm/stream), p50 and p99 at a steady offered load. Beside it,
- * in the same run and for the same events, the latency to a bare KafkaJS consumer tailing the
- * posture topic: the difference is what the SSE hop costs; the rest is the pipeline (redactor,
- * normalizer, projector and its ClickHouse insert). Writes docs/benchmarks-stream.md.
- *
- * Starts its own four services (own groups, tenant and ClickHouse database) on the shared servers
- * and removes them afterwards. A benchmark, not a test: it asserts nothing. Runs on the built dist/.
+ * The live stream (DESIGN §10, §14): latency from the gateway's 202 to the event's posture delta
+ * arriving on `GET /enterprise/aispm/stream`, p50 and p99 at a steady offered load. Beside it, in
+ * the same run and for the same events, a bare KafkaJS consumer tailing the posture topic: that
+ * is the pipeline alone (redactor, normalizer, projector with its ClickHouse insert, then the
+ * posture publish), and the difference is the SSE hop through the gateway.
  */
-const { execFileSync, spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
-const { createServer } = require('node:net');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
+const bench = require('./lib');
 
-const REPO = path.resolve(__dirname, '..');
-const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
-const RATE = Number(process.env.BENCH_RATE ?? 50);
+const RATE = Number(process.env.BENCH_STREAM_RATE ?? 20);
 const WARMUP_SECONDS = 5;
-const CLI = path.join(REPO, 'libs/cli/bin/aispm.js');
-
-const example = JSON.parse(
-  readFileSync(
-    path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-    'utf8',
-  ),
-);
-let counter = 0;
-function envelope(tenantRef) {
-  counter += 1;
-  const id = `evt_sbench_${process.pid}_${counter}`;
-  return {
-    ...example,
-    event: {
-      ...example.event,
-      event_id: id,
-      session_id: `sess_${counter % 64}`,
-      occurred_at: new Date().toISOString(),
-    },
-    tenant: { ...example.tenant, tenant_ref: tenantRef },
-    integrity: { ...example.integrity, signature_required: false },
-    transport: { ...example.transport, idempotency_key: id },
-  };
-}
-
-function percentile(sorted, p) {
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function waitReady(url) {
-  for (let i = 0; i < 480; i += 1) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} never became ready`);
-}
+const GATEWAY_PORT = Number(process.env.BENCH_STREAM_PORT ?? 18990);
 
 /**
- * Calls `onEventIds(ids, at, producedMs)` for each overview delta read from the SSE stream. Reads
- * with node:http, which hands over each chunk as the socket delivers it.
+ * Opens the SSE stream with node:http (each chunk handed over as the socket delivers it) and calls
+ * `onOverview(delta, at)` for each overview delta. Resolves to a function that closes it.
  */
-function openStream(url, key, onEventIds) {
+function openStream(url, key, onOverview) {
   return new Promise((resolve, reject) => {
     const request = http.get(url, { headers: { authorization: `Bearer ${key}` } }, (response) => {
       if (response.statusCode !== 200) return reject(new Error(`stream answered ${response.statusCode}`));
@@ -93,112 +34,78 @@ function openStream(url, key, onEventIds) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const data = block.split('\n').find((line) => line.startsWith('data: '));
-          if (!data || !block.includes('event: overview')) continue;
-          const delta = JSON.parse(data.slice(6));
-          onEventIds(delta.data.event_ids, at, delta.produced_ms);
+          if (data && block.includes('event: overview')) onOverview(JSON.parse(data.slice(6)), at);
         }
       });
-      resolve(async () => {
-        request.destroy();
-      });
+      resolve(() => request.destroy());
     });
     request.on('error', reject);
   });
 }
 
-async function main() {
-  execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), 'start'], { stdio: 'inherit' });
-  execFileSync('npx', ['tsc', '-b'], { cwd: REPO, stdio: 'inherit' });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'aispm-sbench-'));
-  const suffix = `${process.pid}`;
-  const tenant = `sbench-${suffix}`;
-  const tenantRef = `tenant:${tenant}`;
-  const gatewayPort = await freePort();
-  const base = `http://127.0.0.1:${gatewayPort}`;
-  const env = {
-    ...process.env,
-    AISPM_LOG_LEVEL: 'warn',
-    AISPM_GROUP_PREFIX: `sbench-${suffix}`,
-    AISPM_OPERATOR_KEY_FILE: path.join(dir, 'operator.key'),
-    AISPM_TENANT_PATTERN: `^${tenant}$`,
-    AISPM_TOPIC_REFRESH_MS: '500',
-    CLICKHOUSE_DATABASE: `aispm_sbench_${suffix}`,
-    GATEWAY_PORT: String(gatewayPort),
-    GATEWAY_QUOTA_EVENTS_PER_SECOND: '10000000',
-    GATEWAY_QUOTA_EVENT_BURST: '10000000',
-  };
-  const services = [];
-  for (const service of ['ingest-gateway', 'redactor', 'normalizer', 'projector']) {
-    const port = service === 'ingest-gateway' ? gatewayPort : await freePort();
-    const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
-      env: service === 'ingest-gateway' ? env : { ...env, AISPM_OPS_PORT: String(port) },
-      stdio: 'inherit',
-    });
-    services.push({ service, child, ready: `http://127.0.0.1:${port}/readyz` });
-  }
+async function run() {
+  const env = bench.benchEnv('stream', { AISPM_TOPIC_REFRESH_MS: '500' });
+  const gateway = bench.startService('ingest-gateway', env, GATEWAY_PORT);
+  const workers = ['redactor', 'normalizer', 'projector'].map((service, i) =>
+    bench.startService(service, env, GATEWAY_PORT + 1 + i),
+  );
+  const services = [gateway, ...workers];
+  const kafka = new Kafka({ brokers: bench.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+  const bareGroup = `${env.AISPM_GROUP_PREFIX}-bare`;
+  const slug = bench.tenantPrefix('stream');
   let operator;
   try {
-    await Promise.all(services.map((s) => waitReady(s.ready)));
-    execFileSync(process.execPath, [CLI, 'bootstrap'], { env, stdio: 'ignore' });
-    operator = readFileSync(env.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
-    const admin = async (route, body) => {
-      for (let attempt = 0; attempt < 40; attempt += 1) {
-        const response = await fetch(`${base}/enterprise/aispm/admin${route}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        // The operator key reaches the gateway through the control topic, within a moment.
-        if (response.status !== 401) return response.json();
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      throw new Error('the gateway never accepted the operator key');
-    };
-    await admin('/tenants', { slug: tenant, tenant_ref: tenantRef });
-    const { api_key: collectorKey } = await admin('/collectors', { tenant });
-    const { api_key: readerKey } = await admin('/readers', { tenant, role: 'viewer' });
+    await Promise.all(services.map((s) => bench.waitReady(`${s.url}/readyz`)));
+    operator = bench.bootstrap(env);
+    await bench.awaitOperator(gateway.url, operator);
+    const tenantRef = `tenant:${slug}`;
+    await bench.admin(gateway.url, operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
+    const { api_key: collectorKey } = await bench.admin(gateway.url, operator, 'POST', '/collectors', {
+      tenant: slug,
+    });
+    const { api_key: readerKey } = await bench.admin(gateway.url, operator, 'POST', '/readers', {
+      tenant: slug,
+      role: 'viewer',
+    });
 
-    const accepted = new Map(); // event id -> 202 time
-    const viaSse = new Map();
-    const viaKafka = new Map();
-    const hop = { sse: [], bare: [] }; // the projector's publish to arrival, wall clock
-    const record = (into, hops) => (ids, at, producedMs) => {
-      if (ids.some((id) => accepted.has(id))) hops.push(Date.now() - producedMs);
-      for (const id of ids) if (accepted.has(id) && !into.has(id)) into.set(id, at - accepted.get(id));
+    const accepted = new Map(); // event id -> time of the 202
+    const paths = {
+      sse: { seen: new Map(), hops: [] },
+      bare: { seen: new Map(), hops: [] },
+    };
+    const record = (into) => (delta, at) => {
+      const ids = delta.data.event_ids.filter((id) => accepted.has(id));
+      // The hop from the projector's publish to arrival, wall clock (same machine).
+      if (ids.length > 0) into.hops.push(Date.now() - delta.produced_ms);
+      for (const id of ids) if (!into.seen.has(id)) into.seen.set(id, at - accepted.get(id));
     };
     const closeStream = await openStream(
-      `${base}/enterprise/aispm/stream`,
+      `${gateway.url}/enterprise/aispm/stream`,
       readerKey,
-      record(viaSse, hop.sse),
+      record(paths.sse),
     );
-
-    // The bare path: a KafkaJS consumer of the same posture topic, decoding the same messages.
-    const { StageCodec } = require(path.join(REPO, 'libs/kafka/dist'));
-    const codec = new StageCodec(process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7');
-    const kafka = new Kafka({
-      brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
-      logLevel: logLevel.NOTHING,
-    });
-    const consumer = kafka.consumer({ groupId: `sbench-${suffix}-bare`, maxWaitTimeInMs: 1000 });
+    const { StageCodec } = require(path.join(bench.REPO, 'libs/kafka/dist'));
+    const codec = new StageCodec(bench.SCHEMA_REGISTRY_URL);
+    const consumer = kafka.consumer({ groupId: bareGroup, maxWaitTimeInMs: 1000 });
     await consumer.connect();
-    await consumer.subscribe({ topics: [`aispm.${tenant}.posture`], fromBeginning: false });
+    await consumer.subscribe({ topics: [`aispm.${slug}.posture`], fromBeginning: false });
     const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    const bareRecord = record(viaKafka, hop.bare);
+    const bareRecord = record(paths.bare);
     await consumer.run({
       eachMessage: async ({ message }) => {
         const at = performance.now();
         const delta = await codec.decode(message.value);
-        if (delta.kind === 'overview') bareRecord(delta.data.event_ids, at, delta.produced_ms);
+        if (delta.kind === 'overview') bareRecord(delta, at);
       },
     });
     await joined;
 
-    const headers = { authorization: `Bearer ${collectorKey}`, 'content-type': 'application/json' };
-    const postOne = async (measure) => {
-      const body = envelope(tenantRef);
-      const response = await fetch(`${base}/enterprise/aispm/events`, {
+    let failed = 0;
+    const post = async (measure) => {
+      const body = bench.envelope(tenantRef);
+      const response = await fetch(`${gateway.url}/enterprise/aispm/events`, {
         method: 'POST',
-        headers,
+        headers: { authorization: `Bearer ${collectorKey}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
       const at = performance.now();
@@ -206,87 +113,74 @@ async function main() {
       if (response.status !== 202) throw new Error(`event answered ${response.status}`);
       if (measure) accepted.set(body.event.event_id, at);
     };
-    let failed = 0;
-    /** Offers RATE events per second for `seconds` (open loop). */
-    const offer = async (seconds, measure) => {
-      const inflight = [];
-      const start = Date.now();
-      for (let i = 0; Date.now() - start < seconds * 1000; i += 1) {
-        const wait = start + (i * 1000) / RATE - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        // A refused or failed post is counted, not measured; the run goes on.
-        inflight.push(postOne(measure).catch(() => (failed += 1)));
-      }
-      await Promise.all(inflight);
-    };
-    await offer(WARMUP_SECONDS, false);
-    await offer(SECONDS, true);
-    // Let the tail drain.
-    const deadline = Date.now() + 30_000;
-    while ((viaSse.size < accepted.size || viaKafka.size < accepted.size) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    // How busy the gateway's event loop was: an SSE write waits for it, a bare consumer does not.
-    const gatewayMetrics = await (await fetch(`${base}/metrics`)).text();
+    // A failed post is counted, not measured; the run goes on.
+    const countFailure = () => (failed += 1);
+    await bench.fixedLoad(() => post(false).catch(countFailure), RATE, WARMUP_SECONDS);
+    await bench.fixedLoad(() => post(true).catch(countFailure), RATE, SECONDS);
+    await bench
+      .waitFor(
+        'the last deltas',
+        async () => paths.sse.seen.size >= accepted.size && paths.bare.seen.size >= accepted.size,
+        30_000,
+      )
+      .catch(() => undefined);
+    // How busy the gateway's event loop was: an SSE write waits for it, the bare consumer does not.
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     const loopLag = (name) =>
-      (Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(gatewayMetrics)?.[1]) * 1000).toFixed(
-        0,
-      );
-    await closeStream();
+      (Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1]) * 1000).toFixed(0);
+    closeStream();
     await consumer.disconnect();
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    await kafkaAdmin.deleteGroups([`sbench-${suffix}-bare`]).catch(() => undefined);
-    await kafkaAdmin.disconnect();
 
-    const sse = [...viaSse.values()].sort((a, b) => a - b);
-    const bare = [...viaKafka.values()].sort((a, b) => a - b);
-    const cores = os.cpus().length;
-    const row = (name, lat) =>
-      `| ${name} | ${lat.length} / ${accepted.size} | ${percentile(lat, 50).toFixed(1)} | ${percentile(lat, 99).toFixed(1)} | ${lat.at(-1)?.toFixed(1)} |`;
-    const hopRow = (name, values) => {
-      const lat = [...values].sort((a, b) => a - b);
-      return `| ${name} | ${lat.length} | ${percentile(lat, 50).toFixed(1)} | ${percentile(lat, 99).toFixed(1)} | ${lat.at(-1)?.toFixed(1)} |`;
+    const sorted = (values) => [...values].sort((a, b) => a - b);
+    const ms = (values, p) => bench.percentile(values, p).toFixed(1);
+    const row = (name, seen) => {
+      const lat = sorted(seen.values());
+      return [name, `${lat.length} / ${accepted.size}`, ms(lat, 50), ms(lat, 99), ms(lat, 100)];
     };
-    const table = [
-      `# Live stream latency`,
+    const hopRow = (name, hops) => {
+      const lat = sorted(hops);
+      return [name, String(lat.length), ms(lat, 50), ms(lat, 99), ms(lat, 100)];
+    };
+    // Events whose delta the bare consumer saw and the stream did not: a gap would show here.
+    const missedBySse = [...paths.bare.seen.keys()].filter((id) => !paths.sse.seen.has(id)).length;
+    const sse = sorted(paths.sse.seen.values());
+    const bare = sorted(paths.bare.seen.values());
+    const ratio = (p) => (bench.percentile(sse, p) / bench.percentile(bare, p)).toFixed(2);
+    return [
+      `## Live stream (\`npm run bench:stream\`)`,
       ``,
-      `Measured by \`npm run bench:stream\` on ${os.cpus()[0].model}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}. One tenant; single-event POSTs at a steady ${RATE} events/s (open loop) for ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up (${failed} posts failed and are not measured). Load average at the end: ${os.loadavg()[0].toFixed(1)}. Latency runs from the gateway's 202 to the event's \`overview\` delta arriving. The four services, Kafka, ClickHouse, the registry and the load generator share the ${cores} cores, with other work on the machine.`,
+      `Measured on ${bench.machine()}, load average ${os.loadavg()[0].toFixed(1)} at the end. One tenant; single-event POSTs at a steady ${RATE} events/s (open loop) for ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up; ${failed} posts failed and are not measured. Latency runs from the gateway's 202 to the event's \`overview\` delta arriving.`,
       ``,
-      `| Path | events seen | p50 ms | p99 ms | max ms |`,
-      `| --- | --- | --- | --- | --- |`,
-      row('202 → delta on the SSE stream (gateway)', sse),
-      row('202 → delta read by a bare KafkaJS consumer of the posture topic', bare),
+      bench.table(
+        ['Path', 'events seen', 'p50 ms', 'p99 ms', 'max ms'],
+        [
+          row('202 → delta on the SSE stream (gateway)', paths.sse.seen),
+          row(
+            '202 → delta read by a bare KafkaJS consumer of the posture topic (the limit)',
+            paths.bare.seen,
+          ),
+        ],
+      ),
       ``,
       `From the projector's publish (the delta's \`produced_ms\`) to arrival, per overview delta:`,
       ``,
-      `| Path | deltas | p50 ms | p99 ms | max ms |`,
-      `| --- | --- | --- | --- | --- |`,
-      hopRow('publish → SSE stream', hop.sse),
-      hopRow('publish → bare KafkaJS consumer', hop.bare),
-      ``,
-      `Ratio SSE / bare consumer: p50 **${(percentile(sse, 50) / percentile(bare, 50)).toFixed(2)}**, p99 **${(percentile(sse, 99) / percentile(bare, 99)).toFixed(2)}**. The bare consumer measures the pipeline alone (redactor, normalizer, projector and its ClickHouse insert, then the posture publish); the difference is the SSE hop. Gateway event-loop lag at the end of the run: p50 ${loopLag('nodejs_eventloop_lag_p50_seconds')} ms, p99 ${loopLag('nodejs_eventloop_lag_p99_seconds')} ms (it also served the ${RATE} POSTs/s).`,
-      ``,
-    ].join('\n');
-    const out = path.join(REPO, 'docs/benchmarks-stream.md');
-    writeFileSync(out, table);
-    execFileSync('npx', ['prettier', '--write', out], { cwd: REPO, stdio: 'ignore' });
-    process.stdout.write(`${table}\n`);
-  } finally {
-    if (operator) {
-      await fetch(`${base}/enterprise/aispm/admin/tenants/${tenant}`, {
-        method: 'DELETE',
-        headers: { authorization: `Bearer ${operator}` },
-      }).catch(() => undefined);
-    }
-    for (const { child } of services) child.kill('SIGTERM');
-    await Promise.all(
-      services.map(
-        ({ child }) => new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r))),
+      bench.table(
+        ['Path', 'deltas', 'p50 ms', 'p99 ms', 'max ms'],
+        [hopRow('publish → SSE stream', paths.sse.hops), hopRow('publish → bare consumer', paths.bare.hops)],
       ),
-    );
+      ``,
+      `Ratios SSE / bare consumer: p50 **${ratio(50)}**, p99 **${ratio(99)}**. The gateway also served the ${RATE} POSTs/s; its event-loop lag at the end: p50 ${loopLag('nodejs_eventloop_lag_p50_seconds')} ms, p99 ${loopLag('nodejs_eventloop_lag_p99_seconds')} ms. Events the bare consumer saw and the stream did not: ${missedBySse}. Events missing from a row were not yet published when the run stopped waiting (30 s after the last post); the bare consumer, a consumer group member, can also miss the first deltas while it joins.`,
+    ].join('\n');
+  } finally {
+    if (operator)
+      await bench.admin(gateway.url, operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
+    await Promise.all(services.map(bench.stopService));
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([bareGroup]).catch(() => undefined);
+    await admin.disconnect();
     await fetch(
-      `${process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${env.CLICKHOUSE_DATABASE}`)}`,
+      `${bench.CLICKHOUSE_URL}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${env.CLICKHOUSE_DATABASE}`)}`,
       {
         method: 'POST',
       },
@@ -294,7 +188,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+module.exports = { run };
