@@ -12,6 +12,7 @@ export const SCHEMA_NAMES = [
   'envelope.v1',
   'redacted-envelope.v1',
   'normalized-event.v1',
+  'normalized-event.v2',
   'posture-delta.v1',
   'dlq-record.v1',
   'control-record.v1',

@@ -21,7 +21,7 @@ export type SharedTopic = keyof typeof SHARED_TOPICS;
 export const TOPIC_SCHEMAS: Readonly<Record<TenantStage | SharedTopic, SchemaName>> = {
   raw: 'envelope.v1',
   redacted: 'redacted-envelope.v1',
-  normalized: 'normalized-event.v1',
+  normalized: 'normalized-event.v2',
   posture: 'posture-delta.v1',
   dlq: 'dlq-record.v1',
   control: 'control-record.v1',

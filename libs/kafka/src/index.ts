@@ -4,6 +4,7 @@
  */
 export * from './client';
 export * from './codec';
+export * from './reader';
 export * from './stage';
 export * from './worker';
 export * from './lag';

@@ -22,6 +22,7 @@ import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
 import { EXACTLY_ONCE_RETRY, PARTITIONER, subscribeWhenReady } from './client';
+import { readLastCommitted } from './reader';
 
 /** A decoded input message with where it came from. */
 export interface StageInput<T> {
@@ -82,7 +83,7 @@ function nextOffset(offset: string): string {
 abstract class StageRunner<I> {
   protected readonly consumer: Consumer;
   protected readonly producer: Producer;
-  private readonly admin: Admin;
+  protected readonly admin: Admin;
   private subscribed = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> = Promise.resolve();
@@ -92,7 +93,7 @@ abstract class StageRunner<I> {
   private stopping = false;
 
   protected constructor(
-    kafka: Kafka,
+    protected readonly kafka: Kafka,
     protected readonly settings: StageSettings,
     protected readonly codec: StageCodec,
     protected readonly logger: Logger,
@@ -302,10 +303,34 @@ export interface TransformStageSettings<I, O> extends StageSettings {
   readonly core: TransformCore<I, O>;
   /** The output message key, e.g. the session id, so a session stays ordered. */
   readonly keyOf: (output: O, input: StageInput<I>) => string | undefined;
+  /** A hash chain over each output partition (the normalizer's integrity chain). */
+  readonly chain?: OutputChain<O>;
+}
+
+/**
+ * A per-partition hash chain over a stage's output. With a chain, input partition p writes to
+ * output partition p (every tenant topic has the same partition count), so whoever owns input
+ * partition p is the only writer of chain p.
+ */
+export interface OutputChain<O> {
+  /** The hash a partition's first record links to. */
+  readonly genesis: string;
+  /** `output` linked after `prevHash`, with the hash the next record links to. */
+  seal(output: O, prevHash: string): { readonly value: O; readonly hash: string };
+  /** The hash of a record read back from the output topic; empty if it carries none. */
+  hashOf(stored: O): string;
 }
 
 /** Consume, transform and produce with exactly-once semantics through Kafka transactions. */
 export class TransformStage<I, O extends object> extends StageRunner<I> {
+  /**
+   * The last committed hash of each output partition this instance writes, by `topic:partition`.
+   * TRICKY: an entry only advances after its transaction commits, and any failure or rebalance
+   * drops it, so the next batch re-reads the partition's last committed record (read_committed):
+   * an aborted transaction or another instance's writes can never leave a stale head behind.
+   */
+  private readonly heads = new Map<string, string>();
+
   constructor(
     kafka: Kafka,
     private readonly transform: TransformStageSettings<I, O>,
@@ -322,16 +347,31 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       // A stable id per instance: a restarted instance fences its predecessor's open transaction.
       `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
     );
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.heads.clear());
+  }
+
+  /** The hash the next record of an output partition links to, from memory or from the topic. */
+  private async chainHead(chain: OutputChain<O>, topic: string, partition: number): Promise<string> {
+    const known = this.heads.get(`${topic}:${partition}`);
+    if (known !== undefined) return known;
+    const last = await readLastCommitted(this.kafka, this.admin, topic, partition);
+    const head = last ? chain.hashOf(await this.codec.decode<O>(last.value)) || chain.genesis : chain.genesis;
+    this.logger.info({ topic, partition, offset: last?.offset, head }, 'chain head recovered');
+    return head;
   }
 
   protected async processBatch(batch: Batch): Promise<void> {
     const outputs: {
       topic: string;
-      message: { key: Buffer | string | null; value: Buffer; headers: IHeaders };
+      message: { key: Buffer | string | null; value: Buffer; headers: IHeaders; partition?: number };
     }[] = [];
+    const tenant = parseTenantTopic(batch.topic)!.tenant;
+    const outputTopic = tenantTopic(tenant, this.transform.outputStage);
+    const { chain } = this.transform;
+    const headKey = `${outputTopic}:${batch.partition}`;
+    let head = chain ? await this.chainHead(chain, outputTopic, batch.partition) : '';
     for (const message of batch.messages) {
       const decoded = await this.decode(batch.topic, batch.partition, message);
-      const tenant = parseTenantTopic(batch.topic)!.tenant;
       if (!('value' in decoded)) {
         outputs.push(await this.dlqMessage(tenant, decoded, message));
         continue;
@@ -343,12 +383,19 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         continue;
       }
       this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' });
+      let value = result.value;
+      if (chain) {
+        const sealed = chain.seal(value, head);
+        value = sealed.value;
+        head = sealed.hash;
+      }
       outputs.push({
-        topic: tenantTopic(tenant, this.transform.outputStage),
+        topic: outputTopic,
         message: {
-          key: this.transform.keyOf(result.value, decoded) ?? message.key,
-          value: await this.codec.encode(this.transform.outputSchema, result.value),
+          key: this.transform.keyOf(value, decoded) ?? message.key,
+          value: await this.codec.encode(this.transform.outputSchema, value),
           headers: { ...decoded.headers },
+          ...(chain ? { partition: batch.partition } : {}),
         },
       });
     }
@@ -374,8 +421,10 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         ],
       });
       await transaction.commit();
+      if (chain) this.heads.set(headKey, head);
       this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
     } catch (error) {
+      this.heads.delete(headKey);
       await transaction.abort().catch((abortError: unknown) => {
         this.logger.warn({ err: abortError }, 'aborting the transaction failed');
       });

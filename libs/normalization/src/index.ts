@@ -1,12 +1,80 @@
 /**
  * Owns the canonical event (DESIGN §8): a redacted envelope becomes one flat, typed record with
  * UTC-millisecond times, a canonical repository, defaults for decision and severity, its control
- * surface (§11) and the raw-topic position it came from. Pure: no I/O, no clock of its own.
+ * surface (§11), a derived risk classification and the raw-topic position it came from; sealing
+ * links it into its partition's hash chain; older versions are upcast to the current one. Pure:
+ * no I/O, no clock of its own.
  */
-import type { NormalizedEvent, RedactedEnvelope } from '@aispm/contracts';
+import type { NormalizedEvent, NormalizedEventV1, RedactedEnvelope } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
+import { chainHash } from '@aispm/integrity';
 
 type ControlSurface = NormalizedEvent['control_surface'];
+type RiskLevel = NormalizedEvent['derived_risk_classification'];
+
+/** A canonical event before it has a place in a chain. */
+export type UnsealedEvent = Omit<NormalizedEvent, 'prev_hash' | 'record_hash'>;
+
+const SEVERITY_RANK: Readonly<Record<NormalizedEvent['severity'], number>> = {
+  none: 0,
+  low: 1,
+  medium: 2,
+  high: 3,
+  critical: 4,
+};
+const RISK_BY_RANK: readonly RiskLevel[] = ['none', 'low', 'medium', 'high', 'critical'];
+
+/**
+ * The risk the platform assigns, whatever the client claimed: the event's severity, raised to
+ * what its decision implies (a block is at least high, an approval gate or warning at least
+ * medium, an attested or audit-only allow at least low). The §11 weights rank these the same way.
+ */
+export function deriveRiskClassification(
+  decision: NormalizedEvent['decision'],
+  severity: NormalizedEvent['severity'],
+): RiskLevel {
+  const floor =
+    decision === 'block'
+      ? 3
+      : decision === 'require_approval' || decision === 'warn'
+        ? 2
+        : decision === 'allow_with_attestation' || decision === 'audit_only'
+          ? 1
+          : 0;
+  return RISK_BY_RANK[Math.max(floor, SEVERITY_RANK[severity])]!;
+}
+
+/** The record_hash of `event` chained after `prevHash` (DESIGN §8). */
+export function recordHash(event: UnsealedEvent, prevHash: string): string {
+  return chainHash(prevHash, event);
+}
+
+/** `event` linked after the record whose hash is `prevHash`. */
+export function sealEvent(event: UnsealedEvent, prevHash: string): NormalizedEvent {
+  return { ...event, prev_hash: prevHash, record_hash: recordHash(event, prevHash) };
+}
+
+/** The part of a sealed event its record_hash covers. */
+export function unsealed(event: NormalizedEvent): UnsealedEvent {
+  const { prev_hash: _prev, record_hash: _hash, ...rest } = event;
+  return rest;
+}
+
+/**
+ * Any version of the normalized event as the current one. A v1 record gets its derived risk
+ * classification computed now and empty chain fields: it was written before the chain existed,
+ * and inventing hashes for it would claim an integrity it never had.
+ */
+export function upcastNormalized(event: NormalizedEvent | NormalizedEventV1): NormalizedEvent {
+  if (event.schema_version === 'aispm.normalized_event.v2') return event;
+  return {
+    ...event,
+    schema_version: 'aispm.normalized_event.v2',
+    derived_risk_classification: deriveRiskClassification(event.decision, event.severity),
+    prev_hash: '',
+    record_hash: '',
+  };
+}
 
 /** The control surface of an event: the first rule of DESIGN §11 that matches. */
 export function controlSurface(eventType: string, actionType: string, target: string): ControlSurface {
@@ -43,14 +111,16 @@ function utcMs(iso: string, field: string): number {
   return ms;
 }
 
-/** The canonical event of a redacted envelope of `tenant`, normalized at `nowMs`. */
-export function normalize(message: RedactedEnvelope, tenant: string, nowMs: number): NormalizedEvent {
+/** The canonical event of a redacted envelope of `tenant`, normalized at `nowMs`, not yet chained. */
+export function normalize(message: RedactedEnvelope, tenant: string, nowMs: number): UnsealedEvent {
   const { envelope, report, source } = message;
   const { event } = envelope;
   const actionType = event.action_type ?? '';
   const target = event.target_summary ?? '';
+  const decision = event.decision ?? 'not_applicable';
+  const severity = event.severity ?? 'none';
   return {
-    schema_version: 'aispm.normalized_event.v1',
+    schema_version: 'aispm.normalized_event.v2',
     tenant,
     event_id: event.event_id,
     idempotency_key: envelope.transport.idempotency_key ?? event.event_id,
@@ -69,9 +139,10 @@ export function normalize(message: RedactedEnvelope, tenant: string, nowMs: numb
     tool_name: event.tool_name ?? '',
     action_type: actionType,
     target_summary: target,
-    decision: event.decision ?? 'not_applicable',
-    severity: event.severity ?? 'none',
+    decision,
+    severity,
     risk_classification: event.risk_classification ?? '',
+    derived_risk_classification: deriveRiskClassification(decision, severity),
     control_surface: controlSurface(event.event_type, actionType, target),
     policy_pack: event.policy_pack ?? '',
     evidence_refs: event.evidence_refs ?? [],

@@ -1,7 +1,17 @@
 import { publicExampleEnvelope } from '../../../test/support/fixtures';
 import type { Envelope, RedactedEnvelope } from '@aispm/contracts';
 import { validatorFor } from '@aispm/contracts';
-import { canonicalRepository, controlSurface, normalize } from '../src';
+import { GENESIS_HASH, verifyChain } from '@aispm/integrity';
+import {
+  canonicalRepository,
+  controlSurface,
+  deriveRiskClassification,
+  normalize,
+  recordHash,
+  sealEvent,
+  unsealed,
+  upcastNormalized,
+} from '../src';
 
 const example = publicExampleEnvelope();
 
@@ -45,8 +55,8 @@ describe('canonicalRepository', () => {
 
 describe('normalize', () => {
   it('turns the public example into a valid canonical event', () => {
-    const event = normalize(redacted(example), 'acme', 1_781_164_803_000);
-    expect(validatorFor('normalized-event.v1')(event)).toBe(true);
+    const event = sealEvent(normalize(redacted(example), 'acme', 1_781_164_803_000), GENESIS_HASH);
+    expect(validatorFor('normalized-event.v2')(event)).toBe(true);
     expect(event).toMatchObject({
       tenant: 'acme',
       event_id: 'evt_01jz_public_contract_sample',
@@ -56,7 +66,41 @@ describe('normalize', () => {
       decision: 'require_approval',
       control_surface: 'general_policy',
       source: { topic: 'aispm.acme.raw', partition: 2, offset: '41' },
+      prev_hash: GENESIS_HASH,
     });
+  });
+
+  it('keeps the client risk classification and adds a derived one', () => {
+    const event = normalize(
+      redacted({
+        ...example,
+        event: {
+          ...example.event,
+          risk_classification: 'client says low',
+          decision: 'block',
+          severity: 'low',
+        },
+      }),
+      'acme',
+      0,
+    );
+    expect(event.risk_classification).toBe('client says low');
+    expect(event.derived_risk_classification).toBe('high');
+  });
+
+  it('turns occurred_at with an offset into UTC milliseconds', () => {
+    const event = normalize(
+      redacted({ ...example, event: { ...example.event, occurred_at: '2026-06-11T10:00:00.250+02:00' } }),
+      'acme',
+      0,
+    );
+    expect(event.occurred_ms).toBe(Date.parse('2026-06-11T08:00:00.250Z'));
+  });
+
+  it('refuses an occurred_at that is not a date-time', () => {
+    expect(() =>
+      normalize(redacted({ ...example, event: { ...example.event, occurred_at: 'yesterday' } }), 'acme', 0),
+    ).toThrow(expect.objectContaining({ code: 'NORMALIZE_INVALID_ENVELOPE' }) as Error);
   });
 
   it('defaults decision, severity and idempotency key', () => {
@@ -66,5 +110,73 @@ describe('normalize', () => {
     expect(normalized.decision).toBe('not_applicable');
     expect(normalized.severity).toBe('none');
     expect(normalized.idempotency_key).toBe(example.event.event_id);
+  });
+});
+
+describe('deriveRiskClassification', () => {
+  it.each([
+    ['not_applicable', 'none', 'none'],
+    ['allow', 'none', 'none'],
+    ['audit_only', 'none', 'low'],
+    ['allow_with_attestation', 'none', 'low'],
+    ['warn', 'low', 'medium'],
+    ['require_approval', 'none', 'medium'],
+    ['block', 'none', 'high'],
+    ['block', 'critical', 'critical'],
+    ['allow', 'high', 'high'],
+  ] as const)('%s with severity %s is %s', (decision, severity, risk) => {
+    expect(deriveRiskClassification(decision, severity)).toBe(risk);
+  });
+});
+
+describe('the integrity chain', () => {
+  const first = normalize(redacted(example), 'acme', 5);
+  const second = normalize(
+    redacted({ ...example, event: { ...example.event, event_id: 'evt_2', decision: 'block' } }),
+    'acme',
+    6,
+  );
+
+  it('links each record to the hash of the one before', () => {
+    const a = sealEvent(first, GENESIS_HASH);
+    const b = sealEvent(second, a.record_hash);
+    expect(b.prev_hash).toBe(a.record_hash);
+    const links = [a, b].map((event, index) => ({
+      position: String(index),
+      prevHash: event.prev_hash,
+      recordHash: event.record_hash,
+      record: unsealed(event),
+    }));
+    expect(verifyChain(links)).toMatchObject({ ok: true, from: '0', to: '1', links: 2 });
+  });
+
+  it('does not depend on key order, and changes with any field', () => {
+    const reordered = Object.fromEntries(Object.entries(first).reverse()) as typeof first;
+    expect(recordHash(reordered, GENESIS_HASH)).toBe(recordHash(first, GENESIS_HASH));
+    expect(recordHash({ ...first, decision: 'allow' }, GENESIS_HASH)).not.toBe(
+      recordHash(first, GENESIS_HASH),
+    );
+    expect(recordHash(first, 'a'.repeat(64))).not.toBe(recordHash(first, GENESIS_HASH));
+  });
+});
+
+describe('upcastNormalized', () => {
+  it('makes a v1 record a valid v2 record with a derived risk and no chain', () => {
+    const { derived_risk_classification: _risk, ...rest } = normalize(redacted(example), 'acme', 5);
+    const v1 = { ...rest, schema_version: 'aispm.normalized_event.v1' as const };
+    expect(validatorFor('normalized-event.v1')(v1)).toBe(true);
+    const upcast = upcastNormalized(v1);
+    expect(validatorFor('normalized-event.v2')(upcast)).toBe(true);
+    expect(upcast).toMatchObject({
+      schema_version: 'aispm.normalized_event.v2',
+      derived_risk_classification: 'high',
+      prev_hash: '',
+      record_hash: '',
+    });
+  });
+
+  it('leaves a v2 record as it is', () => {
+    const v2 = sealEvent(normalize(redacted(example), 'acme', 5), GENESIS_HASH);
+    expect(upcastNormalized(v2)).toBe(v2);
   });
 });

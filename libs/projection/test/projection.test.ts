@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedEvent } from '@aispm/contracts';
-import { toEventRow } from '../src';
+import { EVENT_RECORD_COLUMNS, fromEventRow, toEventRow } from '../src';
 
 const event: NormalizedEvent = {
-  schema_version: 'aispm.normalized_event.v1',
+  schema_version: 'aispm.normalized_event.v2',
   tenant: 'acme',
   event_id: 'e1',
   idempotency_key: 'k1',
@@ -26,6 +26,7 @@ const event: NormalizedEvent = {
   decision: 'warn',
   severity: 'low',
   risk_classification: '',
+  derived_risk_classification: 'medium',
   control_surface: 'general_policy',
   policy_pack: '',
   evidence_refs: ['r'],
@@ -36,7 +37,10 @@ const event: NormalizedEvent = {
   payload_hash: '',
   redaction: { redactor: 'aispm-redactor-v1', counts: { email: 2 }, pointers: ['/event/target_summary'] },
   source: { topic: 'aispm.acme.raw', partition: 0, offset: '7' },
+  prev_hash: '0'.repeat(64),
+  record_hash: 'f'.repeat(64),
 };
+const position = { partition: 3, offset: '12' };
 
 describe('toEventRow', () => {
   it('fills exactly the insertable columns of the events table', () => {
@@ -56,13 +60,27 @@ describe('toEventRow', () => {
           (m) => m[1]!,
         ),
       );
-    expect(Object.keys(toEventRow(event, 9)).sort()).toEqual([...insertable, ...added].sort());
+    expect(Object.keys(toEventRow(event, position, 9)).sort()).toEqual([...insertable, ...added].sort());
   });
 
   it('keeps the redaction counts, never values', () => {
-    const row = toEventRow(event, 9);
+    const row = toEventRow(event, position, 9);
     expect(JSON.parse(row.redaction_counts)).toEqual({ email: 2 });
     expect(row.signature_verified).toBe(1);
     expect(row.source_offset).toBe('7');
+  });
+});
+
+describe('fromEventRow', () => {
+  it('reads back, from a row as ClickHouse returns it, every field the record hash covers', () => {
+    const row = toEventRow(event, position, 9);
+    // JSONEachRow quotes 64-bit integers.
+    const stored = Object.fromEntries(
+      EVENT_RECORD_COLUMNS.map((name) => {
+        const value = row[name];
+        return [name, typeof value === 'number' ? String(value) : value];
+      }),
+    ) as Parameters<typeof fromEventRow>[0];
+    expect(fromEventRow(stored)).toEqual({ event, position });
   });
 });

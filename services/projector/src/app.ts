@@ -5,9 +5,10 @@
  */
 import { clickHouseFromConfig, identifier, migrate } from '@aispm/clickhouse';
 import { ControlPlane } from '@aispm/control';
-import type { NormalizedEvent } from '@aispm/contracts';
+import type { NormalizedEvent, NormalizedEventV1 } from '@aispm/contracts';
 import { HealthEvidenceSink } from '@aispm/health';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
+import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
 import { AuditChainWriter } from './audit';
@@ -31,7 +32,7 @@ export async function buildProjector(
     logger,
   );
   await posture.start(config.PROJECTOR_WATERMARK_INTERVAL_MS);
-  const stage = new SinkStage<NormalizedEvent>(
+  const stage = new SinkStage<NormalizedEvent | NormalizedEventV1>(
     kafka,
     {
       service: 'projector',
@@ -42,10 +43,13 @@ export async function buildProjector(
       tenantPattern: config.AISPM_TENANT_PATTERN,
       sink: async (inputs) => {
         const started = Date.now();
+        const events = inputs.map((input) => upcastNormalized(input.value));
         try {
           await clickhouse.insert(
             eventsTable,
-            inputs.map((input) => toEventRow(input.value, started)),
+            inputs.map((input, i) =>
+              toEventRow(events[i]!, { partition: input.partition, offset: input.offset }, started),
+            ),
           );
         } catch (error) {
           metrics.storageFailures.inc({ operation: 'insert' });
@@ -60,10 +64,7 @@ export async function buildProjector(
           metrics.endToEndLatency.observe({ tenant: input.tenant }, done - input.value.received_ms);
         }
         // A batch is one topic's partition, so one tenant.
-        await posture.publish(
-          inputs[0]!.tenant,
-          inputs.map((input) => input.value),
-        );
+        await posture.publish(inputs[0]!.tenant, events);
       },
     },
     codec,

@@ -1,0 +1,9 @@
+ALTER TABLE {database}.events
+    DROP COLUMN schema_version,
+    DROP COLUMN derived_risk_classification,
+    DROP COLUMN redactor,
+    DROP COLUMN redaction_pointers,
+    DROP COLUMN prev_hash,
+    DROP COLUMN record_hash,
+    DROP COLUMN chain_partition,
+    DROP COLUMN chain_offset;

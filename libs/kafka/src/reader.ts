@@ -1,0 +1,128 @@
+/**
+ * Owns reading committed records back from a topic by offset range: how a stage finds the last
+ * record it committed to a partition, and how `aispm verify` walks a topic. KafkaJS has no manual
+ * partition assignment, so each read is a short-lived consumer in a throwaway group that seeks to
+ * the range's start; the group is deleted afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+
+/** A partition's range of committed offsets: `low` inclusive, `end` (the last stable offset) exclusive. */
+export interface CommittedRange {
+  readonly partition: number;
+  readonly low: string;
+  readonly end: string;
+}
+
+/** Each partition's committed range. Under read_committed, ListOffsets answers the last stable offset. */
+export async function committedRanges(admin: Admin, topic: string): Promise<CommittedRange[]> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets
+    .map(({ partition, low, high }) => ({ partition, low, end: high }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
+/** A range to read: offsets `from` (inclusive) to `to` (exclusive). */
+export interface ReadRange {
+  readonly partition: number;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * Calls `onMessage` for every committed record (read_committed: no aborted records, no markers)
+ * of each range, in offset order per partition, and resolves once every range is read.
+ */
+export async function readCommitted(
+  kafka: Kafka,
+  topic: string,
+  ranges: readonly ReadRange[],
+  onMessage: (partition: number, message: KafkaMessage) => void | Promise<void>,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const pending = new Map(
+    ranges.filter(({ from, to }) => BigInt(from) < BigInt(to)).map((range) => [range.partition, range]),
+  );
+  if (pending.size === 0) return;
+  const groupId = `aispm-reader-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false });
+  let finish: () => void = () => undefined;
+  let fail: (error: unknown) => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  // Records past a range's end were committed after the read began; they are not part of it.
+  const reached = (partition: number, offset: string) => {
+    const range = pending.get(partition);
+    if (range && BigInt(offset) >= BigInt(range.to) - 1n) pending.delete(partition);
+    if (pending.size === 0) finish();
+  };
+  // A batch of only markers or aborted records reaches no handler; this event still carries its end.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.lastOffset !== null) reached(payload.partition, payload.lastOffset);
+  });
+  const timer = setTimeout(
+    () => fail(new Error(`Reading ${topic} did not finish within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const range = pending.get(batch.partition);
+        if (!range) return;
+        for (const message of batch.messages) {
+          if (BigInt(message.offset) < BigInt(range.from) || BigInt(message.offset) >= BigInt(range.to))
+            continue;
+          await onMessage(batch.partition, message);
+        }
+      },
+    });
+    const metadataAdmin = kafka.admin();
+    await metadataAdmin.connect();
+    const partitions = (
+      await metadataAdmin.fetchTopicMetadata({ topics: [topic] })
+    ).topics[0]!.partitions.map(({ partitionId }) => partitionId);
+    await metadataAdmin.disconnect();
+    const idle = partitions.filter((partition) => !pending.has(partition));
+    if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
+    for (const { partition, from } of pending.values()) consumer.seek({ topic, partition, offset: from });
+    await done;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+    const admin = kafka.admin();
+    await admin
+      .connect()
+      .then(() => admin.deleteGroups([groupId]))
+      .catch(() => undefined)
+      .finally(() => admin.disconnect());
+  }
+}
+
+/**
+ * The last committed record of a partition, or undefined when it has none. Reads a growing window
+ * back from the last stable offset, since markers and aborted records also take offsets.
+ */
+export async function readLastCommitted(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  partition: number,
+): Promise<KafkaMessage | undefined> {
+  const range = (await committedRanges(admin, topic)).find((r) => r.partition === partition);
+  if (!range) return undefined;
+  const low = BigInt(range.low);
+  const end = BigInt(range.end);
+  for (let window = 64n; ; window *= 4n) {
+    const from = end - window > low ? end - window : low;
+    let last: KafkaMessage | undefined;
+    await readCommitted(kafka, topic, [{ partition, from: from.toString(), to: range.end }], (_, message) => {
+      last = message;
+    });
+    if (last || from === low) return last;
+  }
+}
