@@ -17,6 +17,7 @@ import { replayCommand } from './replay';
 import { COLLECT_COMMANDS } from './collect';
 import { UsageError, type Command, type Options } from './command';
 import type { CliConfig } from './env';
+import { VERIFY_COMMANDS } from './verify';
 
 export { UsageError, type Command, type Options } from './command';
 
@@ -91,7 +92,7 @@ export function kafkaFor(config: CliConfig) {
 }
 
 /** Runs `work` with a ClickHouse connection and the database named by --database (or config). */
-async function withClickHouse<T>(
+export async function withClickHouse<T>(
   options: Options,
   config: CliConfig,
   work: (clickhouse: ClickHouse, database: string) => Promise<T>,
@@ -351,4 +352,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   ...COLLECT_COMMANDS,
+  ...VERIFY_COMMANDS,
 };

@@ -7,7 +7,7 @@
  */
 import type { NormalizedEvent, NormalizedEventV1, RedactedEnvelope } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
-import { chainHash } from '@aispm/integrity';
+import { canonicalJson, chainHash, verifyChain } from '@aispm/integrity';
 
 type ControlSurface = NormalizedEvent['control_surface'];
 type RiskLevel = NormalizedEvent['derived_risk_classification'];
@@ -155,4 +155,77 @@ export function normalize(message: RedactedEnvelope, tenant: string, nowMs: numb
     redaction: report,
     source,
   };
+}
+
+/** A canonical event as stored, at its position in the normalized topic. */
+export interface StoredRecord {
+  readonly partition: number;
+  readonly offset: string;
+  readonly event: NormalizedEvent;
+}
+
+/** What walking one partition's chain found. */
+export type PartitionVerdict =
+  | {
+      readonly partition: number;
+      readonly ok: true;
+      readonly from: string | undefined;
+      readonly to: string | undefined;
+      readonly links: number;
+      /** Records written before the chain existed (upcast from v1), which precede it. */
+      readonly unchained: number;
+    }
+  | { readonly partition: number; readonly ok: false; readonly offset: string; readonly reason: string };
+
+/**
+ * Checks the chain of each partition: records in offset order, each prev_hash the record_hash of
+ * the record before, each record_hash recomputed from the record. The first record's prev_hash is
+ * taken as given, since retention may have removed what came before it. Two different records at
+ * one position (e.g. a replaced storage row) are a broken link too.
+ */
+export function verifyEventChains(records: readonly StoredRecord[]): PartitionVerdict[] {
+  const byPartition = new Map<number, StoredRecord[]>();
+  for (const record of records)
+    byPartition.set(record.partition, [...(byPartition.get(record.partition) ?? []), record]);
+  return [...byPartition.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([partition, list]) => verifyPartition(partition, list));
+}
+
+function verifyPartition(partition: number, records: readonly StoredRecord[]): PartitionVerdict {
+  const sorted = [...records].sort((a, b) =>
+    BigInt(a.offset) < BigInt(b.offset) ? -1 : BigInt(a.offset) > BigInt(b.offset) ? 1 : 0,
+  );
+  const unique: StoredRecord[] = [];
+  for (const record of sorted) {
+    const previous = unique[unique.length - 1];
+    if (previous?.offset !== record.offset) {
+      unique.push(record);
+    } else if (canonicalJson(previous.event) !== canonicalJson(record.event)) {
+      return {
+        partition,
+        ok: false,
+        offset: record.offset,
+        reason: 'two different records at this position',
+      };
+    }
+  }
+  let unchained = 0;
+  while (unchained < unique.length && unique[unchained]!.event.record_hash === '') unchained += 1;
+  const chained = unique.slice(unchained);
+  const gap = chained.find((record) => record.event.record_hash === '');
+  if (gap)
+    return { partition, ok: false, offset: gap.offset, reason: 'a record without a hash inside the chain' };
+  const verdict = verifyChain(
+    chained.map(({ offset, event }) => ({
+      position: offset,
+      prevHash: event.prev_hash,
+      recordHash: event.record_hash,
+      record: unsealed(event),
+    })),
+    chained[0]?.event.prev_hash,
+  );
+  return verdict.ok
+    ? { partition, ok: true, from: verdict.from, to: verdict.to, links: verdict.links, unchained }
+    : { partition, ok: false, offset: verdict.position, reason: verdict.reason };
 }

@@ -11,6 +11,7 @@ import {
   sealEvent,
   unsealed,
   upcastNormalized,
+  verifyEventChains,
 } from '../src';
 
 const example = publicExampleEnvelope();
@@ -178,5 +179,86 @@ describe('upcastNormalized', () => {
   it('leaves a v2 record as it is', () => {
     const v2 = sealEvent(normalize(redacted(example), 'acme', 5), GENESIS_HASH);
     expect(upcastNormalized(v2)).toBe(v2);
+  });
+});
+
+describe('verifyEventChains', () => {
+  const chain = (count: number) => {
+    const records = [];
+    let prev = GENESIS_HASH;
+    for (let i = 0; i < count; i += 1) {
+      const event = sealEvent(
+        normalize(redacted({ ...example, event: { ...example.event, event_id: `evt_${i}` } }), 'acme', i),
+        prev,
+      );
+      prev = event.record_hash;
+      // Offsets skip one each time, as transaction markers do.
+      records.push({ partition: 0, offset: String(i * 2), event });
+    }
+    return records;
+  };
+
+  it('says from which offset to which the chain holds, per partition', () => {
+    const other = chain(2).map((record) => ({ ...record, partition: 1 }));
+    expect(verifyEventChains([...chain(3), ...other])).toEqual([
+      { partition: 0, ok: true, from: '0', to: '4', links: 3, unchained: 0 },
+      { partition: 1, ok: true, from: '0', to: '2', links: 2, unchained: 0 },
+    ]);
+  });
+
+  it('accepts a record stored twice at one position', () => {
+    const records = chain(3);
+    expect(verifyEventChains([...records, records[1]!])[0]).toMatchObject({ ok: true, links: 3 });
+  });
+
+  it('names a gap: a record missing from the middle', () => {
+    const records = chain(4);
+    expect(verifyEventChains([records[0]!, records[1]!, records[3]!])[0]).toMatchObject({
+      ok: false,
+      offset: '6',
+    });
+  });
+
+  it('names a fork: two records linked to the same predecessor', () => {
+    const records = chain(3);
+    const fork = {
+      ...records[2]!,
+      offset: '8',
+      event: sealEvent(
+        unsealed({ ...records[2]!.event, event_id: 'evt_fork' }),
+        records[1]!.event.record_hash,
+      ),
+    };
+    expect(verifyEventChains([...records, fork])[0]).toMatchObject({ ok: false, offset: '8' });
+  });
+
+  it('names a changed record, and a different record at one position', () => {
+    const records = chain(3);
+    const changed = { ...records[1]!, event: { ...records[1]!.event, decision: 'allow' as const } };
+    expect(verifyEventChains([records[0]!, changed, records[2]!])[0]).toMatchObject({
+      ok: false,
+      offset: '2',
+      reason: expect.stringContaining('content changed') as string,
+    });
+    expect(verifyEventChains([...records, changed])[0]).toMatchObject({
+      ok: false,
+      offset: '2',
+      reason: 'two different records at this position',
+    });
+  });
+
+  it('lets records from before the chain precede it, but not sit inside it', () => {
+    const records = chain(2);
+    const legacy = {
+      partition: 0,
+      offset: '0',
+      event: { ...records[0]!.event, prev_hash: '', record_hash: '' },
+    };
+    const shifted = records.map((record, i) => ({ ...record, offset: String(10 + i) }));
+    expect(verifyEventChains([legacy, ...shifted])[0]).toMatchObject({ ok: true, unchained: 1, links: 2 });
+    expect(verifyEventChains([...shifted, { ...legacy, offset: '20' }])[0]).toMatchObject({
+      ok: false,
+      offset: '20',
+    });
   });
 });
