@@ -402,9 +402,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     const lastOffset = committedThrough(batch);
     const transaction: Transaction = await this.producer.transaction();
     try {
+      const started = Date.now();
       const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
       for (const { topic, message } of outputs) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
-      const started = Date.now();
       // One request per chunk, in order: a consumed batch can outgrow what the broker takes in one
       // record batch (message.max.bytes) once transformed.
       for (const topicMessages of produceChunks(

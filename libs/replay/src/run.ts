@@ -13,9 +13,11 @@ import {
   type DlqRecord,
   type Envelope,
   type NormalizedEvent,
+  type NormalizedEventV1,
 } from '@aispm/contracts';
 import { AppError, isRetriable } from '@aispm/errors';
 import { readRanges, type RangeMessage, type StageCodec } from '@aispm/kafka';
+import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow } from '@aispm/projection';
 import { Pacer } from './pace';
 import { planRanges, type ReplayRange, type ReplaySpec } from './plan';
@@ -207,7 +209,13 @@ export function rebuildSink(clickhouse: ClickHouse, database: string): ReplaySin
     const now = Date.now();
     const rows = records
       .filter((record) => !record.error)
-      .map((record) => toEventRow(record.decoded as NormalizedEvent, now));
+      .map((record) =>
+        toEventRow(
+          upcastNormalized(record.decoded as NormalizedEvent | NormalizedEventV1),
+          { partition: record.partition, offset: record.offset },
+          now,
+        ),
+      );
     if (rows.length > 0) await clickhouse.insert(table, rows);
     return rows.length;
   };
