@@ -184,7 +184,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   'tenant create': {
-    usage: 'aispm tenant create <slug> --ref TENANT_REF [--retention-days N] [--raw-retention-hours N]',
+    usage:
+      'aispm tenant create <slug> --ref TENANT_REF [--retention-days N] [--raw-retention-hours N] [--max-event-age-days N]',
     summary: 'Create a tenant and its topics.',
     async run(positionals, options, config) {
       const body: Record<string, unknown> = {
@@ -196,6 +197,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       const rawHours = optionalInteger(options, 'raw-retention-hours');
       if (retentionDays !== undefined) body.retention_days = retentionDays;
       if (rawHours !== undefined) body.raw_retention_hours = rawHours;
+      const maxAgeDays = optionalInteger(options, 'max-event-age-days');
+      if (maxAgeDays !== undefined) body.max_event_age_days = maxAgeDays;
       return callAdmin(config, options, 'POST', '/tenants', body);
     },
   },

@@ -50,6 +50,15 @@ const brokerList: Parser<string[]> = (raw) => {
   return brokers;
 };
 
+const patternList: Parser<string[]> = (raw) => {
+  const patterns = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (patterns.length === 0) throw new Error('expected at least one version pattern');
+  return patterns;
+};
+
 function oneOf<const T extends string>(...values: T[]): Parser<T> {
   return (raw) => {
     if (!(values as string[]).includes(raw))
@@ -261,6 +270,11 @@ export const CONFIG_KEYS = {
     integer(100, 3_600_000),
     '1000',
     'How often the projector recomputes the freshness watermark of tenants it has projected into and publishes it when it moved.',
+  ),
+  NORMALIZER_COLLECTOR_VERSIONS: key(
+    patternList,
+    'public-contract,0.*,1.*',
+    'Values of `source.collector_version` the normalizer understands (`*` matches any text); others are dead-lettered.',
   ),
 } as const satisfies Record<string, KeySpec<unknown>>;
 

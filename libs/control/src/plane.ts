@@ -141,6 +141,19 @@ export class ControlPlane {
     await this.producer.disconnect();
   }
 
+  /** Resolves once every record the control topic holds now is applied, e.g. before trusting an absence. */
+  async catchUp(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [partition] = await admin.fetchTopicOffsets(SHARED_TOPICS.control);
+      const end = BigInt(partition?.high ?? '0');
+      if (end > 0n) await this.untilApplied(end - 1n);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   private markApplied(offset: bigint): void {
     this.appliedOffset = offset;
     const ready = this.waiters.filter((waiter) => waiter.offset <= offset);

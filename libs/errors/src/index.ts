@@ -45,6 +45,12 @@ export const ERROR_CODES = {
   KAFKA_SCHEMA_REGISTRY_UNAVAILABLE: { retriable: true, status: 503, title: 'Schema registry unavailable' },
   STAGE_CORE_FAILED: { retriable: false, status: 500, title: 'Stage core rejected the message' },
   NORMALIZE_INVALID_ENVELOPE: { retriable: false, status: 500, title: 'Envelope cannot be normalized' },
+  NORMALIZE_UNKNOWN_COLLECTOR: {
+    retriable: false,
+    status: 422,
+    title: 'Collector version unknown to the normalizer',
+  },
+  NORMALIZE_EVENT_TOO_OLD: { retriable: false, status: 422, title: 'Event older than the tenant allows' },
   CH_QUERY_FAILED: { retriable: true, status: 503, title: 'ClickHouse query failed' },
   CH_INVALID_IDENTIFIER: { retriable: false, status: 500, title: 'Identifier is not allowed in SQL' },
   CH_MIGRATION_FAILED: { retriable: false, status: 500, title: 'ClickHouse migration failed' },

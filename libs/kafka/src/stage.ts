@@ -305,6 +305,8 @@ export interface TransformStageSettings<I, O> extends StageSettings {
   readonly keyOf: (output: O, input: StageInput<I>) => string | undefined;
   /** A hash chain over each output partition (the normalizer's integrity chain). */
   readonly chain?: OutputChain<O>;
+  /** Runs before a tenant's batch reaches the core, e.g. to load the tenant's settings. */
+  readonly prepare?: (tenant: string) => Promise<void>;
 }
 
 /**
@@ -369,6 +371,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     const outputTopic = tenantTopic(tenant, this.transform.outputStage);
     const { chain } = this.transform;
     const headKey = `${outputTopic}:${batch.partition}`;
+    await this.transform.prepare?.(tenant);
     let head = chain ? await this.chainHead(chain, outputTopic, batch.partition) : '';
     for (const message of batch.messages) {
       const decoded = await this.decode(batch.topic, batch.partition, message);

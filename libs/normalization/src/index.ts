@@ -229,3 +229,50 @@ function verifyPartition(partition: number, records: readonly StoredRecord[]): P
     ? { partition, ok: true, from: verdict.from, to: verdict.to, links: verdict.links, unchained }
     : { partition, ok: false, offset: verdict.position, reason: verdict.reason };
 }
+
+/** What the normalizer checks beyond the contract, per tenant (DESIGN §8, issue #5). */
+export interface SemanticPolicy {
+  /** Patterns (`*` matches any text) of the `source.collector_version` values this normalizer understands. */
+  readonly collectorVersions: readonly string[];
+  /** Events that occurred longer ago are refused; undefined means no limit. */
+  readonly maxEventAgeDays: number | undefined;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Whether `version` matches `pattern`, where `*` stands for any text and everything else is literal. */
+export function versionMatches(pattern: string, version: string): boolean {
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`).test(version);
+}
+
+/**
+ * Throws the rule a redacted envelope breaks that the gateway could not check: a collector version
+ * the normalizer does not know (the gateway passes any string), or an event older than the
+ * tenant's maximum age at normalization time (the gateway checks no age). The stage dead-letters
+ * the event with the error's code and moves on.
+ */
+export function checkSemantics(message: RedactedEnvelope, policy: SemanticPolicy, nowMs: number): void {
+  const version = message.envelope.source.collector_version;
+  if (
+    version !== undefined &&
+    !policy.collectorVersions.some((pattern) => versionMatches(pattern, version))
+  ) {
+    throw new AppError(
+      'NORMALIZE_UNKNOWN_COLLECTOR',
+      `collector_version ${version} matches none of ${policy.collectorVersions.join(', ')}`,
+    );
+  }
+  if (policy.maxEventAgeDays !== undefined) {
+    const occurred = utcMs(message.envelope.event.occurred_at, '/event/occurred_at');
+    if (nowMs - occurred > policy.maxEventAgeDays * DAY_MS) {
+      throw new AppError(
+        'NORMALIZE_EVENT_TOO_OLD',
+        `occurred_at ${message.envelope.event.occurred_at} is older than the tenant's ${policy.maxEventAgeDays} days`,
+      );
+    }
+  }
+}

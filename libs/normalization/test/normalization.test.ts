@@ -4,6 +4,7 @@ import { validatorFor } from '@aispm/contracts';
 import { GENESIS_HASH, verifyChain } from '@aispm/integrity';
 import {
   canonicalRepository,
+  checkSemantics,
   controlSurface,
   deriveRiskClassification,
   normalize,
@@ -260,5 +261,34 @@ describe('verifyEventChains', () => {
       ok: false,
       offset: '20',
     });
+  });
+});
+
+describe('checkSemantics', () => {
+  const policy = { collectorVersions: ['public-contract', '0.*', '1.*'], maxEventAgeDays: 30 };
+  const occurred = Date.parse(example.event.occurred_at);
+  const day = 24 * 3600 * 1000;
+  const withVersion = (collector_version: string) =>
+    redacted({ ...example, source: { ...example.source, collector_version } });
+
+  it('passes a known collector version and an event within the maximum age', () => {
+    expect(() => checkSemantics(withVersion('1.4.2'), policy, occurred + 29 * day)).not.toThrow();
+    expect(() => checkSemantics(withVersion('0.9'), policy, occurred)).not.toThrow();
+    expect(() => checkSemantics(redacted(example), policy, occurred)).not.toThrow();
+    expect(() =>
+      checkSemantics(redacted(example), { ...policy, maxEventAgeDays: undefined }, occurred + 999 * day),
+    ).not.toThrow();
+  });
+
+  it.each(['2.0.0', 'nightly', '10.1', '1x0'])('refuses collector version %s', (version) => {
+    expect(() => checkSemantics(withVersion(version), policy, occurred)).toThrow(
+      expect.objectContaining({ code: 'NORMALIZE_UNKNOWN_COLLECTOR' }) as Error,
+    );
+  });
+
+  it("refuses an event older than the tenant's maximum age", () => {
+    expect(() => checkSemantics(redacted(example), policy, occurred + 30 * day + 1)).toThrow(
+      expect.objectContaining({ code: 'NORMALIZE_EVENT_TOO_OLD' }) as Error,
+    );
   });
 });

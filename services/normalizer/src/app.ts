@@ -4,8 +4,17 @@
  */
 import { TOPIC_SCHEMAS, type NormalizedEvent, type RedactedEnvelope } from '@aispm/contracts';
 import { GENESIS_HASH } from '@aispm/integrity';
-import { TransformStage, type OutputChain, type WorkerConfig, type WorkerContext } from '@aispm/kafka';
-import { normalize, sealEvent, unsealed, upcastNormalized } from '@aispm/normalization';
+import { ControlPlane } from '@aispm/control';
+import { TransformStage, type OutputChain, type WorkerContext } from '@aispm/kafka';
+import {
+  checkSemantics,
+  normalize,
+  sealEvent,
+  unsealed,
+  upcastNormalized,
+  type SemanticPolicy,
+} from '@aispm/normalization';
+import type { NormalizerConfig } from './env';
 
 /** The integrity chain of the normalized topic (DESIGN §8). */
 export const normalizedChain: OutputChain<NormalizedEvent> = {
@@ -17,8 +26,32 @@ export const normalizedChain: OutputChain<NormalizedEvent> = {
   hashOf: (stored) => upcastNormalized(stored).record_hash,
 };
 
-export function buildNormalizer(config: WorkerConfig, { kafka, codec, logger, metrics }: WorkerContext) {
-  return new TransformStage<RedactedEnvelope, NormalizedEvent>(
+/**
+ * The normalizer stage and the control-plane view it takes tenant settings from. A tenant the
+ * view does not know yet (created a moment ago) makes the stage catch up with the control topic
+ * once before its batch, so a new tenant's maximum age applies from its first event.
+ */
+export async function buildNormalizer(
+  config: NormalizerConfig,
+  { kafka, codec, logger, metrics }: WorkerContext,
+) {
+  const control = new ControlPlane(kafka, codec, logger, {
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    service: 'normalizer',
+    instanceId: config.AISPM_INSTANCE_ID,
+    topicPolicy: {
+      partitions: config.AISPM_TOPIC_PARTITIONS,
+      replicationFactor: config.AISPM_TOPIC_REPLICATION,
+      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
+    },
+  });
+  await control.start();
+  const caughtUpFor = new Set<string>();
+  const policy = (tenant: string): SemanticPolicy => ({
+    collectorVersions: config.NORMALIZER_COLLECTOR_VERSIONS,
+    maxEventAgeDays: control.state.tenant(tenant)?.max_event_age_days,
+  });
+  const stage = new TransformStage<RedactedEnvelope, NormalizedEvent>(
     kafka,
     {
       service: 'normalizer',
@@ -29,11 +62,20 @@ export function buildNormalizer(config: WorkerConfig, { kafka, codec, logger, me
       outputSchema: TOPIC_SCHEMAS.normalized,
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
       tenantPattern: config.AISPM_TENANT_PATTERN,
+      prepare: async (tenant) => {
+        if (control.state.tenants.has(tenant) || caughtUpFor.has(tenant)) return;
+        await control.catchUp();
+        caughtUpFor.add(tenant);
+      },
       // The chain fields are filled in by `chain`, which knows the partition's head.
-      core: (input) => ({
-        ok: true,
-        value: { ...normalize(input.value, input.tenant, Date.now()), prev_hash: '', record_hash: '' },
-      }),
+      core: (input) => {
+        const now = Date.now();
+        checkSemantics(input.value, policy(input.tenant), now);
+        return {
+          ok: true,
+          value: { ...normalize(input.value, input.tenant, now), prev_hash: '', record_hash: '' },
+        };
+      },
       keyOf: (output) => output.session_id,
       chain: normalizedChain,
     },
@@ -41,4 +83,5 @@ export function buildNormalizer(config: WorkerConfig, { kafka, codec, logger, me
     logger,
     metrics,
   );
+  return { stage, close: () => control.stop() };
 }

@@ -3,4 +3,15 @@ import { loadConfig } from '@aispm/config';
 import { WORKER_CONFIG_KEYS } from '@aispm/kafka';
 
 export const loadEnv = () =>
-  loadConfig(WORKER_CONFIG_KEYS, process.env, { AISPM_OPS_PORT: '9102', AISPM_INSTANCE_ID: 'normalizer-0' });
+  loadConfig(
+    [
+      ...WORKER_CONFIG_KEYS,
+      'AISPM_TOPIC_PARTITIONS',
+      'AISPM_TOPIC_REPLICATION',
+      'AISPM_RAW_RETENTION_MS',
+      'NORMALIZER_COLLECTOR_VERSIONS',
+    ],
+    process.env,
+    { AISPM_OPS_PORT: '9102', AISPM_INSTANCE_ID: 'normalizer-0' },
+  );
+export type NormalizerConfig = ReturnType<typeof loadEnv>;

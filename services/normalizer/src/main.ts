@@ -4,5 +4,5 @@ import { loadEnv } from './env';
 
 runMain(async () => {
   const config = loadEnv();
-  await runWorker('normalizer', config, async (context) => ({ stage: buildNormalizer(config, context) }));
+  await runWorker('normalizer', config, (context) => buildNormalizer(config, context));
 });

@@ -14,6 +14,10 @@ export interface Tenant {
   tenant_ref: string;
   retention_days: number;
   raw_retention_hours: number;
+  /**
+   * The normalizer dead-letters events that occurred longer ago than this (NORMALIZE_EVENT_TOO_OLD); absent means no limit.
+   */
+  max_event_age_days?: number;
   deleted: boolean;
 }
 export interface Collector {

@@ -74,6 +74,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       tenant_ref: tenant.tenant_ref,
       retention_days: tenant.retention_days,
       raw_retention_hours: tenant.raw_retention_hours,
+      max_event_age_days: tenant.max_event_age_days ?? null,
       legal_hold: hold?.active ? { reason: hold.reason } : null,
       collectors: [...state.collectors.values()]
         .filter((c) => c.tenant === tenant.slug)
@@ -127,7 +128,13 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
     });
 
     app.post<{
-      Body: { slug: string; tenant_ref: string; retention_days: number; raw_retention_hours: number };
+      Body: {
+        slug: string;
+        tenant_ref: string;
+        retention_days: number;
+        raw_retention_hours: number;
+        max_event_age_days?: number;
+      };
     }>(
       '/tenants',
       {
@@ -141,6 +148,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
               tenant_ref: { type: 'string', minLength: 1, maxLength: 256 },
               retention_days: { type: 'integer', minimum: 1, maximum: 36500, default: 365 },
               raw_retention_hours: { type: 'integer', minimum: 1, maximum: 8760, default: 24 },
+              max_event_age_days: { type: 'integer', minimum: 1, maximum: 36500 },
             },
           },
         },
@@ -148,7 +156,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       async (request, reply) => {
         const principal = authenticate(state, request);
         requireOperator(principal);
-        const { slug, tenant_ref, retention_days, raw_retention_hours } = request.body;
+        const { slug, tenant_ref, retention_days, raw_retention_hours, max_event_age_days } = request.body;
         if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
         if (state.liveTenants().some((t) => t.tenant_ref === tenant_ref)) {
           throw new AppError('GW_CONFLICT', `Another tenant already has tenant_ref ${tenant_ref}`);
@@ -159,6 +167,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           tenant_ref,
           retention_days,
           raw_retention_hours,
+          ...(max_event_age_days === undefined ? {} : { max_event_age_days }),
           deleted: false,
         };
         // Topics first, then the record: a failed create changes nothing and is safe to retry.
@@ -179,6 +188,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           tenant_ref,
           retention_days,
           raw_retention_hours,
+          max_event_age_days: max_event_age_days ?? null,
         });
         request.log.info({ tenant: slug }, 'tenant created');
         return reply.code(201).send(describeTenant(tenant));
