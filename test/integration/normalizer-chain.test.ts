@@ -1,16 +1,17 @@
 /**
- * The normalizer's exactly-once processing and integrity chain against the real servers: 10,000
- * events flow through the pipeline while the normalizer is SIGKILLed and restarted; the
- * normalized topic (read_committed) then holds each event exactly once and its chain verifies
- * with no gap and no fork. `aispm verify` agrees over the topic and ClickHouse, and reports a
- * ClickHouse row changed behind its back.
+ * The normalizer against the real servers. Its semantic rules dead-letter with a reason code and
+ * the partition moves on; v1 records written before the v2 schema existed are still read
+ * (upcast) and precede the chain. Then 10,000 events flow through the pipeline while the
+ * normalizer is SIGKILLed and restarted; the normalized topic (read_committed) holds each event
+ * exactly once and its chain verifies with no gap and no fork. `aispm verify` agrees over the
+ * topic and ClickHouse, and reports a ClickHouse row changed behind its back.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { identifier, sql } from '@aispm/clickhouse';
-import { tenantTopic, type NormalizedEvent } from '@aispm/contracts';
+import { tenantTopic, type DlqRecord, type NormalizedEvent, type NormalizedEventV1 } from '@aispm/contracts';
 import { committedRanges, readCommitted, StageCodec } from '@aispm/kafka';
-import { verifyEventChains, type StoredRecord } from '@aispm/normalization';
+import { normalize, verifyEventChains, type StoredRecord } from '@aispm/normalization';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   awaitReady,
@@ -48,30 +49,56 @@ afterAll(async () => {
   await pipeline?.stop();
 });
 
-/** Every committed record of the tenant's normalized topic. */
-async function normalizedRecords(): Promise<StoredRecord[]> {
-  const topic = tenantTopic(pipeline.tenant, 'normalized');
+/** Every committed value of a topic, decoded, with its position. */
+async function committedValues<T>(topic: string): Promise<{ partition: number; offset: string; value: T }[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const ranges = await committedRanges(admin, topic);
-    const records: StoredRecord[] = [];
+    const values: { partition: number; offset: string; value: T }[] = [];
     await readCommitted(
       kafka,
       topic,
       ranges.map(({ partition, low, end }) => ({ partition, from: low, to: end })),
       async (partition, message) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          event: await codec.decode<NormalizedEvent>(message.value),
-        });
+        values.push({ partition, offset: message.offset, value: await codec.decode<T>(message.value) });
       },
     );
-    return records;
+    return values;
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Every committed record of a tenant's normalized topic. */
+async function normalizedRecords(tenant = pipeline.tenant): Promise<StoredRecord[]> {
+  const values = await committedValues<NormalizedEvent>(tenantTopic(tenant, 'normalized'));
+  return values.map(({ partition, offset, value }) => ({ partition, offset, event: value }));
+}
+
+/** Creates another tenant of this suite, with a collector that needs no signatures. */
+async function extraTenant(
+  name: string,
+  settings: object = {},
+): Promise<{ slug: string; ref: string; key: string }> {
+  const slug = `${pipeline.tenant}-${name}`;
+  const ref = `${pipeline.tenantRef}-${name}`;
+  const created = await pipeline.admin('POST', '/tenants', { slug, tenant_ref: ref, ...settings });
+  expect(created.status).toBe(201);
+  const collector = await pipeline.admin('POST', '/collectors', { tenant: slug });
+  expect(collector.status).toBe(201);
+  return { slug, ref, key: String(collector.body.api_key) };
+}
+
+/** An unsigned envelope of tenant `ref`. */
+function unsigned(ref: string, id: string, over: (e: ReturnType<typeof exampleEnvelope>) => void = () => {}) {
+  const e = exampleEnvelope();
+  e.tenant.tenant_ref = ref;
+  e.integrity.signature_required = false;
+  e.event.event_id = id;
+  e.transport.idempotency_key = id;
+  over(e);
+  return e;
 }
 
 /** How many records the normalized topic's partitions hold, committed or not. */
@@ -111,11 +138,11 @@ async function send(from: number, count: number): Promise<void> {
 }
 
 /** Runs `aispm verify`; returns its exit code and output. */
-function verify(): { code: number; out: string } {
+function verify(tenant = pipeline.tenant): { code: number; out: string } {
   try {
     const out = execFileSync(
       process.execPath,
-      [path.join(REPO, 'libs/cli/bin/aispm.js'), 'verify', '--tenant', pipeline.tenant],
+      [path.join(REPO, 'libs/cli/bin/aispm.js'), 'verify', '--tenant', tenant],
       { env: pipeline.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
     return { code: 0, out };
@@ -124,6 +151,136 @@ function verify(): { code: number; out: string } {
     return { code: failed.status, out: `${failed.stdout}${failed.stderr}` };
   }
 }
+
+describe('semantic rules', () => {
+  it('dead-letters an unknown collector version and a too old event with their codes, and moves on', async () => {
+    const aged = await extraTenant('aged', { max_event_age_days: 30 });
+    const old = new Date(Date.now() - 40 * 24 * 3600 * 1000).toISOString();
+    const events = [
+      unsigned(aged.ref, 'evt_too_old', (e) => {
+        e.event.occurred_at = old;
+        e.event.session_id = 'sess_rules';
+      }),
+      unsigned(aged.ref, 'evt_unknown_collector', (e) => {
+        e.source.collector_version = '7.0.0';
+        e.event.session_id = 'sess_rules';
+      }),
+      unsigned(aged.ref, 'evt_fine', (e) => {
+        e.event.occurred_at = new Date().toISOString();
+        e.event.session_id = 'sess_rules';
+      }),
+    ];
+    const response = await postToGateway(
+      pipeline.gatewayUrl,
+      '/enterprise/aispm/events/batch',
+      aged.key,
+      events,
+    );
+    expect(response.status).toBe(202);
+
+    const normalized = await eventually('the fine event normalized', async () => {
+      const found = await normalizedRecords(aged.slug);
+      return found.length > 0 ? found : undefined;
+    });
+    expect(normalized.map((record) => record.event.event_id)).toEqual(['evt_fine']);
+    const dead = await committedValues<DlqRecord>(tenantTopic(aged.slug, 'dlq'));
+    expect(dead.map(({ value }) => [value.service, value.code]).sort()).toEqual([
+      ['normalizer', 'NORMALIZE_EVENT_TOO_OLD'],
+      ['normalizer', 'NORMALIZE_UNKNOWN_COLLECTOR'],
+    ]);
+    // Same session key, same partition: the fine event came after both refusals.
+    expect(new Set(dead.map(({ value }) => value.source.partition))).toEqual(
+      new Set([normalized[0]!.event.source.partition]),
+    );
+  });
+});
+
+describe('schema evolution', () => {
+  it('reads v1 records after the v2 schema exists, and starts the chain after them', async () => {
+    const legacy = await extraTenant('legacy');
+    const topic = tenantTopic(legacy.slug, 'normalized');
+    // Records as a v1 normalizer wrote them, under the v1 schema in the registry, one per partition.
+    await codec.register(['normalized-event.v1', 'normalized-event.v2']);
+    expect(codec.schemaId('normalized-event.v1')).not.toBe(codec.schemaId('normalized-event.v2'));
+    const envelope = unsigned(legacy.ref, 'evt_legacy');
+    const {
+      derived_risk_classification: derived,
+      schema_version: _version,
+      ...body
+    } = normalize(
+      {
+        schema_version: 'aispm.redacted_envelope.v1',
+        envelope,
+        report: { redactor: 'aispm-redactor-v1', counts: {}, pointers: [] },
+        source: { topic: tenantTopic(legacy.slug, 'raw'), partition: 0, offset: '0' },
+        received_ms: Date.now(),
+        content_hash: 'c',
+      },
+      legacy.slug,
+      Date.now(),
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    const admin = kafka.admin();
+    await admin.connect();
+    const partitions = (await committedRanges(admin, topic)).map(({ partition }) => partition);
+    await admin.disconnect();
+    for (const partition of partitions) {
+      const v1: NormalizedEventV1 = {
+        ...body,
+        schema_version: 'aispm.normalized_event.v1',
+        event_id: `evt_legacy_${partition}`,
+        idempotency_key: `evt_legacy_${partition}`,
+      };
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ partition, key: v1.session_id, value: await codec.encode('normalized-event.v1', v1) }],
+      });
+    }
+    await producer.disconnect();
+    const sent = await postToGateway(pipeline.gatewayUrl, '/enterprise/aispm/events', legacy.key, envelope);
+    expect(sent.status).toBe(202);
+
+    const ch = clickhouse();
+    try {
+      const rows = await eventually('every row in ClickHouse', async () => {
+        const found = await ch.query<{
+          event_id: string;
+          schema_version: string;
+          derived_risk_classification: string;
+          prev_hash: string;
+          record_hash: string;
+        }>(
+          `SELECT event_id, schema_version, derived_risk_classification, prev_hash, record_hash FROM ${identifier(pipeline.database)}.events WHERE ` +
+            sql`tenant = ${legacy.slug}` +
+            ' ORDER BY event_id',
+        );
+        return found.length > partitions.length ? found : undefined;
+      });
+      // The reader upcast the v1 records: a derived risk, and no claim of a chain.
+      expect(rows.find((row) => row.event_id === 'evt_legacy_0')).toEqual({
+        event_id: 'evt_legacy_0',
+        schema_version: 'aispm.normalized_event.v2',
+        derived_risk_classification: derived,
+        prev_hash: '',
+        record_hash: '',
+      });
+      // The first v2 record links to the genesis hash, since the v1 record before it has no hash.
+      expect(rows.find((row) => row.event_id === 'evt_legacy')).toMatchObject({
+        schema_version: 'aispm.normalized_event.v2',
+        prev_hash: '0'.repeat(64),
+      });
+    } finally {
+      await ch.close();
+    }
+    const result = verify(legacy.slug);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(
+      /the chain holds from offset 1 to 1 \(1 records\), after 1 record\(s\) written before the chain/,
+    );
+  });
+});
 
 describe('the normalizer under SIGKILL', () => {
   it('writes each of 10,000 events exactly once, in one unbroken chain per partition', async () => {

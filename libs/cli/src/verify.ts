@@ -47,9 +47,13 @@ async function topicRecords(topic: string, config: Parameters<Command['run']>[2]
 
 /** One line per partition, as the command prints it. */
 function describe(where: string, verdict: PartitionVerdict): string {
-  return verdict.ok
-    ? `${where} partition ${verdict.partition}: the chain holds from offset ${verdict.from} to ${verdict.to} (${verdict.links} records)`
-    : `${where} partition ${verdict.partition}: broken at offset ${verdict.offset}: ${verdict.reason}`;
+  if (!verdict.ok)
+    return `${where} partition ${verdict.partition}: broken at offset ${verdict.offset}: ${verdict.reason}`;
+  const before = verdict.unchained > 0 ? `${verdict.unchained} record(s) written before the chain` : '';
+  if (verdict.links === 0)
+    return `${where} partition ${verdict.partition}: no chained records yet; ${before}`;
+  const holds = `${where} partition ${verdict.partition}: the chain holds from offset ${verdict.from} to ${verdict.to} (${verdict.links} records)`;
+  return before ? `${holds}, after ${before}` : holds;
 }
 
 /** Rows whose hash differs from the topic's record at the same position. */

@@ -276,6 +276,11 @@ export const CONFIG_KEYS = {
     'public-contract,0.*,1.*',
     'Values of `source.collector_version` the normalizer understands (`*` matches any text); others are dead-lettered.',
   ),
+  NORMALIZER_TRANSACTIONS: key(
+    oneOf('on', 'off'),
+    'on',
+    'off only to measure what transactions cost (npm run bench:normalizer): at least once, a crash can duplicate records and fork the chain.',
+  ),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

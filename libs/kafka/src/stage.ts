@@ -305,6 +305,11 @@ export interface TransformStageSettings<I, O> extends StageSettings {
   readonly keyOf: (output: O, input: StageInput<I>) => string | undefined;
   /** A hash chain over each output partition (the normalizer's integrity chain). */
   readonly chain?: OutputChain<O>;
+  /**
+   * false: produce and then commit offsets outside any transaction (at least once; a crash can
+   * duplicate records and fork a chain). Only to measure what transactions cost.
+   */
+  readonly transactions?: boolean;
   /** Runs before a tenant's batch reaches the core, e.g. to load the tenant's settings. */
   readonly prepare?: (tenant: string) => Promise<void>;
 }
@@ -347,7 +352,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       logger,
       metrics,
       // A stable id per instance: a restarted instance fences its predecessor's open transaction.
-      `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
+      transform.transactions === false
+        ? undefined
+        : `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
     );
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.heads.clear());
   }
@@ -402,8 +409,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         },
       });
     }
-    const lastOffset = committedThrough(batch);
-    const transaction: Transaction = await this.producer.transaction();
+    const committed = [{ partition: batch.partition, offset: nextOffset(committedThrough(batch)) }];
+    const transaction: Transaction | undefined =
+      this.transform.transactions === false ? undefined : await this.producer.transaction();
     try {
       const started = Date.now();
       const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
@@ -413,22 +421,21 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       for (const topicMessages of produceChunks(
         [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       ))
-        await transaction.sendBatch({ topicMessages, acks: -1 });
-      await transaction.sendOffsets({
-        consumerGroupId: stageGroupId(this.settings.groupPrefix, this.settings.service),
-        topics: [
-          {
-            topic: batch.topic,
-            partitions: [{ partition: batch.partition, offset: nextOffset(lastOffset) }],
-          },
-        ],
-      });
-      await transaction.commit();
+        await (transaction ?? this.producer).sendBatch({ topicMessages, acks: -1 });
+      if (transaction) {
+        await transaction.sendOffsets({
+          consumerGroupId: stageGroupId(this.settings.groupPrefix, this.settings.service),
+          topics: [{ topic: batch.topic, partitions: committed }],
+        });
+        await transaction.commit();
+      } else {
+        await this.consumer.commitOffsets(committed.map((position) => ({ topic: batch.topic, ...position })));
+      }
       if (chain) this.heads.set(headKey, head);
       this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
     } catch (error) {
       this.heads.delete(headKey);
-      await transaction.abort().catch((abortError: unknown) => {
+      await transaction?.abort().catch((abortError: unknown) => {
         this.logger.warn({ err: abortError }, 'aborting the transaction failed');
       });
       throw error;

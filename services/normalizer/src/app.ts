@@ -78,6 +78,7 @@ export async function buildNormalizer(
       },
       keyOf: (output) => output.session_id,
       chain: normalizedChain,
+      transactions: config.NORMALIZER_TRANSACTIONS === 'on',
     },
     codec,
     logger,

@@ -10,6 +10,7 @@ export const loadEnv = () =>
       'AISPM_TOPIC_REPLICATION',
       'AISPM_RAW_RETENTION_MS',
       'NORMALIZER_COLLECTOR_VERSIONS',
+      'NORMALIZER_TRANSACTIONS',
     ],
     process.env,
     { AISPM_OPS_PORT: '9102', AISPM_INSTANCE_ID: 'normalizer-0' },
