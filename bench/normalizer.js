@@ -8,39 +8,32 @@
  *
  * A benchmark, not a test: it asserts nothing and prints figures. Runs on the built dist/.
  */
-const { execFileSync, spawn } = require('node:child_process');
-const { readFileSync, writeFileSync } = require('node:fs');
+const { writeFileSync } = require('node:fs');
 const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
+const {
+  REPO,
+  KAFKA_BROKERS,
+  SCHEMA_REGISTRY_URL,
+  envelope,
+  machine,
+  prepare,
+  startService,
+  stopService,
+} = require('./lib');
 
-const REPO = path.resolve(__dirname, '..');
-const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20000);
 const PARTITIONS = 3;
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 
 const { StageCodec, tenantTopicConfigs, produceChunks } = require(path.join(REPO, 'libs/kafka/dist'));
 const { SCHEMA_NAMES } = require(path.join(REPO, 'libs/contracts/dist'));
 
-const example = JSON.parse(
-  readFileSync(
-    path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-    'utf8',
-  ),
-);
-
+/** The redacted-stage message the redactor would write for a fresh envelope. */
 function redacted(tenant, i) {
-  const id = `evt_nbench_${i}`;
   return {
     schema_version: 'aispm.redacted_envelope.v1',
-    envelope: {
-      ...example,
-      event: { ...example.event, event_id: id, session_id: `sess_${i % 512}` },
-      transport: { ...example.transport, idempotency_key: id },
-    },
+    envelope: envelope(`tenant:${tenant}`),
     report: { redactor: 'aispm-redactor-v1', counts: {}, pointers: [] },
     source: { topic: `aispm.${tenant}.raw`, partition: i % PARTITIONS, offset: String(i) },
     received_ms: Date.now(),
@@ -83,17 +76,17 @@ async function timeGroup(admin, groupId, topic, label) {
 async function runNormalizer(admin, tenant, transactions) {
   const prefix = `nbench-${process.pid}-${transactions}`;
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(REPO, 'services/normalizer/dist/main.js')], {
-    env: {
+  const service = startService(
+    'normalizer',
+    {
       ...process.env,
       AISPM_LOG_LEVEL: 'warn',
       AISPM_GROUP_PREFIX: prefix,
       AISPM_TENANT_PATTERN: `^${tenant}$`,
-      AISPM_OPS_PORT: String(port),
       NORMALIZER_TRANSACTIONS: transactions,
     },
-    stdio: 'inherit',
-  });
+    port,
+  );
   try {
     return await timeGroup(
       admin,
@@ -102,8 +95,7 @@ async function runNormalizer(admin, tenant, transactions) {
       `normalizer, transactions ${transactions}`,
     );
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await stopService(service);
   }
 }
 
@@ -162,10 +154,13 @@ async function runPassThrough(kafka, admin, tenant, transactional) {
 }
 
 async function main() {
-  execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), 'start'], { stdio: 'inherit' });
-  execFileSync('npx', ['tsc', '-b'], { cwd: REPO, stdio: 'inherit' });
+  prepare();
   const tenant = `nbench-${process.pid}`;
-  const kafka = new Kafka({ clientId: 'bench-normalizer', brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'bench-normalizer',
+    brokers: KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const topics = tenantTopicConfigs(tenant, {
@@ -175,7 +170,7 @@ async function main() {
   });
   await admin.createTopics({ topics, waitForLeaders: true });
   try {
-    const codec = new StageCodec(REGISTRY);
+    const codec = new StageCodec(SCHEMA_REGISTRY_URL);
     await codec.register(SCHEMA_NAMES);
     const producer = kafka.producer();
     await producer.connect();
@@ -201,11 +196,10 @@ async function main() {
     results.push(await runPassThrough(kafka, admin, tenant, false));
     results.push(await runNormalizer(admin, tenant, 'off'));
     const by = Object.fromEntries(results.map((r) => [r.label, r.eps]));
-    const cores = os.cpus().length;
     const table = [
       `# Normalizer benchmark`,
       ``,
-      `Measured by \`npm run bench:normalizer\` on ${os.cpus()[0].model}, ${cores} cores, Node ${process.version}, ${new Date().toISOString()}: ${EVENTS} redacted envelopes (the public example, ${PARTITIONS} partitions), each run a fresh consumer group reading them all, timed from its first committed offset to its last. Noisy shared machine: read the ratios, measured side by side in one run.`,
+      `Measured by \`npm run bench:normalizer\` on ${machine()}: ${EVENTS} redacted envelopes (the public example, ${PARTITIONS} partitions), each run a fresh consumer group reading them all, timed from its first committed offset to its last. Noisy shared machine: read the ratios, measured side by side in one run.`,
       ``,
       `| Path | events/s | seconds |`,
       `| --- | --- | --- |`,
