@@ -273,7 +273,7 @@ export const CONFIG_KEYS = {
   ),
   NORMALIZER_COLLECTOR_VERSIONS: key(
     patternList,
-    'public-contract,0.*,1.*',
+    'public-contract,0.*,1.*,aispm-collector/0.*,aispm-gateway',
     'Values of `source.collector_version` the normalizer understands (`*` matches any text); others are dead-lettered.',
   ),
   NORMALIZER_TRANSACTIONS: key(

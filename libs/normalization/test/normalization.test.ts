@@ -1,6 +1,8 @@
 import { publicExampleEnvelope } from '../../../test/support/fixtures';
 import type { Envelope, RedactedEnvelope } from '@aispm/contracts';
 import { validatorFor } from '@aispm/contracts';
+import { COLLECTOR_VERSION } from '@aispm/collector';
+import { loadConfig } from '@aispm/config';
 import { GENESIS_HASH, verifyChain } from '@aispm/integrity';
 import {
   canonicalRepository,
@@ -290,5 +292,16 @@ describe('checkSemantics', () => {
     expect(() => checkSemantics(redacted(example), policy, occurred + 30 * day + 1)).toThrow(
       expect.objectContaining({ code: 'NORMALIZE_EVENT_TOO_OLD' }) as Error,
     );
+  });
+});
+
+describe('the default collector versions', () => {
+  it('accept what the public example, our collectors and the gateway write', () => {
+    const { NORMALIZER_COLLECTOR_VERSIONS } = loadConfig(['NORMALIZER_COLLECTOR_VERSIONS'], {});
+    const policy = { collectorVersions: NORMALIZER_COLLECTOR_VERSIONS, maxEventAgeDays: undefined };
+    for (const version of [example.source.collector_version!, COLLECTOR_VERSION, 'aispm-gateway', '1.2.3']) {
+      const message = redacted({ ...example, source: { ...example.source, collector_version: version } });
+      expect(() => checkSemantics(message, policy, 0)).not.toThrow();
+    }
   });
 });
