@@ -34,11 +34,12 @@ async function run() {
     : [];
   const gateway = bench.startService('ingest-gateway', env, PORT, profile);
   const pid = gateway.child.pid;
+  const tenant = bench.tenantPrefix('gw');
+  let operator;
   try {
     await bench.waitReady(`${gateway.url}/readyz`);
-    const operator = bench.bootstrap(env);
+    operator = bench.bootstrap(env);
     await bench.awaitOperator(gateway.url, operator);
-    const tenant = bench.tenantPrefix('gw');
     const tenantRef = `tenant:${tenant}`;
     await bench.admin(gateway.url, operator, 'POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
     const { api_key: key } = await bench.admin(gateway.url, operator, 'POST', '/collectors', { tenant });
@@ -132,7 +133,12 @@ async function run() {
       `Ratios to the limit: throughput batch **${ratio(batch.eps, bare.eps)}**, single **${ratio(single.eps, bare.eps)}**; per core (events per CPU second) batch **${ratio(bare.cpuPerK, batch.cpuPerK)}**, single **${ratio(bare.cpuPerK, single.cpuPerK)}** (target ≥ 0.5). Gateway peak resident memory: ${bench.peakRssMiB(pid).toFixed(0)} MiB.`,
     ].join('\n');
   } finally {
+    // Deleting the tenant drops its topics; the run leaves nothing behind.
+    if (operator)
+      await bench.admin(gateway.url, operator, 'DELETE', `/tenants/${tenant}`).catch(() => undefined);
     await bench.stopService(gateway);
+    await bench.dropDatabase(env.CLICKHOUSE_DATABASE);
+    await bench.deleteGroups(`${env.AISPM_GROUP_PREFIX}-`);
   }
 }
 

@@ -4,9 +4,11 @@
  * services with their own consumer groups, database and tenants. Benchmarks assert nothing.
  */
 const { execFileSync, spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync } = require('node:fs');
+const { mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
+const inspector = require('node:inspector');
 const os = require('node:os');
 const path = require('node:path');
+const { Kafka, logLevel } = require('kafkajs');
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
@@ -67,7 +69,9 @@ async function saturate(send, perCall, seconds, concurrency) {
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < deadline) {
         const t0 = process.hrtime.bigint();
-        events += (await send()) ?? perCall;
+        // send() may answer how many events it sent; anything else (e.g. produce metadata) is perCall.
+        const sent = await send();
+        events += typeof sent === 'number' ? sent : perCall;
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
     }),
@@ -103,6 +107,30 @@ function cpuSeconds(pid) {
 function peakRssMiB(pid) {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : 0;
+}
+
+/**
+ * Runs `phase`; with BENCH_PROFILE_DIR set, records this process's V8 CPU profile of it into
+ * `<dir>/<name>.cpuprofile` (summarize it with `node bench/profile.js FILE`).
+ */
+async function profiled(name, phase) {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return phase();
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method) =>
+    new Promise((resolve, reject) =>
+      session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  try {
+    return await phase();
+  } finally {
+    const { profile } = await post('Profiler.stop');
+    writeFileSync(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
 }
 
 /** One line naming the machine, for the top of a results table. */
@@ -190,6 +218,33 @@ async function admin(gatewayUrl, key, method, route, body, attempts = 10) {
   return answer;
 }
 
+/**
+ * Deletes the consumer groups whose id starts with `prefix` (a benchmark's own, once its consumers
+ * have left), so runs leave nothing behind on the broker.
+ */
+async function deleteGroups(prefix) {
+  const admin = new Kafka({ brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.listGroups();
+    const ours = groups.map(({ groupId }) => groupId).filter((id) => id.startsWith(prefix));
+    if (ours.length > 0) await admin.deleteGroups(ours);
+  } catch (error) {
+    process.stderr.write(`[bench] could not delete every ${prefix}* consumer group: ${error.message}\n`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Drops a benchmark's ClickHouse database. */
+async function dropDatabase(database) {
+  const response = await fetch(CLICKHOUSE_URL, {
+    method: 'POST',
+    body: `DROP DATABASE IF EXISTS ${database}`,
+  });
+  if (!response.ok) throw new Error(`DROP DATABASE ${database}: ${await response.text()}`);
+}
+
 /** Runs `aispm bootstrap` with `env` and returns the operator key it wrote. */
 function bootstrap(env) {
   runCli(['bootstrap'], env);
@@ -217,6 +272,7 @@ module.exports = {
   fixedLoad,
   cpuSeconds,
   peakRssMiB,
+  profiled,
   machine,
   table,
   prepare,
@@ -226,6 +282,8 @@ module.exports = {
   startService,
   stopService,
   admin,
+  deleteGroups,
+  dropDatabase,
   bootstrap,
   awaitOperator,
 };

@@ -153,6 +153,7 @@ class Platform {
     await Promise.all([...this.workers, this.gateway].filter(Boolean).map(bench.stopService));
     await this.clickhouse.command(`DROP DATABASE IF EXISTS ${this.env.CLICKHOUSE_DATABASE}`);
     await this.clickhouse.close();
+    await bench.deleteGroups(`${this.env.AISPM_GROUP_PREFIX}-`);
   }
 }
 
@@ -221,6 +222,7 @@ async function passThrough(slug) {
   }
   await admin.deleteTopics({ topics: [...stages, `aispm.${slug}.pass-sink`] });
   await admin.disconnect();
+  await bench.deleteGroups(`bench-pass-${process.pid}-`);
   return eps;
 }
 

@@ -20,10 +20,17 @@ export function canonicalJson(value: unknown): string {
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+    // Built in one pass over the sorted keys (sort's default order is code-unit order, as `<`):
+    // the gateway hashes every event with this, and the entries/filter/map/join chain cost twice
+    // as much.
+    const object = value as Record<string, unknown>;
+    let text = '';
+    for (const key of Object.keys(object).sort()) {
+      const item = object[key];
+      if (item !== undefined)
+        text += `${text === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`;
+    }
+    return `{${text}}`;
   }
   throw new TypeError(`Cannot serialize ${typeof value} canonically`);
 }

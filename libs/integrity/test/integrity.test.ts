@@ -11,6 +11,14 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson({ n: 1.5 })).toThrow(RangeError);
     expect(() => canonicalJson(2 ** 60)).toThrow(RangeError);
   });
+
+  it('orders keys by code unit, integer-like and non-ASCII keys included, and only drops undefined', () => {
+    expect(canonicalJson({ '10': 1, '9': 2, é: 3, Z: 4, a: 5, '': 6, n: null, f: false, z: 0 })).toBe(
+      '{"":6,"10":1,"9":2,"Z":4,"a":5,"f":false,"n":null,"z":0,"é":3}',
+    );
+    expect(canonicalJson({ '"quoted"\n': 'line\nbreak' })).toBe('{"\\"quoted\\"\\n":"line\\nbreak"}');
+    expect(canonicalJson({ only: undefined })).toBe('{}');
+  });
 });
 
 describe('verifyChain', () => {

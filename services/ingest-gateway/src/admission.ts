@@ -27,19 +27,31 @@ export const MAX_ARRAY_ITEMS = 100;
 
 function semanticProblems(envelope: Envelope, nowMs: number, limits: AdmissionLimits): FieldError[] {
   const problems: FieldError[] = [];
-  const walk = (value: unknown, pointer: string) => {
-    if (typeof value === 'string' && value.length > MAX_STRING_LENGTH) {
-      problems.push({ pointer, detail: `longer than ${MAX_STRING_LENGTH} characters` });
+  // The path is kept as a stack and turned into a pointer only for a problem: every node of every
+  // event is walked, and building (and escaping) each node's pointer cost more than the checks.
+  const path: string[] = [];
+  const pointer = () => path.map((step) => `/${step.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+  const walk = (value: unknown) => {
+    if (typeof value === 'string') {
+      if (value.length > MAX_STRING_LENGTH)
+        problems.push({ pointer: pointer(), detail: `longer than ${MAX_STRING_LENGTH} characters` });
     } else if (Array.isArray(value)) {
       if (value.length > MAX_ARRAY_ITEMS)
-        problems.push({ pointer, detail: `more than ${MAX_ARRAY_ITEMS} items` });
-      value.forEach((item, index) => walk(item, `${pointer}/${index}`));
+        problems.push({ pointer: pointer(), detail: `more than ${MAX_ARRAY_ITEMS} items` });
+      for (let index = 0; index < value.length; index += 1) {
+        path.push(String(index));
+        walk(value[index]);
+        path.pop();
+      }
     } else if (value && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value))
-        walk(item, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      for (const key of Object.keys(value)) {
+        path.push(key);
+        walk((value as Record<string, unknown>)[key]);
+        path.pop();
+      }
     }
   };
-  walk(envelope, '');
+  walk(envelope);
   const occurred = Date.parse(envelope.event.occurred_at);
   if (occurred > nowMs + limits.maxFutureSkewMs) {
     problems.push({ pointer: '/event/occurred_at', detail: 'is too far in the future' });
