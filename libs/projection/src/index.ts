@@ -1,5 +1,5 @@
 /**
- * Owns how canonical events become ClickHouse rows (and, later, posture). Pure.
+ * Owns how canonical events become ClickHouse rows, and the posture model over them. Pure.
  */
 import type { NormalizedEvent } from '@aispm/contracts';
 
@@ -30,5 +30,23 @@ export function toEventRow(event: NormalizedEvent, nowMs: number): EventRow {
   };
 }
 
+/** A row of the `event_lookup` table (migration 0030): event id to the events primary key. */
+export interface EventLookupRow {
+  tenant: string;
+  event_id: string;
+  idempotency_key: string;
+  session_id: string;
+  occurred_ms: number;
+  projected_ms: number;
+}
+
+/** The `event_lookup` row of an `events` row. */
+export function toLookupRow(row: EventRow): EventLookupRow {
+  const { tenant, event_id, idempotency_key, session_id, occurred_ms, projected_ms } = row;
+  return { tenant, event_id, idempotency_key, session_id, occurred_ms, projected_ms };
+}
+
+export * from './posture';
+export * from './freshness';
 export * from './posture-delta';
 export * from './watermark';
