@@ -52,6 +52,11 @@ services_launch() {
   read -r port _ < <(services_port "$name")
   if [[ $name == ingest-gateway ]]; then
     launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" node "$(services_entry "$name")"
+  elif [[ $name == projector ]]; then
+    # The projector writes tenant dashboard users where our ClickHouse reads users.d.
+    launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" \
+      env AISPM_OPS_PORT="$port" CLICKHOUSE_USERS_DIR="${CLICKHOUSE_USERS_DIR:-$AISPM_DATA_DIR/clickhouse/users.d}" \
+      node "$(services_entry "$name")"
   else
     launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" \
       env AISPM_OPS_PORT="$port" node "$(services_entry "$name")"

@@ -280,7 +280,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'reader create': {
     usage: 'aispm reader create --tenant SLUG --role viewer|auditor|admin',
-    summary: 'Create a reader; prints its API key once.',
+    summary:
+      'Create a reader; prints its API key, and for a tenant reader its dashboard ClickHouse user and password, once.',
     run: (_positionals, options, config) =>
       callAdmin(config, options, 'POST', '/readers', {
         tenant: requireString(options, 'tenant'),

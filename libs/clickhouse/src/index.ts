@@ -5,3 +5,4 @@ export * from './client';
 export * from './sql';
 export * from './migrations';
 export * from './retention';
+export * from './dashboards';

@@ -77,19 +77,24 @@ export async function eventPartitions(clickhouse: ClickHouse, database: string):
   return rows.map((row) => parsePartition(row.partition)).filter((p): p is EventPartition => p !== undefined);
 }
 
+/** The tables partitioned by (tenant, month of occurred_at), which retention trims alike. */
+export const TENANT_MONTH_TABLES = ['events', 'event_lookup'] as const;
+
 /** Runs a plan against `database`. */
 export async function applyRetention(
   clickhouse: ClickHouse,
   database: string,
   plan: RetentionPlan,
 ): Promise<void> {
-  const table = `${identifier(database)}.events`;
-  for (const { tenant, month } of plan.dropPartitions) {
-    await clickhouse.command(`ALTER TABLE ${table} DROP PARTITION (${literal(tenant)}, ${literal(month)})`);
-  }
-  for (const { tenant, cutoffMs } of plan.deleteBefore) {
-    await clickhouse.command(
-      `ALTER TABLE ${table} DELETE WHERE ` + sql`tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
-    );
+  for (const name of TENANT_MONTH_TABLES) {
+    const table = `${identifier(database)}.${name}`;
+    for (const { tenant, month } of plan.dropPartitions) {
+      await clickhouse.command(`ALTER TABLE ${table} DROP PARTITION (${literal(tenant)}, ${literal(month)})`);
+    }
+    for (const { tenant, cutoffMs } of plan.deleteBefore) {
+      await clickhouse.command(
+        `ALTER TABLE ${table} DELETE WHERE ` + sql`tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
+      );
+    }
   }
 }

@@ -256,6 +256,11 @@ export const CONFIG_KEYS = {
     String(15 * 60 * 1000),
     'Window of the counts in `GET /enterprise/aispm/ingestion/health` (rejections, retries, dead letters); the gateway reads this much of `aispm.health` back when it starts.',
   ),
+  CLICKHOUSE_USERS_DIR: key(
+    text,
+    '',
+    "ClickHouse's users.d folder, where the projector writes tenant dashboard users; empty turns direct dashboard access off.",
+  ),
   AISPM_RETENTION_INTERVAL_MS: key(
     integer(500, 7 * 24 * 3600 * 1000),
     String(3600 * 1000),

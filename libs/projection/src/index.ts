@@ -1,7 +1,7 @@
 /**
- * Owns how canonical events become ClickHouse rows (and, later, posture), and how a row is read
- * back into the canonical event it came from, so the integrity chain can be checked in storage.
- * Pure.
+ * Owns how canonical events become ClickHouse rows, how a row is read back into the canonical
+ * event it came from (so the integrity chain can be checked in storage), and the posture model
+ * over them. Pure.
  */
 import type { NormalizedEvent } from '@aispm/contracts';
 
@@ -43,6 +43,24 @@ export function toEventRow(event: NormalizedEvent, position: ChainPosition, nowM
   };
 }
 
+/** A row of the `event_lookup` table (migration 0030): event id to the events primary key. */
+export interface EventLookupRow {
+  tenant: string;
+  event_id: string;
+  idempotency_key: string;
+  session_id: string;
+  occurred_ms: number;
+  projected_ms: number;
+}
+
+/** The `event_lookup` row of an `events` row. */
+export function toLookupRow(row: EventRow): EventLookupRow {
+  const { tenant, event_id, idempotency_key, session_id, occurred_ms, projected_ms } = row;
+  return { tenant, event_id, idempotency_key, session_id, occurred_ms, projected_ms };
+}
+
+export * from './posture';
+export * from './freshness';
 export * from './posture-delta';
 export * from './watermark';
 

@@ -16,6 +16,7 @@ import { admitWithin } from './plugins/overload';
 import { replayRoutes, type ReplayDeps } from './plugins/replay';
 import { installProblemHandlers } from './plugins/problems';
 import { streamRoutes, type StreamDeps } from './plugins/stream';
+import { readRoutes, type ReadDeps } from './plugins/reads';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +26,10 @@ declare module 'fastify' {
 }
 
 export interface GatewayDeps
-  extends Omit<IngestDeps, 'control'>, Pick<HealthDeps, 'health' | 'groupPrefix' | 'healthIntervalMs'> {
+  extends
+    Omit<IngestDeps, 'control'>,
+    Pick<HealthDeps, 'health' | 'groupPrefix' | 'healthIntervalMs'>,
+    Omit<ReadDeps, 'control'> {
   readonly logger: Logger;
   readonly probes: Probes;
   readonly control: ControlPlane;
@@ -73,5 +77,6 @@ export function buildGateway(
   void app.register(healthRoutes({ ...deps, control: deps.control.state }));
   void app.register(replayRoutes({ ...deps, control: deps.control.state }));
   void app.register(streamRoutes({ ...deps, ...deps.stream, control: deps.control.state }));
+  void app.register(readRoutes({ ...deps, control: deps.control.state }), { prefix: '/enterprise/aispm' });
   return app;
 }

@@ -73,6 +73,8 @@ runMain(async () => {
     groupPrefix: config.AISPM_GROUP_PREFIX,
     healthIntervalMs: config.AISPM_HEALTH_INTERVAL_MS,
     kafka,
+    clickhouse,
+    database: config.CLICKHOUSE_DATABASE,
     kms,
     topics,
     producer,

@@ -5,6 +5,7 @@ import { collectorRoutes } from '../src/plugins/collectors';
 import { ingestRoutes } from '../src/plugins/ingest';
 import { openApiDocument } from '../src/plugins/openapi';
 import { replayRoutes } from '../src/plugins/replay';
+import { readRoutes } from '../src/plugins/reads';
 
 /** Routes as Fastify registers them: `METHOD /path` with `:param` written as `{param}`. */
 async function registeredRoutes(): Promise<string[]> {
@@ -22,6 +23,7 @@ async function registeredRoutes(): Promise<string[]> {
   await app.register(collectorRoutes(unused));
   await app.register(adminRoutes({ control: { state: {} } } as never), { prefix: '/enterprise/aispm/admin' });
   await app.register(replayRoutes(unused));
+  await app.register(readRoutes({ database: 'aispm' } as never), { prefix: '/enterprise/aispm' });
   await app.ready();
   return routes;
 }
@@ -32,7 +34,7 @@ describe('OpenAPI document', () => {
     components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } };
   };
 
-  it('describes every ingest, admin and replay route', async () => {
+  it('describes every ingest, admin, replay and read route', async () => {
     const documented = Object.entries(document.paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );

@@ -3,17 +3,31 @@
  * only after the insert returns; a redelivered batch inserts the same keys again, which the
  * ReplacingMergeTree and FINAL reads collapse, so each idempotency key counts once.
  */
-import { clickHouseFromConfig, identifier, migrate } from '@aispm/clickhouse';
+import {
+  clickHouseFromConfig,
+  DashboardUsersDir,
+  identifier,
+  migrate,
+  type ClickHouse,
+} from '@aispm/clickhouse';
 import { ControlPlane } from '@aispm/control';
 import type { NormalizedEvent, NormalizedEventV1 } from '@aispm/contracts';
 import { HealthEvidenceSink } from '@aispm/health';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
 import { upcastNormalized } from '@aispm/normalization';
-import { toEventRow } from '@aispm/projection';
+import { toEventRow, toLookupRow, type EventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
 import { AuditChainWriter } from './audit';
 import { PosturePublisher } from './posture';
+import { DashboardAccess } from './dashboards';
 import { RetentionJob } from './retention';
+
+/** Inserts rows into `database`'s events and event_lookup, one insert per table. */
+async function insertRows(clickhouse: ClickHouse, database: string, rows: EventRow[]): Promise<void> {
+  // The lookup goes second, so an event id that resolves always finds its events row.
+  await clickhouse.insert(`${database}.events`, rows);
+  await clickhouse.insert(`${database}.event_lookup`, rows.map(toLookupRow));
+}
 
 export async function buildProjector(
   config: ProjectorConfig,
@@ -22,7 +36,6 @@ export async function buildProjector(
   const clickhouse = clickHouseFromConfig(config);
   const applied = await migrate(clickhouse, config.CLICKHOUSE_DATABASE);
   if (applied.length > 0) logger.info({ applied }, 'ClickHouse migrations applied');
-  const eventsTable = `${identifier(config.CLICKHOUSE_DATABASE)}.events`;
   const posture = new PosturePublisher(
     kafka,
     codec,
@@ -32,6 +45,24 @@ export async function buildProjector(
     logger,
   );
   await posture.start(config.PROJECTOR_WATERMARK_INTERVAL_MS);
+  const database = identifier(config.CLICKHOUSE_DATABASE);
+  let dashboards: DashboardAccess | undefined;
+  // The rows of tenants with dashboard users also go to their mirror databases, before the
+  // offsets are committed, so a mirror never misses a committed row.
+  const writeMirrors = async (rows: EventRow[]) => {
+    const byTenant = new Map<string, EventRow[]>();
+    for (const row of rows) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row]);
+    for (const [tenant, mine] of byTenant) {
+      const mirror = dashboards?.mirrorOf(tenant);
+      if (!mirror) continue;
+      try {
+        await insertRows(clickhouse, mirror, mine);
+      } catch (error) {
+        // A mirror dropped meanwhile (its last reader revoked) is no failure.
+        if (dashboards?.mirrorOf(tenant)) throw error;
+      }
+    }
+  };
   const stage = new SinkStage<NormalizedEvent | NormalizedEventV1>(
     kafka,
     {
@@ -44,13 +75,12 @@ export async function buildProjector(
       sink: async (inputs) => {
         const started = Date.now();
         const events = inputs.map((input) => upcastNormalized(input.value));
+        const rows = inputs.map((input, i) =>
+          toEventRow(events[i]!, { partition: input.partition, offset: input.offset }, started),
+        );
         try {
-          await clickhouse.insert(
-            eventsTable,
-            inputs.map((input, i) =>
-              toEventRow(events[i]!, { partition: input.partition, offset: input.offset }, started),
-            ),
-          );
+          await insertRows(clickhouse, database, rows);
+          await writeMirrors(rows);
         } catch (error) {
           metrics.storageFailures.inc({ operation: 'insert' });
           metrics.storageUp.set({ store: 'clickhouse' }, 0);
@@ -82,7 +112,25 @@ export async function buildProjector(
     },
   });
   await control.start();
-  const retention = new RetentionJob(clickhouse, config.CLICKHOUSE_DATABASE, control, logger, metrics);
+  if (config.CLICKHOUSE_USERS_DIR) {
+    const tenantPattern = new RegExp(config.AISPM_TENANT_PATTERN);
+    dashboards = new DashboardAccess(
+      clickhouse,
+      config.CLICKHOUSE_DATABASE,
+      new DashboardUsersDir(config.CLICKHOUSE_USERS_DIR),
+      control,
+      (tenant) => tenantPattern.test(tenant),
+      logger,
+    );
+    await dashboards.start();
+  }
+  const retention = new RetentionJob(
+    clickhouse,
+    () => [config.CLICKHOUSE_DATABASE, ...(dashboards?.mirrorDatabases() ?? [])],
+    control,
+    logger,
+    metrics,
+  );
   retention.start(config.AISPM_RETENTION_INTERVAL_MS);
   const audit = new AuditChainWriter(
     kafka,
@@ -112,6 +160,7 @@ export async function buildProjector(
       await audit.stop();
       await retention.stop();
       await posture.stop();
+      await dashboards?.stop();
       await control.stop();
       await clickhouse.close();
     },

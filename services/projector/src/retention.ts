@@ -13,7 +13,8 @@ export class RetentionJob {
 
   constructor(
     private readonly clickhouse: ClickHouse,
-    private readonly database: string,
+    /** The live database and every tenant mirror. */
+    private readonly databases: () => string[],
     private readonly control: ControlPlane,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
@@ -53,12 +54,14 @@ export class RetentionJob {
       deleted: tenant.deleted,
       onLegalHold: state.onLegalHold(tenant.slug),
     }));
-    const plan = planRetention(await eventPartitions(this.clickhouse, this.database), tenants, Date.now());
-    if (plan.dropPartitions.length === 0 && plan.deleteBefore.length === 0) return;
-    await applyRetention(this.clickhouse, this.database, plan);
-    this.logger.info(
-      { dropped: plan.dropPartitions.length, trimmed: plan.deleteBefore.map((d) => d.tenant) },
-      'retention applied',
-    );
+    for (const database of this.databases()) {
+      const plan = planRetention(await eventPartitions(this.clickhouse, database), tenants, Date.now());
+      if (plan.dropPartitions.length === 0 && plan.deleteBefore.length === 0) continue;
+      await applyRetention(this.clickhouse, database, plan);
+      this.logger.info(
+        { database, dropped: plan.dropPartitions.length, trimmed: plan.deleteBefore.map((d) => d.tenant) },
+        'retention applied',
+      );
+    }
   }
 }

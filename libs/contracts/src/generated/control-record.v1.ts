@@ -66,6 +66,14 @@ export interface Reader {
   tenant: string;
   role: 'viewer' | 'auditor' | 'admin';
   key_sha256: string;
+  /**
+   * The reader's read-only ClickHouse user for dashboards, which sees only its tenant's database.
+   */
+  clickhouse_user?: string;
+  /**
+   * SHA-256 (hex) of that user's password; the password itself is shown once.
+   */
+  clickhouse_password_sha256?: string;
   revoked: boolean;
 }
 export interface LegalHold {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { generateSecret, hashSecret } from '@aispm/auth';
+import { tenantDatabase } from '@aispm/clickhouse';
 import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
 import { OPERATOR_TENANT, type AuditTrail, type ControlPlane } from '@aispm/control';
 import { AppError } from '@aispm/errors';
@@ -29,6 +30,8 @@ export interface AdminDeps {
   readonly kafkaAdmin: Admin;
   readonly kms: Kms;
   readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
+  /** The live ClickHouse database, which names tenant dashboard databases. */
+  readonly database: string;
 }
 
 const HOUR_MS = 3600 * 1000;
@@ -50,6 +53,15 @@ export function tenantPolicy(
     ...topics,
     rawRetentionMs: onHold ? -1 : tenant.raw_retention_hours * HOUR_MS,
     retentionMs: onHold ? -1 : tenant.retention_days * 24 * HOUR_MS,
+  };
+}
+
+/** A new ClickHouse user for a tenant reader's dashboards, named after the reader. */
+function dashboardCredentials(reader: ControlReader, database: string) {
+  return {
+    user: reader.reader_id.replace(/^rdr_/, 'aispm_dash_'),
+    password: generateSecret('aispm_ch'),
+    database: tenantDatabase(database, reader.tenant),
   };
 }
 
@@ -362,13 +374,27 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           key_sha256: hashSecret(apiKey),
           revoked: false,
         };
+        // A tenant's reader also gets a ClickHouse user for dashboards, provisioned by the
+        // projector from this record; the control topic keeps only the password's hash.
+        const dashboard =
+          tenant === OPERATOR_TENANT ? undefined : dashboardCredentials(reader, deps.database);
+        if (dashboard) {
+          reader.clickhouse_user = dashboard.user;
+          reader.clickhouse_password_sha256 = hashSecret(dashboard.password);
+        }
         await control.publish(reader);
         await deps.audit.append('reader.create', principal, tenant === OPERATOR_TENANT ? '' : tenant, {
           reader_id: reader.reader_id,
           role,
         });
         request.log.info({ tenant, reader_id: reader.reader_id, role }, 'reader created');
-        return reply.code(201).send({ reader_id: reader.reader_id, tenant, role, api_key: apiKey });
+        return reply.code(201).send({
+          reader_id: reader.reader_id,
+          tenant,
+          role,
+          api_key: apiKey,
+          ...(dashboard ? { clickhouse: dashboard } : {}),
+        });
       },
     );
 

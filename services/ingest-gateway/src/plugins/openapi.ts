@@ -158,6 +158,44 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/enterprise/aispm/dashboard': {
+        get: {
+          summary:
+            "The reader tenant's posture document, cavra.aispm.dashboard.v1 (viewer), with its freshness watermark.",
+          security: bearer,
+          parameters: ['repository', 'agent_id', 'policy_pack', 'since'].map((name) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: { type: 'string' },
+          })),
+          responses: {
+            '200': { description: 'The document', ...json({ type: 'object' }) },
+            ...problemResponses,
+          },
+        },
+      },
+      '/enterprise/aispm/events/{event_id}': {
+        get: {
+          summary:
+            "One normalized, redacted event of the reader's tenant (viewer; payload_ref and source for auditors). Another tenant's id is 404.",
+          security: bearer,
+          responses: {
+            '200': { description: 'The event', ...json({ type: 'object' }) },
+            ...problemResponses,
+          },
+        },
+      },
+      '/enterprise/aispm/replay/{session_id}': {
+        get: {
+          summary: "A session's trace replay: its decisions oldest first (auditor).",
+          security: bearer,
+          responses: {
+            '200': { description: 'The timeline', ...json({ type: 'object' }) },
+            ...problemResponses,
+          },
+        },
+      },
       '/enterprise/aispm/admin/tenants': {
         get: adminOp('List the tenants this credential administers.'),
         post: adminOp('Create a tenant and its topics (operators).', '201'),

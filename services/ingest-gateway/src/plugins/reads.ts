@@ -1,0 +1,244 @@
+/**
+ * Owns the reader endpoints of DESIGN §4: the posture document (`GET /enterprise/aispm/dashboard`),
+ * one event (`GET /enterprise/aispm/events/{event_id}`) and a session's trace replay
+ * (`GET /enterprise/aispm/replay/{session_id}`). Each read is scoped to the tenant of the reader's
+ * credential, never to one named in the request, so another tenant's event or session does not
+ * exist for the caller: 404, the same answer as an id nobody used, which leaks nothing.
+ *
+ * Roles (§5): viewer reads the dashboard and events; auditor also replays sessions and sees raw
+ * payload references and replay positions, and each such access is written to the audit trail.
+ * ClickHouse reads use FINAL, so every idempotency key counts once.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Admin } from 'kafkajs';
+import type { ClickHouse } from '@aispm/clickhouse';
+import { tenantTopic } from '@aispm/contracts';
+import type { AuditTrail, ControlState, Principal } from '@aispm/control';
+import { AppError } from '@aispm/errors';
+import { stageGroupId } from '@aispm/kafka';
+import {
+  FreshnessTracker,
+  postureDocument,
+  traceReplay,
+  type DecisionGroup,
+  type DecisionRecord,
+  type StageOffsets,
+} from '@aispm/projection';
+import { authenticate, requireRole } from '../access';
+import {
+  DASHBOARD_LIMITS,
+  dashboardQueries,
+  eventLookupQuery,
+  eventQuery,
+  replayQuery,
+  type Filters,
+} from '../read-queries';
+
+export interface ReadDeps {
+  readonly control: ControlState;
+  readonly clickhouse: ClickHouse;
+  readonly database: string;
+  readonly kafkaAdmin: Admin;
+  readonly groupPrefix: string;
+  readonly audit: AuditTrail;
+}
+
+/** Each stage's input topic and consumer. */
+const PIPELINE = [
+  ['raw', 'redactor'],
+  ['redacted', 'normalizer'],
+  ['normalized', 'projector'],
+] as const;
+
+function readerTenant(principal: Principal, role: 'viewer' | 'auditor'): string {
+  if (principal.kind !== 'reader' || !principal.tenant) {
+    throw new AppError('GW_FORBIDDEN', 'Reads need a reader credential of a tenant');
+  }
+  requireRole(principal, role, principal.tenant.slug);
+  return principal.tenant.slug;
+}
+
+function toRecord(row: Record<string, unknown>): DecisionRecord {
+  return { ...(row as unknown as DecisionRecord), occurred_ms: Number(row.occurred_ms) };
+}
+
+export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
+  const { clickhouse, control } = deps;
+  const freshness = new FreshnessTracker();
+
+  async function stageOffsets(tenant: string): Promise<StageOffsets[]> {
+    return Promise.all(
+      PIPELINE.map(async ([stage, service]) => {
+        const topic = tenantTopic(tenant, stage);
+        const [ends, groups] = await Promise.all([
+          deps.kafkaAdmin.fetchTopicOffsets(topic),
+          deps.kafkaAdmin.fetchOffsets({ groupId: stageGroupId(deps.groupPrefix, service), topics: [topic] }),
+        ]);
+        const committed = new Map(
+          (groups[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)] as const),
+        );
+        return {
+          stage,
+          partitions: ends.map((end) => {
+            const offset = committed.get(end.partition) ?? -1;
+            return {
+              partition: end.partition,
+              end: Number(end.high),
+              committed: offset < 0 ? Number(end.low) : offset,
+            };
+          }),
+        };
+      }),
+    );
+  }
+
+  async function dashboard(tenant: string, filters: Filters) {
+    if (filters.since !== undefined && Number.isNaN(Date.parse(filters.since)))
+      throw new AppError('GW_BAD_REQUEST', 'since must be an RFC 3339 date-time', {
+        fields: [{ pointer: '/since', detail: 'not a date-time' }],
+      });
+    const q = dashboardQueries(deps.database, tenant, filters);
+    // Freshness first: the watermark then bounds what the counts below already include.
+    const observedMs = Date.now();
+    const fresh = freshness.observe(tenant, await stageOffsets(tenant), observedMs);
+    const [groups, agents, sessions, risky, recent, refs] = await Promise.all([
+      clickhouse.query<Record<string, unknown>>(q.groups),
+      clickhouse.query<{ agent_id: string; session_count: number; last_seen_ms: string }>(q.agents),
+      clickhouse.query<{ sessions: number }>(q.sessions),
+      clickhouse.query<Record<string, unknown>>(q.risky),
+      clickhouse.query<Record<string, unknown>>(q.recent),
+      clickhouse.query<{ control_surface: string; refs: string[] }>(q.refs),
+    ]);
+    return postureDocument({
+      groups: groups.map((g) => ({
+        ...(g as unknown as DecisionGroup),
+        count: Number(g.count),
+        with_refs: Number(g.with_refs),
+        signed: Number(g.signed),
+      })),
+      agents: agents.map((a) => ({
+        ...a,
+        session_count: Number(a.session_count),
+        last_seen_ms: Number(a.last_seen_ms),
+      })),
+      totalSessions: Number(sessions[0]?.sessions ?? 0),
+      recentRisky: risky.map(toRecord),
+      recentDecisions: recent.map(toRecord),
+      surfaceRefs: Object.fromEntries(refs.map((r) => [r.control_surface, [...r.refs].sort()])),
+      controlPlane: {
+        tenant,
+        filters,
+        freshness: fresh,
+        limits: DASHBOARD_LIMITS,
+        generated_at: new Date(observedMs).toISOString(),
+      },
+    });
+  }
+
+  function auditAccess(
+    request: FastifyRequest,
+    principal: Principal,
+    tenant: string,
+    action: string,
+    detail: object,
+  ) {
+    return deps.audit.append(action, principal, tenant, { ...detail, request_id: request.id });
+  }
+
+  return async (app) => {
+    const filterSchema = {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        repository: { type: 'string', minLength: 1, maxLength: 512 },
+        agent_id: { type: 'string', minLength: 1, maxLength: 512 },
+        policy_pack: { type: 'string', minLength: 1, maxLength: 512 },
+        since: { type: 'string', minLength: 1, maxLength: 64 },
+      },
+    };
+
+    app.get<{ Querystring: Filters }>(
+      '/dashboard',
+      { schema: { querystring: filterSchema } },
+      async (request) => {
+        const tenant = readerTenant(authenticate(control, request), 'viewer');
+        return dashboard(tenant, request.query);
+      },
+    );
+
+    const idParams = (name: string) => ({
+      params: {
+        type: 'object',
+        required: [name],
+        properties: { [name]: { type: 'string', minLength: 1, maxLength: 256 } },
+      },
+    });
+
+    app.get<{ Params: { event_id: string } }>(
+      '/events/:event_id',
+      { schema: idParams('event_id') },
+      async (request) => {
+        const principal = authenticate(control, request);
+        const tenant = readerTenant(principal, 'viewer');
+        const auditor = principal.kind === 'reader' && principal.reader.role !== 'viewer';
+        const keys = await clickhouse.query<{
+          session_id: string;
+          occurred_ms: string;
+          idempotency_key: string;
+        }>(eventLookupQuery(deps.database, tenant, request.params.event_id));
+        const key = keys[0];
+        const rows = key
+          ? await clickhouse.query<Record<string, unknown>>(
+              eventQuery(deps.database, tenant, { ...key, occurred_ms: Number(key.occurred_ms) }),
+            )
+          : [];
+        const row = rows[0];
+        if (!row) throw new AppError('GW_NOT_FOUND', `No event ${request.params.event_id}`);
+        const {
+          payload_ref,
+          source_topic,
+          source_partition,
+          source_offset,
+          projected_ms: _p,
+          ...metadata
+        } = row;
+        const event: Record<string, unknown> = {
+          ...metadata,
+          occurred_ms: Number(row.occurred_ms),
+          received_ms: Number(row.received_ms),
+          ingested_ms: Number(row.ingested_ms),
+          redaction_counts: JSON.parse(String(row.redaction_counts)) as unknown,
+          signature_verified: Number(row.signature_verified) === 1,
+        };
+        if (auditor) {
+          event.payload_ref = payload_ref;
+          event.source = { topic: source_topic, partition: source_partition, offset: String(source_offset) };
+          if (payload_ref) {
+            await auditAccess(request, principal, tenant, 'payload_ref.read', {
+              event_id: request.params.event_id,
+            });
+          }
+        }
+        return event;
+      },
+    );
+
+    app.get<{ Params: { session_id: string } }>(
+      '/replay/:session_id',
+      { schema: idParams('session_id') },
+      async (request) => {
+        const principal = authenticate(control, request);
+        const tenant = readerTenant(principal, 'auditor');
+        const rows = await clickhouse.query<Record<string, unknown>>(
+          replayQuery(deps.database, tenant, request.params.session_id),
+        );
+        if (rows.length === 0)
+          throw new AppError('GW_NOT_FOUND', `No decisions in session ${request.params.session_id}`);
+        await auditAccess(request, principal, tenant, 'session.replay', {
+          session_id: request.params.session_id,
+        });
+        return traceReplay(request.params.session_id, rows.map(toRecord));
+      },
+    );
+  };
+}
