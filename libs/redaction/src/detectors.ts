@@ -60,6 +60,13 @@ const ASSIGNMENT_PLACEHOLDERS = new Set([
 ]);
 
 /**
+ * Values of `secret = …` that name where the secret lives instead of holding it: environment
+ * lookups and shell or template variables (`process.env.X`, `os.environ["X"]`, `$X`, `${X}`).
+ */
+const VARIABLE_REFERENCE =
+  /^(?:process\.env\.|os\.environ|os\.getenv|ENV\[|\{\{|\$\{?[A-Za-z_][A-Za-z0-9_]*(?:\}|(?![A-Za-z0-9_])))/;
+
+/**
  * What `replacement` writes: a mask or a token. Detectors never report it, so redacting twice
  * changes nothing. Keep in sync with `replacement` in `redact.ts` (the idempotency test fails
  * when they drift).
@@ -76,6 +83,26 @@ function tokenAround(text: string, index: number): string {
 }
 
 /**
+ * Whether a run is made of words, as identifiers are (`getAtlasSettingsForTenant2`,
+ * `HTTP_PROXY_URL`): every word has three letters or more, upper-case
+ * acronyms are short and numbers few. Random strings almost always hold a lone lower-case letter.
+ */
+function wordLike(run: string): boolean {
+  let numbers = 0;
+  for (const part of run.split(/[_-]+/)) {
+    for (const token of part.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^A-Za-z0-9]/g) ?? []) {
+      if (/^\d+$/.test(token)) {
+        numbers += 1;
+        if (token.length > 4 || numbers > 2) return false;
+      } else if (/^[A-Z]+$/.test(token)) {
+        if (token.length > 5) return false;
+      } else if (!/^(?:[A-Z][a-z]{2,}|[a-z]{3,})$/.test(token)) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * Whether a long run is a secret by its shape alone. The thresholds come from sampling random
  * strings: 99% of random base62 strings of 20 characters have entropy above 3.65 bits and a class
  * transition rate above 0.37, so 3.5 and 0.3 sit just below both. Identifiers and paths reach
@@ -85,6 +112,10 @@ function looksRandom(run: string, text: string, index: number): boolean {
   // Hex of any length is a hash, a SHA, a trace or object id far more often than a bare secret;
   // hex secrets are caught by their context (`api_key=…`) instead.
   if (/^[0-9a-fA-F]+$/.test(run)) return false;
+  // A path or URL path (`acme/repo/commit/<sha>`): lower-case words and hex between slashes.
+  // Random base64 holds slashes too, but its segments are mixed case.
+  if (run.includes('/') && run.split('/').every((s) => /^[a-z0-9._-]*$/.test(s) || /^[0-9a-fA-F]+$/.test(s)))
+    return false;
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(run)) return false;
   if (/^sha(?:1|224|256|384|512)-/i.test(run)) return false; // Subresource Integrity digests.
   if (/^(?:[a-z]{1,8}_)?[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(run)) return false; // ULIDs.
@@ -92,7 +123,7 @@ function looksRandom(run: string, text: string, index: number): boolean {
   const before = text.slice(Math.max(0, index - 8), index);
   if (/;base64,$/.test(before)) return false; // Data URIs: images, not credentials.
   if (/sha(?:1|224|256|384|512)[:=]$/i.test(before)) return false; // Labelled content hashes.
-  if (!hasDigit(run) || !/[A-Za-z]/.test(run)) return false;
+  if (!hasDigit(run) || !/[A-Za-z]/.test(run) || wordLike(run)) return false;
   return shannonEntropy(run) >= 3.5 && classTransitionRate(run) >= 0.3;
 }
 
@@ -110,6 +141,16 @@ export const SECRET_DETECTORS: readonly Detector[] = [
     pattern: re(
       `DefaultEndpointsProtocol=[^;\\s"']+;(?:[A-Za-z]+=[^;\\s"']*;)*?(?:AccountKey|SharedAccessSignature)=[^;\\s"']+(?:;[A-Za-z]+=[^;\\s"']*)*` +
         `|Endpoint=sb://[^;\\s"']+;SharedAccessKeyName=[^;\\s"']+;SharedAccessKey=[^;\\s"']+(?:;[A-Za-z]+=[^;\\s"']*)*`,
+    ),
+  },
+  {
+    // ADO.NET, ODBC and Npgsql connection strings: only the password is masked, so the server
+    // and database stay readable. Bounded repetition keeps a long `a=b;` list linear.
+    kind: 'db_connection_string',
+    hint: /(?:password|pwd)\s*=/i,
+    pattern: re(
+      `(?<![A-Za-z0-9])(?:Server|Data Source|Host|Address|Addr|Driver|Provider)\\s*=[^;"'\\n]*;(?:[A-Za-z][A-Za-z ]{0,30}=[^;"'\\n]*;){0,12}?\\s*(?:Password|Pwd)\\s*=\\s*(?<v>[^;"'\\s]+)`,
+      'i',
     ),
   },
   {
@@ -192,7 +233,10 @@ export const SECRET_DETECTORS: readonly Detector[] = [
         `\\\\?["']?\\s*(?::=|=>|:|=)\\s*\\\\?["']?(?<v>[^\\s"'=,;&<>{}()\\[\\]\`\\\\][^\\s"',;&<>{}()\\[\\]\`\\\\]*)`,
       'i',
     ),
-    accept: (value) => !ASSIGNMENT_PLACEHOLDERS.has(value.toLowerCase()),
+    // The reference is read from the text: the value stops before `{`, so `${X}` is only `$`.
+    accept: (value, text, index) =>
+      !ASSIGNMENT_PLACEHOLDERS.has(value.toLowerCase()) &&
+      !VARIABLE_REFERENCE.test(text.slice(index, index + 80)),
   },
 ];
 
@@ -208,6 +252,11 @@ export const PII_DETECTORS: readonly Detector[] = [
     accept: (value) => !value.startsWith('git@'),
   },
   {
+    kind: 'iban',
+    pattern: re(`(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])`),
+    accept: (value) => ibanValid(value),
+  },
+  {
     kind: 'payment_card',
     pattern: re(`(?<![\\w.-])\\d(?:[ -]?\\d){12,18}(?![\\w])`),
     accept: (value) => {
@@ -221,11 +270,6 @@ export const PII_DETECTORS: readonly Detector[] = [
         luhnValid(digits)
       );
     },
-  },
-  {
-    kind: 'iban',
-    pattern: re(`(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])`),
-    accept: (value) => ibanValid(value),
   },
   {
     kind: 'phone',
@@ -267,7 +311,7 @@ export const PII_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'high_entropy',
-    pattern: re(`(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])`),
+    pattern: re(`(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])`),
     accept: (value, text, index) => looksRandom(value.replace(/=+$/, ''), text, index),
   },
 ];
