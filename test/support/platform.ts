@@ -148,6 +148,7 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
     AISPM_LOG_LEVEL: process.env.AISPM_LOG_LEVEL ?? 'warn',
     AISPM_GROUP_PREFIX: `test-${suffix}`,
     AISPM_OPERATOR_KEY_FILE: path.join(dir, 'operator.key'),
+    AISPM_KMS_MASTER_KEY_FILE: path.join(dir, 'kms', 'master.key'),
     AISPM_TOPIC_REFRESH_MS: '500',
     // Only this suite's tenants: other suites' topics share the broker.
     AISPM_TENANT_PATTERN: `^${tenant}`,

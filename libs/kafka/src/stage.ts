@@ -49,6 +49,11 @@ export interface StageSettings {
   readonly topicRefreshMs: number;
   /** Tenants this instance serves (AISPM_TENANT_PATTERN). */
   readonly tenantPattern: RegExp;
+  /**
+   * Turns a stored value into the codec's bytes before decoding: the redactor decrypts the raw
+   * stage here. An `AppError` it throws dead-letters the message with its code.
+   */
+  readonly decryptValue?: (tenant: string, value: Buffer) => Promise<Buffer>;
 }
 
 /** Headers as strings (KafkaJS hands them over as buffers). */
@@ -232,7 +237,9 @@ abstract class StageRunner<I> {
   ): Promise<StageInput<I> | DlqRecord> {
     const { tenant } = parseTenantTopic(topic)!;
     try {
-      const value = await this.codec.decode<I>(message.value);
+      const stored = message.value ?? Buffer.alloc(0);
+      const bytes = this.settings.decryptValue ? await this.settings.decryptValue(tenant, stored) : stored;
+      const value = await this.codec.decode<I>(bytes);
       return {
         tenant,
         topic,
@@ -292,8 +299,11 @@ abstract class StageRunner<I> {
   protected abstract processBatch(batch: Batch): Promise<void>;
 }
 
-/** A transform core: pure, per message. */
-export type TransformCore<I, O> = (input: StageInput<I>) => StageResult<O>;
+/**
+ * A transform core: pure, per message. It may be async only to look up what it needs (the
+ * redactor's tenant profile and key); the transformation itself stays pure.
+ */
+export type TransformCore<I, O> = (input: StageInput<I>) => StageResult<O> | Promise<StageResult<O>>;
 
 /** Settings of a transform stage. */
 export interface TransformStageSettings<I, O> extends StageSettings {
@@ -336,7 +346,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         outputs.push(await this.dlqMessage(tenant, decoded, message));
         continue;
       }
-      const result = this.runCore(decoded);
+      const result = await this.runCore(decoded);
       if (!result.ok) {
         const record = this.deadLetter(batch.topic, batch.partition, message, result.code, result.message);
         outputs.push(await this.dlqMessage(tenant, record, message));
@@ -383,9 +393,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     }
   }
 
-  private runCore(input: StageInput<I>): StageResult<O> {
+  private async runCore(input: StageInput<I>): Promise<StageResult<O>> {
     try {
-      return this.transform.core(input);
+      return await this.transform.core(input);
     } catch (error) {
       // Fail closed: a core that throws sends the message to the DLQ, never downstream.
       return {

@@ -4,6 +4,7 @@
  * validates everything once and fails closed with a `RedactionError`, so per-message work never
  * meets a bad rule.
  */
+import type { ControlTenantRedaction } from '@aispm/contracts';
 import { BUILT_IN_KINDS, PII_DETECTORS, SECRET_DETECTORS, type Detector } from './detectors';
 
 /** What happens to a finding: `mask` → `[REDACTED:<kind>]`, `tokenize` → `tok_<hmac>`. */
@@ -244,4 +245,31 @@ export function compileProfile(profile: RedactionProfile): CompiledProfile {
     tokenKey = Buffer.from(profile.tokenKey);
   }
   return { detectors, denyPointers, denyNames, denyAction, tokenKey };
+}
+
+/**
+ * The profile a tenant's control record describes (`redaction`, snake case on the wire), with its
+ * token key already opened from the KMS. No settings means the default: every detector masks.
+ */
+export function tenantProfile(
+  settings: ControlTenantRedaction | undefined,
+  tokenKey?: Buffer,
+): RedactionProfile {
+  if (!settings) return {};
+  return {
+    ...(settings.default_action ? { defaultAction: settings.default_action } : {}),
+    ...(settings.actions ? { actions: settings.actions } : {}),
+    ...(settings.custom_patterns
+      ? {
+          customPatterns: settings.custom_patterns.map((custom) => ({
+            kind: custom.kind,
+            pattern: custom.pattern,
+            ...(custom.flags ? { flags: custom.flags } : {}),
+            ...(custom.action ? { action: custom.action } : {}),
+          })),
+        }
+      : {}),
+    ...(settings.deny_fields ? { denyFields: settings.deny_fields } : {}),
+    ...(tokenKey ? { tokenKey } : {}),
+  };
 }

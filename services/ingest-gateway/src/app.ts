@@ -7,6 +7,7 @@ import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
+import { RawEncryptor } from '@aispm/kms';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { collectorRoutes } from './plugins/collectors';
 import { healthRoutes, type HealthDeps } from './plugins/health';
@@ -15,6 +16,7 @@ import { openApiRoute } from './plugins/openapi';
 import { admitWithin } from './plugins/overload';
 import { replayRoutes, type ReplayDeps } from './plugins/replay';
 import { installProblemHandlers } from './plugins/problems';
+import { redactionRoutes } from './plugins/redaction';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,7 +26,9 @@ declare module 'fastify' {
 }
 
 export interface GatewayDeps
-  extends Omit<IngestDeps, 'control'>, Pick<HealthDeps, 'health' | 'groupPrefix' | 'healthIntervalMs'> {
+  extends
+    Omit<IngestDeps, 'control' | 'rawEncryptor'>,
+    Pick<HealthDeps, 'health' | 'groupPrefix' | 'healthIntervalMs'> {
   readonly logger: Logger;
   readonly probes: Probes;
   readonly control: ControlPlane;
@@ -62,12 +66,18 @@ export function buildGateway(
   });
   void app.register(opsRoutes(deps.metrics, deps.probes));
   void app.register(openApiRoute());
+  const rawEncryptor = new RawEncryptor(deps.kms);
+  // A tenant deleted through any instance stops being encrypted for here at once.
+  deps.control.onChange((data) => {
+    if (data.type === 'tenant' && data.deleted) rawEncryptor.forget(data.slug);
+  });
   void app.register(async (ingest) => {
     ingest.addHook('onRequest', admitWithin(deps.maxInflightRequests));
-    await ingest.register(ingestRoutes({ ...deps, control: deps.control.state }));
-    await ingest.register(collectorRoutes({ ...deps, control: deps.control.state }));
+    await ingest.register(ingestRoutes({ ...deps, control: deps.control.state, rawEncryptor }));
+    await ingest.register(collectorRoutes({ ...deps, control: deps.control.state, rawEncryptor }));
   });
-  void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
+  void app.register(adminRoutes({ ...deps, rawEncryptor }), { prefix: '/enterprise/aispm/admin' });
+  void app.register(redactionRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(healthRoutes({ ...deps, control: deps.control.state }));
   void app.register(replayRoutes({ ...deps, control: deps.control.state }));
   return app;

@@ -18,7 +18,7 @@ import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from 
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
 import { PARTITIONER, type StageCodec } from '@aispm/kafka';
-import type { Kms } from '@aispm/kms';
+import type { Kms, RawEncryptor } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
 import { authenticateCollector, type requireCollector } from '../access';
@@ -29,6 +29,8 @@ import type { IdempotencyIndex } from '../idempotency';
 export interface IngestDeps {
   readonly control: ControlState;
   readonly kms: Kms;
+  /** Encrypts raw-topic values under the tenant's data key (DESIGN §7). */
+  readonly rawEncryptor: RawEncryptor;
   readonly producer: Producer;
   readonly codec: StageCodec;
   readonly metrics: Metrics;
@@ -259,7 +261,10 @@ export function createIngestor(deps: IngestDeps) {
         accepted.map(async ({ envelope }) => {
           const message = {
             key: envelope.event.session_id,
-            value: await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope),
+            value: await deps.rawEncryptor.encrypt(
+              tenant.slug,
+              await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope),
+            ),
             headers: {
               [HEADERS.tenant]: tenant.slug,
               [HEADERS.eventId]: envelope.event.event_id,
