@@ -92,7 +92,7 @@ export function redactionRoutes(deps: RedactionDeps): FastifyPluginAsync {
         // Refuse what the redactor could not compile, before any redactor sees it.
         await compileTenantProfile(tenant.slug, redaction, kms);
         await control.publish({ ...tenant, redaction });
-        await deps.audit.append('tenant.redaction.set', principal, tenant.slug, {
+        await deps.audit.append('redaction_profile.set', principal, tenant.slug, {
           custom_kinds: (request.body.custom_patterns ?? []).map((custom) => custom.kind),
           deny_fields: request.body.deny_fields ?? [],
         });
