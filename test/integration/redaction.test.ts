@@ -79,7 +79,7 @@ it('stores ciphertext on the raw topic, and the redactor still redacts it', asyn
   expect(response.status).toBe(202);
   expect((await rowOf(slug, 'evt_raw_encrypted')).target_summary).toBe('push with [REDACTED:github_token]');
 
-  const raw = await readTopic(tenantTopic(slug, 'raw'));
+  const raw = (await readTopic(tenantTopic(slug, 'raw'))).map((record) => record.value);
   expect(raw).toHaveLength(1);
   expect(isEncryptedRaw(raw[0]!)).toBe(true);
   expect(raw[0]!.includes(Buffer.from(token))).toBe(false);
@@ -193,7 +193,7 @@ it('crypto-shreds the raw log when the tenant is deleted', async () => {
   ).toBe(202);
   await rowOf(slug, 'evt_shred');
   // A copy of the raw log taken before the deletion: a replica, a backup, an unexpired segment.
-  const [copy] = await readTopic(tenantTopic(slug, 'raw'));
+  const [copy] = (await readTopic(tenantTopic(slug, 'raw'))).map((record) => record.value);
   const unwrap = (wrapped: string) => kms().unwrapDataKey(slug, wrapped);
   expect((await decryptRawValue(slug, copy!, unwrap)).toString('utf8')).toContain(token);
 

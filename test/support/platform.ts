@@ -94,12 +94,19 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
+/** One stored record as bytes: its key, its headers and its value. */
+export interface StoredRecord {
+  readonly key: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer | string | undefined>>;
+  readonly value: Buffer;
+}
+
 /**
- * Every value stored in `topic` now (read committed), as raw bytes. The end is where three
+ * Every record stored in `topic` now (read committed), as raw bytes. The end is where three
  * fetches in a row bring nothing: transaction markers take offsets, so the high watermark alone
  * does not say when the last record has been read.
  */
-export async function readTopic(topic: string): Promise<Buffer[]> {
+export async function readTopic(topic: string): Promise<StoredRecord[]> {
   const kafka = new Kafka({
     clientId: 'test-scan',
     brokers: KAFKA_BROKERS.split(','),
@@ -109,7 +116,7 @@ export async function readTopic(topic: string): Promise<Buffer[]> {
     groupId: `test-scan-${randomBytes(6).toString('hex')}`,
     maxWaitTimeInMs: 200,
   });
-  const values: Buffer[] = [];
+  const values: StoredRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -126,7 +133,11 @@ export async function readTopic(topic: string): Promise<Buffer[]> {
         .run({
           eachMessage: async ({ message }) => {
             received += 1;
-            values.push(message.value ?? Buffer.alloc(0));
+            values.push({
+              key: message.key,
+              headers: (message.headers ?? {}) as StoredRecord['headers'],
+              value: message.value ?? Buffer.alloc(0),
+            });
           },
         })
         .catch(reject);

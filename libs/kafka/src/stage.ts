@@ -312,6 +312,8 @@ export interface TransformStageSettings<I, O> extends StageSettings {
   readonly core: TransformCore<I, O>;
   /** The output message key, e.g. the session id, so a session stays ordered. */
   readonly keyOf: (output: O, input: StageInput<I>) => string | undefined;
+  /** Headers to set on the output over the input's (e.g. the redacted event id). */
+  readonly headersOf?: (output: O) => Readonly<Record<string, string>>;
 }
 
 /** Consume, transform and produce with exactly-once semantics through Kafka transactions. */
@@ -358,7 +360,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         message: {
           key: this.transform.keyOf(result.value, decoded) ?? message.key,
           value: await this.codec.encode(this.transform.outputSchema, result.value),
-          headers: { ...decoded.headers },
+          headers: { ...decoded.headers, ...this.transform.headersOf?.(result.value) },
         },
       });
     }

@@ -74,6 +74,8 @@ export async function buildRedactor(
       decryptValue: (tenant, value) => decryptor.decrypt(tenant, value),
       core: async (input) => redactStage(input, await profiles.profileOf(input.tenant)),
       keyOf: (output) => output.envelope.event.session_id,
+      // The gateway leaves the event id out of the raw topic's (unencrypted) headers.
+      headersOf: (output) => ({ [HEADERS.eventId]: output.envelope.event.event_id }),
     },
     codec,
     logger,
