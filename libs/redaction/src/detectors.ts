@@ -17,8 +17,9 @@ export interface Detector {
   readonly pattern: RegExp;
   readonly accept?: (value: string, text: string, index: number) => boolean;
   /**
-   * A cheap, linear test a text must pass before `pattern` runs at all. Only for the costly patterns that
-   * try a match at nearly every position; it must hold for every text the pattern can match.
+   * A cheap, linear test a text must pass before `pattern` runs at all: a literal the pattern
+   * needs (V8 finds those fast), or a rough shape for costly patterns. It must hold for every text
+   * the pattern can match; the corpus test fails when one does not.
    */
   readonly hint?: RegExp;
 }
@@ -131,13 +132,19 @@ function looksRandom(run: string, text: string, index: number): boolean {
 export const SECRET_DETECTORS: readonly Detector[] = [
   {
     kind: 'gcp_service_account_key',
+    hint: /private_key/,
     pattern: re(
       `\\\\?"private_key\\\\?"\\s*:\\s*\\\\?"(?<v>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----${PEM_BODY})`,
     ),
   },
-  { kind: 'pem_private_key', pattern: re(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----${PEM_BODY}`) },
+  {
+    kind: 'pem_private_key',
+    hint: /-----BEGIN /,
+    pattern: re(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----${PEM_BODY}`),
+  },
   {
     kind: 'azure_connection_string',
+    hint: /DefaultEndpointsProtocol=|Endpoint=sb:\/\//,
     pattern: re(
       `DefaultEndpointsProtocol=[^;\\s"']+;(?:[A-Za-z]+=[^;\\s"']*;)*?(?:AccountKey|SharedAccessSignature)=[^;\\s"']+(?:;[A-Za-z]+=[^;\\s"']*)*` +
         `|Endpoint=sb://[^;\\s"']+;SharedAccessKeyName=[^;\\s"']+;SharedAccessKey=[^;\\s"']+(?:;[A-Za-z]+=[^;\\s"']*)*`,
@@ -163,20 +170,28 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'slack_webhook',
+    hint: /hooks\.slack\.com\//,
     pattern: re(`https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{8,}`),
   },
   {
     kind: 'azure_sas_token',
+    hint: /sig=/,
     pattern: re(`(?<![A-Za-z0-9_])sig=(?<v>[A-Za-z0-9%+/=_-]{16,})`),
     accept: (_value, text, index) => /(?:^|[?&])sv=/.test(tokenAround(text, index)),
   },
-  { kind: 'jwt', pattern: re(`${ALNUM_BEFORE}eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*`) },
+  {
+    kind: 'jwt',
+    hint: /eyJ/,
+    pattern: re(`${ALNUM_BEFORE}eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*`),
+  },
   {
     kind: 'aws_access_key_id',
+    hint: /A(?:KIA|SIA|BIA|CCA|3T)/,
     pattern: re(`(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])`),
   },
   {
     kind: 'aws_session_token',
+    hint: /token|IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz/i,
     pattern: re(
       `(?:aws_?session_?token|aws_?security_?token|x-amz-security-token)["']?\\s*[:=]\\s*["']?(?<v>[A-Za-z0-9/+=%]{40,})` +
         `|(?<![A-Za-z0-9/+])(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9/+=]{60,}`,
@@ -185,6 +200,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'aws_secret_access_key',
+    hint: /secret_?access_?key|aws/i,
     pattern: re(
       `(?:aws_?)?secret_?access_?key["']?\\s*[:=]\\s*["']?(?<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])` +
         `|aws[\\w\\s.:"'=-]{0,40}?(?<![A-Za-z0-9/+])(?<w>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
@@ -193,34 +209,47 @@ export const SECRET_DETECTORS: readonly Detector[] = [
     // A SHA near the word "aws" is 40 characters too; a secret key is mixed-case base64.
     accept: (value) => hasUpper(value) && hasLower(value),
   },
-  { kind: 'gcp_api_key', pattern: re(`${ALNUM_BEFORE}AIza[0-9A-Za-z_-]{35}${ALNUM_AFTER}`) },
+  { kind: 'gcp_api_key', hint: /AIza/, pattern: re(`${ALNUM_BEFORE}AIza[0-9A-Za-z_-]{35}${ALNUM_AFTER}`) },
   {
     kind: 'github_token',
+    hint: /gh[pousr]_|github_pat_/,
     pattern: re(
       `(?<![A-Za-z0-9_])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,240})(?![A-Za-z0-9_])`,
     ),
   },
-  { kind: 'gitlab_token', pattern: re(`${ALNUM_BEFORE}(?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_-]{20,}`) },
-  { kind: 'slack_token', pattern: re(`${ALNUM_BEFORE}(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,}`) },
+  {
+    kind: 'gitlab_token',
+    hint: /gl(?:pat|dt|rt|ptt)-/,
+    pattern: re(`${ALNUM_BEFORE}(?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_-]{20,}`),
+  },
+  {
+    kind: 'slack_token',
+    hint: /xox[abeoprs]-|xapp-/,
+    pattern: re(`${ALNUM_BEFORE}(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,}`),
+  },
   {
     kind: 'stripe_key',
+    hint: /_(?:live|test)_/,
     pattern: re(`(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}(?![A-Za-z0-9])`),
   },
-  { kind: 'anthropic_key', pattern: re(`${ALNUM_BEFORE}sk-ant-[A-Za-z0-9_-]{20,}`) },
+  { kind: 'anthropic_key', hint: /sk-ant-/, pattern: re(`${ALNUM_BEFORE}sk-ant-[A-Za-z0-9_-]{20,}`) },
   {
     kind: 'openai_key',
+    hint: /sk-/,
     pattern: re(`${ALNUM_BEFORE}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}${ALNUM_AFTER}`),
     // Slugs such as `sk-learn-…` are lower case; real keys are mixed-case base62 with digits.
     accept: (value) => hasDigit(value) && hasUpper(value),
   },
-  { kind: 'npm_token', pattern: re(`(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])`) },
-  { kind: 'pypi_token', pattern: re(`${ALNUM_BEFORE}pypi-AgEI[A-Za-z0-9_-]{50,}`) },
+  { kind: 'npm_token', hint: /npm_/, pattern: re(`(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])`) },
+  { kind: 'pypi_token', hint: /pypi-AgEI/, pattern: re(`${ALNUM_BEFORE}pypi-AgEI[A-Za-z0-9_-]{50,}`) },
   {
     kind: 'azure_storage_key',
+    hint: /AccountKey|SharedAccessKey/,
     pattern: re(`(?:AccountKey|SharedAccessKey)\\s*=\\s*(?<v>[A-Za-z0-9+/]{20,}={0,2})`),
   },
   {
     kind: 'authorization_header',
+    hint: /[Bb]earer|Basic/,
     pattern: re(`\\b(?:[Bb]earer|Basic)\\s+(?<v>[A-Za-z0-9._~+/-]{12,}=*)`),
     // "Basic authentication" is prose; a credential has digits or mixed case.
     accept: (value) => hasDigit(value) || (hasUpper(value) && hasLower(value)),
@@ -285,6 +314,7 @@ export const PII_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'ipv4',
+    hint: /\d\.\d/,
     pattern: re(
       `(?<![\\w.])(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?![\\w]|\\.\\d)`,
     ),

@@ -87,11 +87,14 @@ export const STRUCTURAL_POINTERS: readonly string[] = [
   '/enterprise_boundaries/*',
 ];
 
-/** True when `pointer` is one of `STRUCTURAL_POINTERS`. */
+const STRUCTURAL_EXACT = new Set(STRUCTURAL_POINTERS.filter((entry) => !entry.endsWith('/*')));
+const STRUCTURAL_PREFIXES = STRUCTURAL_POINTERS.filter((entry) => entry.endsWith('/*')).map((entry) =>
+  entry.slice(0, -1),
+);
+
+/** True when `pointer` is one of `STRUCTURAL_POINTERS`. Runs once per string of every event. */
 export function isStructural(pointer: string): boolean {
-  return STRUCTURAL_POINTERS.some((entry) =>
-    entry.endsWith('/*') ? pointer.startsWith(entry.slice(0, -1)) : pointer === entry,
-  );
+  return STRUCTURAL_EXACT.has(pointer) || STRUCTURAL_PREFIXES.some((prefix) => pointer.startsWith(prefix));
 }
 
 /** Whether a deny-list entry names a structural field or a parent of one. */
