@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `npm run bench:redaction`: the redactor's throughput, in one run on the same servers.
  *  1. The core alone: `redact` over envelopes carrying the labelled corpus's secrets, in this one
@@ -7,34 +6,23 @@
  *  2. The service topic to topic: N encrypted envelopes are put on a tenant's raw topic, then
  *     (a) a bare pass-through consumer-producer copies them to the redacted topic with the same
  *     delivery semantics as the stage (a Kafka transaction per batch carrying the offsets) but no
- *     decode, decryption or redaction; (b) the real redactor service redacts them. Each is timed
- *     from its first committed offset to its last, and its CPU seconds are read, so events per
- *     CPU-second is the per-core figure.
- * Writes docs/benchmarks-redaction.md. A benchmark, not a test: it asserts nothing. Runs on dist/.
+ *     decode, decryption or redaction; (b) the real redactor service redacts them. Each is timed,
+ *     in wall and CPU seconds, from its first committed offset to its last; events per CPU-second
+ *     is the per-core figure.
+ * Its section goes into docs/benchmarks.md (through bench/run.js). Asserts nothing; runs on dist/.
  */
-const { execFileSync, spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, readFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
+const bench = require('./lib');
 
-const REPO = path.resolve(__dirname, '..');
-const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
 const CORE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PORT = Number(process.env.BENCH_GATEWAY_PORT ?? 18998);
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-const base = `http://127.0.0.1:${PORT}`;
 
-const lib = (name) => require(path.join(REPO, 'libs', name, 'dist'));
-const example = JSON.parse(
-  readFileSync(
-    path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-    'utf8',
-  ),
-);
-const corpus = readFileSync(path.join(REPO, 'test/fixtures/redaction/positives.jsonl'), 'utf8')
+const lib = (name) => require(path.join(bench.REPO, 'libs', name, 'dist'));
+const corpus = readFileSync(path.join(bench.REPO, 'test/fixtures/redaction/positives.jsonl'), 'utf8')
   .split('\n')
   .filter(Boolean)
   .map((line) => JSON.parse(line).text);
@@ -44,24 +32,12 @@ const corpus = readFileSync(path.join(REPO, 'test/fixtures/redaction/positives.j
  * the corpus's secrets in its summary, every fifth one a second in a evidence reference.
  */
 function envelope(i, tenantRef) {
-  const id = `evt_bench_${process.pid}_${i}`;
+  const base = bench.envelope(tenantRef);
   const summary =
     i % 2 === 0 ? `ran tool, output: ${corpus[i % corpus.length]}` : 'edited src/index.ts (12 lines)';
   const refs =
-    i % 5 === 0 ? [`cavra://evidence/${corpus[(i * 7) % corpus.length]}`] : example.event.evidence_refs;
-  return {
-    ...example,
-    event: {
-      ...example.event,
-      event_id: id,
-      session_id: `sess_${i % 512}`,
-      target_summary: summary,
-      evidence_refs: refs,
-    },
-    tenant: { ...example.tenant, tenant_ref: tenantRef },
-    integrity: { ...example.integrity, signature_required: false },
-    transport: { ...example.transport, idempotency_key: id },
-  };
+    i % 5 === 0 ? [`cavra://evidence/${corpus[(i * 7) % corpus.length]}`] : base.event.evidence_refs;
+  return { ...base, event: { ...base.event, target_summary: summary, evidence_refs: refs } };
 }
 
 /**
@@ -109,35 +85,25 @@ async function coreBench() {
   return { core, coreTenant, decryptAndRedact };
 }
 
-async function waitReady(url) {
-  for (let i = 0; i < 240; i += 1) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} never became ready`);
-}
-
-/** CPU seconds a process has used so far (Linux /proc). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz).
-}
-
 /**
- * Polls the group's committed offsets on `topic` until they reach `total`; returns events/s from
- * the first committed offset to the last (start-up and group join excluded).
+ * Polls the group's committed offsets on `topic` until they reach `total`. Returns events/s and
+ * the events per CPU-second of `cpu()` (a reader of the consumer's CPU seconds), both from the
+ * first committed offset to the last, so start-up and the group join count in neither.
  */
-async function timeGroup(admin, groupId, topic, total) {
+async function timeGroup(admin, groupId, topic, total, cpu) {
   let first;
   for (;;) {
     const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const done = partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
     const now = process.hrtime.bigint();
-    if (first === undefined && done > 0) first = { done, at: now };
-    if (done >= total) return (done - first.done) / (Number(now - first.at) / 1e9);
-    await new Promise((r) => setTimeout(r, 50));
+    if (first === undefined && done > 0) first = { done, at: now, cpu: cpu() };
+    if (done >= total) {
+      return {
+        eps: (done - first.done) / (Number(now - first.at) / 1e9),
+        perCpu: (done - first.done) / (cpu() - first.cpu),
+      };
+    }
+    await bench.sleep(50);
   }
 }
 
@@ -182,61 +148,35 @@ async function passThrough(kafka, groupId, from, to) {
   };
 }
 
-async function main() {
-  execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), 'start'], { stdio: 'inherit' });
-  execFileSync('npx', ['tsc', '-b'], { cwd: REPO, stdio: 'inherit' });
+async function run() {
   const core = await coreBench();
-  process.stdout.write(`core: ${JSON.stringify(core)}\n`);
-
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'aispm-bench-redaction-'));
-  const suffix = `${process.pid}`;
-  const tenant = `benchr-${suffix}`;
+  const env = bench.benchEnv('rd', {
+    AISPM_KMS_MASTER_KEY_FILE: path.join(
+      mkdtempSync(path.join(os.tmpdir(), 'aispm-bench-kms-')),
+      'master.key',
+    ),
+  });
+  const tenant = `${bench.tenantPrefix('rd')}-t`;
   const tenantRef = `tenant:${tenant}`;
-  const env = {
-    ...process.env,
-    AISPM_LOG_LEVEL: 'warn',
-    AISPM_GROUP_PREFIX: `benchr-${suffix}`,
-    AISPM_OPERATOR_KEY_FILE: path.join(dir, 'operator.key'),
-    AISPM_KMS_MASTER_KEY_FILE: path.join(dir, 'kms', 'master.key'),
-    AISPM_TENANT_PATTERN: `^${tenant}$`,
-    AISPM_OPS_PORT: String(PORT + 1),
-    GATEWAY_PORT: String(PORT),
-  };
-  const children = [];
-  const start = (service) => {
-    const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
-      env,
-      stdio: 'inherit',
-    });
-    children.push(child);
-    return child;
-  };
-  const kafka = new Kafka({ clientId: 'bench-redaction', brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const gatewayUrl = `http://127.0.0.1:${PORT}`;
+  const services = [];
+  const kafka = new Kafka({
+    clientId: 'bench-redaction',
+    brokers: bench.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
-  let operator;
   try {
-    start('ingest-gateway');
-    await waitReady(`${base}/readyz`);
-    execFileSync(process.execPath, [path.join(REPO, 'libs/cli/bin/aispm.js'), 'bootstrap'], {
-      env,
-      stdio: 'ignore',
-    });
-    operator = readFileSync(env.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
-    const call = (method, route, body) =>
-      fetch(`${base}/enterprise/aispm/admin${route}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${operator}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      }).then((r) => r.json());
-    await call('POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
+    services.push(bench.startService('ingest-gateway', env, PORT));
+    await bench.waitReady(`${gatewayUrl}/readyz`);
+    const operator = bench.bootstrap(env);
+    await bench.awaitOperator(gatewayUrl, operator);
+    await bench.admin(gatewayUrl, operator, 'POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
 
     // The raw topic as the gateway writes it: wire-format envelopes, encrypted for the tenant.
     const { StageCodec } = lib('kafka');
     const { LocalKms, RawEncryptor } = lib('kms');
-    const codec = new StageCodec(REGISTRY);
+    const codec = new StageCodec(bench.SCHEMA_REGISTRY_URL);
     await codec.register(['envelope.v1']);
     const encryptor = new RawEncryptor(LocalKms.fromFile(env.AISPM_KMS_MASTER_KEY_FILE, { create: false }));
     const raw = `aispm.${tenant}.raw`;
@@ -253,55 +193,73 @@ async function main() {
     }
     await producer.disconnect();
 
-    const passGroup = `benchr-${suffix}-passthrough`;
-    const cpu0 = process.cpuUsage();
+    const passGroup = `${env.AISPM_GROUP_PREFIX}-passthrough`;
     const stopPass = await passThrough(kafka, passGroup, raw, `aispm.${tenant}.redacted`);
-    const passEps = await timeGroup(admin, passGroup, raw, EVENTS);
-    const passCpu = process.cpuUsage(cpu0);
+    const ownCpu = () => {
+      const used = process.cpuUsage();
+      return (used.user + used.system) / 1e6;
+    };
+    const pass = await timeGroup(admin, passGroup, raw, EVENTS, ownCpu);
     await stopPass();
-    const passPerCpu = EVENTS / ((passCpu.user + passCpu.system) / 1e6);
 
-    const redactor = start('redactor');
-    const redactorEps = await timeGroup(admin, `benchr-${suffix}-redactor`, raw, EVENTS);
-    const redactorPerCpu = EVENTS / cpuSeconds(redactor.pid);
+    const redactor = bench.startService('redactor', env, PORT + 1);
+    services.push(redactor);
+    const redaction = await timeGroup(admin, `${env.AISPM_GROUP_PREFIX}-redactor`, raw, EVENTS, () =>
+      bench.cpuSeconds(redactor.child.pid),
+    );
     const dlq = await admin.fetchTopicOffsets(`aispm.${tenant}.dlq`);
     const deadLetters = dlq.reduce((sum, p) => sum + Number(p.high), 0);
-    await call('DELETE', `/tenants/${tenant}`);
+    await bench.admin(gatewayUrl, operator, 'DELETE', `/tenants/${tenant}`);
 
-    const cores = os.cpus().length;
     const f = (n) => Math.round(n).toLocaleString('en-US');
-    const doc = [
-      `# Redaction benchmarks`,
+    return [
+      `## Redaction (\`npm run bench:redaction\`)`,
       ``,
-      `Measured by \`npm run bench:redaction\` on ${os.cpus()[0].model}, ${cores} cores, Node ${process.version}, ${new Date().toISOString()}. The corpus's secrets are in half the envelopes (one in the summary) and a fifth carry a second one in an evidence reference. Noisy shared machine: read the ratios, measured side by side in one run.`,
+      `Half the envelopes carry one of the labelled corpus's secrets in the summary, a fifth a second one in an evidence reference. Per core = per CPU-second of the one thread doing the work; the wall rate falls with whatever else holds the cores.`,
       ``,
-      `## The core alone (one thread)`,
+      `The core alone, in one thread:`,
       ``,
-      `| Work | events per CPU-second (per core) | events/s (wall) |`,
-      `| --- | --- | --- |`,
-      `| \`redact\`, default profile (every detector, mask) | ${f(core.core.perCpu)} | ${f(core.core.wall)} |`,
-      `| \`redact\`, tenant profile (tokenize three kinds, a custom pattern, a denied field) | ${f(core.coreTenant.perCpu)} | ${f(core.coreTenant.wall)} |`,
-      `| decrypt the raw value + JSON parse + \`redact\` (default profile) | ${f(core.decryptAndRedact.perCpu)} | ${f(core.decryptAndRedact.wall)} |`,
+      bench.table(
+        ['Work', 'events per CPU-second (per core)', 'events/s (wall)'],
+        [
+          ['`redact`, default profile (every detector, mask)', f(core.core.perCpu), f(core.core.wall)],
+          [
+            '`redact`, tenant profile (tokenize three kinds, a custom pattern, a denied field)',
+            f(core.coreTenant.perCpu),
+            f(core.coreTenant.wall),
+          ],
+          [
+            'decrypt the raw value + JSON parse + `redact` (default profile)',
+            f(core.decryptAndRedact.perCpu),
+            f(core.decryptAndRedact.wall),
+          ],
+        ],
+      ),
       ``,
-      `## The service, topic to topic (${f(EVENTS)} events, ${3} partitions)`,
+      `The service topic to topic, ${f(EVENTS)} encrypted events on the raw topic, timed from the first committed offset to the last:`,
       ``,
-      `| Consumer-producer | events/s (wall) | events per CPU-second (per core) |`,
-      `| --- | --- | --- |`,
-      `| pass-through: same topics, a transaction per batch with the offsets, no decode, decryption or redaction | ${f(passEps)} | ${f(passPerCpu)} |`,
-      `| redactor service: decrypt, decode, tenant profile, redact, encode, same transactions | ${f(redactorEps)} | ${f(redactorPerCpu)} |`,
+      bench.table(
+        ['Consumer-producer on the same topics', 'events/s (wall)', 'events per CPU-second (per core)'],
+        [
+          [
+            'pass-through: a transaction per batch with the offsets, no decode, decryption or redaction (the limit)',
+            f(pass.eps),
+            f(pass.perCpu),
+          ],
+          [
+            'redactor service: decrypt, decode, tenant profile, redact, encode, same transactions',
+            f(redaction.eps),
+            f(redaction.perCpu),
+          ],
+        ],
+      ),
       ``,
-      `Ratio redactor / pass-through: **${(redactorEps / passEps).toFixed(2)}** (wall), **${(redactorPerCpu / passPerCpu).toFixed(2)}** (per CPU-second). Dead letters during the run: ${deadLetters}. The broker, the registry and the services share the ${cores} cores; the redactor's CPU-seconds include its start-up.`,
-      ``,
+      `Ratio redactor / pass-through: **${(redaction.eps / pass.eps).toFixed(2)}** (wall), **${(redaction.perCpu / pass.perCpu).toFixed(2)}** (per CPU-second). Dead letters: ${deadLetters}. The pass-through runs in the benchmark's process, whose CPU-seconds include its offset polling.`,
     ].join('\n');
-    writeFileSync(path.join(REPO, 'docs/benchmarks-redaction.md'), doc);
-    process.stdout.write(`${doc}\n`);
   } finally {
     await admin.disconnect().catch(() => undefined);
-    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(services.map(bench.stopService));
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+module.exports = { run };

@@ -8,7 +8,7 @@ const { writeFileSync } = require('node:fs');
 const path = require('node:path');
 const bench = require('./lib');
 
-const BENCHMARKS = ['gateway', 'pipeline'];
+const BENCHMARKS = ['gateway', 'pipeline', 'redaction'];
 
 async function main() {
   const chosen = process.argv.slice(2);
