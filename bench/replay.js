@@ -2,10 +2,11 @@
 /**
  * `npm run bench:replay`: replay's throughput into NDJSON next to its limit, in one run on the
  * same servers (DESIGN §14: replay reaches at least half of a bare KafkaJS consumer). A fresh
- * tenant's raw topic (3 partitions) is filled with BENCH_EVENTS wire-format envelopes; then, in
- * alternating rounds, a bare KafkaJS consumer (a new group, eachBatch, counting messages, no
- * decoding) and the replay core the CLI runs (its throwaway group with seeks, registry decoding,
- * NDJSON lines into a file) read the same partitions to the end. Writes docs/benchmarks-replay.md.
+ * tenant's raw topic (3 partitions) is filled with BENCH_EVENTS wire-format envelopes, encrypted
+ * as the gateway writes them; then, in alternating rounds, a bare KafkaJS consumer (a new group,
+ * eachBatch, counting messages, no decoding) and the replay core the CLI runs (its throwaway group
+ * with seeks, decryption, registry decoding, NDJSON lines into a file) read the same partitions to
+ * the end. Writes docs/benchmarks-replay.md.
  *
  * A benchmark, not a test: it asserts nothing and prints figures. Runs on the built dist/.
  */
@@ -27,6 +28,16 @@ const { NDJSON_BUFFER_BYTES } = require(path.join(REPO, 'libs/replay/dist'));
 const { StageCodec, tenantTopicConfigs, ensureTopics } = require(path.join(REPO, 'libs/kafka/dist'));
 const { planReplay, runReplay, ndjsonSink } = require(path.join(REPO, 'libs/replay/dist'));
 const { tenantTopic, tenantTopics } = require(path.join(REPO, 'libs/contracts/dist'));
+const { LocalKms, RawEncryptor } = require(path.join(REPO, 'libs/kms/dist'));
+
+/** The raw stage is encrypted as the gateway writes it (DESIGN §7), under a throwaway KMS. */
+const kms = LocalKms.fromFile(
+  path.join(mkdtempSync(path.join(os.tmpdir(), 'aispm-bench-kms-')), 'master.key'),
+  {
+    create: true,
+  },
+);
+const encryptor = new RawEncryptor(kms);
 
 const example = JSON.parse(
   readFileSync(
@@ -54,7 +65,11 @@ async function fill(kafka, codec, tenant) {
           event: { ...example.event, event_id: id, session_id: `sess_${n % 512}` },
           transport: { ...example.transport, idempotency_key: id },
         });
-        return { key: `sess_${n % 512}`, value, headers: { 'aispm-tenant': tenant, 'aispm-event-id': id } };
+        return {
+          key: `sess_${n % 512}`,
+          value: await encryptor.encrypt(tenant, value),
+          headers: { 'aispm-tenant': tenant, 'aispm-event-id': id },
+        };
       }),
     );
     await producer.send({ topic, acks: -1, messages });
@@ -113,7 +128,7 @@ async function replay(kafka, codec, tenant, dir) {
       last = process.hrtime.bigint();
       return written;
     },
-    { groupPrefix: 'bench', validate: false },
+    { groupPrefix: 'bench', validate: false, kms },
   );
   out.end();
   await once(out, 'close');
