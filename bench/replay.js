@@ -3,8 +3,9 @@
  * reaches at least half of a bare KafkaJS consumer). A fresh raw topic (3 partitions) is filled
  * with BENCH_EVENTS wire-format envelopes; then, in alternating rounds, a bare KafkaJS consumer (a
  * new group, eachBatch, counting messages, no decoding) and the replay core the CLI runs (its
- * throwaway group with seeks, registry decoding, NDJSON lines into a file) read the same
- * partitions to the end. Both run in this process, so CPU per event is this process's CPU time.
+ * throwaway group with seeks, decryption, registry decoding, NDJSON lines into a file) read the same
+ * partitions to the end. Raw values are encrypted as the gateway writes them (DESIGN §7), so
+ * replay decrypts each one, as it does in production. Both run in this process, so CPU per event is this process's CPU time.
  */
 const { createWriteStream, mkdtempSync, rmSync, statSync } = require('node:fs');
 const { once } = require('node:events');
@@ -22,6 +23,16 @@ const { NDJSON_BUFFER_BYTES, planReplay, runReplay, ndjsonSink } = require(
 );
 const { StageCodec, tenantTopicConfigs, ensureTopics } = require(path.join(bench.REPO, 'libs/kafka/dist'));
 const { tenantTopic, tenantTopics } = require(path.join(bench.REPO, 'libs/contracts/dist'));
+const { LocalKms, RawEncryptor } = require(path.join(bench.REPO, 'libs/kms/dist'));
+
+/** The raw stage is encrypted as the gateway writes it (DESIGN §7), under a throwaway KMS. */
+const kms = LocalKms.fromFile(
+  path.join(mkdtempSync(path.join(os.tmpdir(), 'aispm-bench-kms-')), 'master.key'),
+  {
+    create: true,
+  },
+);
+const encryptor = new RawEncryptor(kms);
 
 const median = (values) =>
   bench.percentile(
@@ -45,7 +56,7 @@ async function fill(kafka, codec, tenant) {
         const value = await codec.encode('envelope.v1', envelope);
         return {
           key: envelope.event.session_id,
-          value,
+          value: await encryptor.encrypt(tenant, value),
           headers: { 'aispm-tenant': tenant, 'aispm-event-id': id },
         };
       }),
@@ -114,7 +125,7 @@ async function replay(kafka, codec, tenant, dir) {
       last = process.hrtime.bigint();
       return written;
     },
-    { groupPrefix: 'bench', validate: false },
+    { groupPrefix: 'bench', validate: false, kms },
   );
   out.end();
   await once(out, 'close');

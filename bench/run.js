@@ -8,7 +8,7 @@ const { writeFileSync } = require('node:fs');
 const path = require('node:path');
 const bench = require('./lib');
 
-const BENCHMARKS = ['gateway', 'pipeline', 'stream', 'replay'];
+const BENCHMARKS = ['gateway', 'pipeline', 'stream', 'replay', 'redaction'];
 
 async function main() {
   const chosen = process.argv.slice(2);

@@ -287,7 +287,7 @@ it('deletes a tenant: its topics, its rows and its keys', async () => {
   );
 
   const result = cli(['tenant', 'delete', slug, '--yes'], cliEnv());
-  expect(result).toEqual({ slug, deleted: true });
+  expect(result).toEqual({ slug, deleted: true, raw_key_destroyed: true });
   expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelopeFor(`tenant:${slug}`))).toBe(401);
   await eventually('the rows dropped', async () => ((await eventIds(slug)).length === 0 ? true : undefined));
   const admin = kafka.admin();

@@ -212,7 +212,7 @@ describe('GET /enterprise/aispm/ingestion/health', () => {
     });
     const producer = kafka.producer();
     await producer.connect();
-    // Not the wire format: the redactor cannot decode it and dead-letters it.
+    // Not an encrypted raw value (nor the wire format): the redactor refuses it to the DLQ.
     await producer.send({
       topic: `aispm.${pipeline.tenant}.raw`,
       acks: -1,
@@ -220,7 +220,7 @@ describe('GET /enterprise/aispm/ingestion/health', () => {
     });
     await producer.disconnect();
     const health = await healthWhere('the dead letter', (h) => (h.dlq.depth ?? 0) >= 1 && h.dlq.added >= 1);
-    expect(health.dlq.by_code).toEqual({ KAFKA_DECODE_FAILED: 1 });
+    expect(health.dlq.by_code).toEqual({ RAW_NOT_ENCRYPTED: 1 });
     expect(health.status).toBe('degraded');
   });
 

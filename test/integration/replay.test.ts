@@ -11,6 +11,7 @@ import path from 'node:path';
 import { sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES, tenantTopic, TOPIC_SCHEMAS, type DlqRecord, type Envelope } from '@aispm/contracts';
 import { StageCodec } from '@aispm/kafka';
+import { LocalKms, RawEncryptor } from '@aispm/kms';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   cli,
@@ -420,7 +421,12 @@ describe('replay', () => {
       message: 'failed before the fix',
       source: { topic: raw, partition: 0, offset: '0' },
       original_key: fixedEnvelope.event.session_id,
-      original_base64: (await codec.encode('envelope.v1', fixedEnvelope)).toString('base64'),
+      // As the redactor dead-letters a raw value: the stored bytes, encrypted for the tenant.
+      original_base64: (
+        await new RawEncryptor(
+          LocalKms.fromFile(String(pipeline.env.AISPM_KMS_MASTER_KEY_FILE), { create: false }),
+        ).encrypt(pipeline.tenant, await codec.encode('envelope.v1', fixedEnvelope))
+      ).toString('base64'),
       failed_ms: Date.now(),
     };
     await producer.send({

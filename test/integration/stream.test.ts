@@ -204,8 +204,11 @@ it('carries the freshness watermark, sends heartbeats, and refuses what it must'
 it('ends an open stream when its reader is revoked', async () => {
   const [tenant] = tenants;
   const { body } = await pipeline.admin('POST', '/readers', { tenant: tenant!.slug, role: 'viewer' });
-  const client = await open(gateways[1]!, String(body.api_key));
-  expect(client.status).toBe(200);
+  // The new reader reaches the second gateway through the control topic, within a moment.
+  const client = await eventually('the second gateway to know the new reader', async () => {
+    const attempt = await open(gateways[1]!, String(body.api_key));
+    return attempt.status === 200 ? attempt : undefined;
+  });
   expect((await pipeline.admin('POST', `/readers/${String(body.reader_id)}/revoke`)).status).toBe(200);
   await eventually('the revoked reader’s stream to end', async () => (client.ended ? true : undefined));
 });

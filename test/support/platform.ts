@@ -94,11 +94,66 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** Runs the built CLI and returns its JSON output. */
-export function cli(args: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+/** One stored record as bytes: its key, its headers and its value. */
+export interface StoredRecord {
+  readonly key: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer | string | undefined>>;
+  readonly value: Buffer;
+}
+
+/**
+ * Every record stored in `topic` now (read committed), as raw bytes. The end is where three
+ * fetches in a row bring nothing: transaction markers take offsets, so the high watermark alone
+ * does not say when the last record has been read.
+ */
+export async function readTopic(topic: string): Promise<StoredRecord[]> {
+  const kafka = new Kafka({
+    clientId: 'test-scan',
+    brokers: KAFKA_BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({
+    groupId: `test-scan-${randomBytes(6).toString('hex')}`,
+    maxWaitTimeInMs: 200,
+  });
+  const values: StoredRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      let emptyFetches = 0;
+      let received = 0;
+      let seenAtLastFetch = 0;
+      consumer.on(consumer.events.FETCH, () => {
+        emptyFetches = received === seenAtLastFetch ? emptyFetches + 1 : 0;
+        seenAtLastFetch = received;
+        if (emptyFetches >= 3) resolve();
+      });
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            received += 1;
+            values.push({
+              key: message.key,
+              headers: (message.headers ?? {}) as StoredRecord['headers'],
+              value: message.value ?? Buffer.alloc(0),
+            });
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
+}
+
+/** Runs the built CLI (with `input` on its stdin) and returns its JSON output. */
+export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): Record<string, unknown> {
   const out = execFileSync(process.execPath, [path.join(REPO, 'libs/cli/bin/aispm.js'), ...args, '--json'], {
     env,
     encoding: 'utf8',
+    ...(input === undefined ? {} : { input }),
   });
   return JSON.parse(out) as Record<string, unknown>;
 }
@@ -148,6 +203,7 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
     AISPM_LOG_LEVEL: process.env.AISPM_LOG_LEVEL ?? 'warn',
     AISPM_GROUP_PREFIX: `test-${suffix}`,
     AISPM_OPERATOR_KEY_FILE: path.join(dir, 'operator.key'),
+    AISPM_KMS_MASTER_KEY_FILE: path.join(dir, 'kms', 'master.key'),
     AISPM_TOPIC_REFRESH_MS: '500',
     // Only this suite's tenants: other suites' topics share the broker.
     AISPM_TENANT_PATTERN: `^${tenant}`,

@@ -16,6 +16,7 @@ import { callAdmin } from './admin-client';
 import { replayCommand } from './replay';
 import { COLLECT_COMMANDS } from './collect';
 import { UsageError, type Command, type Options } from './command';
+import { REDACTION_COMMANDS } from './redaction-commands';
 import type { CliConfig } from './env';
 import { VERIFY_COMMANDS } from './verify';
 
@@ -215,7 +216,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'tenant delete': {
     usage: 'aispm tenant delete <slug> [--yes]',
-    summary: 'Delete a tenant: its topics (and raw log) and its ClickHouse data. Asks unless --yes.',
+    summary:
+      'Delete a tenant: its topics, its ClickHouse data and its raw-stage key (crypto-shred). Asks unless --yes.',
     async run(positionals, options, config) {
       const slug = requirePositional(positionals, 'slug');
       if (!options.yes && !(await confirm(`Delete tenant ${slug} and all of its data?`))) {
@@ -357,4 +359,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   ...COLLECT_COMMANDS,
   ...VERIFY_COMMANDS,
+  ...REDACTION_COMMANDS,
 };

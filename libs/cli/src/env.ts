@@ -18,6 +18,7 @@ export const loadEnv = () =>
       'AISPM_URL',
       'AISPM_ADMIN_KEY',
       'AISPM_OPERATOR_KEY_FILE',
+      'AISPM_KMS_MASTER_KEY_FILE',
     ],
     process.env,
     { AISPM_LOG_LEVEL: 'warn' },

@@ -13,6 +13,7 @@ import { AuditTrail, type ControlPlane } from '@aispm/control';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
 import { PARTITIONER, StageCodec } from '@aispm/kafka';
+import { LocalKms } from '@aispm/kms';
 import {
   authorizeReplay,
   countOffsets,
@@ -169,6 +170,7 @@ export const replayCommand: Command = {
       const result = await runReplay(kafka, codec, spec, plan, sink, {
         groupPrefix: 'aispm',
         validate: mode !== 'read',
+        kms: LocalKms.fromFile(config.AISPM_KMS_MASTER_KEY_FILE, { create: false }),
       });
       if (file) {
         file.end();

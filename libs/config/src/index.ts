@@ -111,7 +111,7 @@ export const CONFIG_KEYS = {
   AISPM_KMS_MASTER_KEY_FILE: key(
     text,
     '.data/kms/master.key',
-    'Master key file of the local KMS (32 random bytes, base64, mode 0600); created on first start if absent. Every gateway and redactor needs the same file.',
+    'Master key file of the local KMS (32 random bytes, base64, mode 0600); created on first start if absent. Tenant key-encryption keys live beside it in `<file>.tenants/` (destroyed by tenant delete). Every gateway and redactor needs the same file and key store.',
   ),
   AISPM_OPERATOR_KEY_FILE: key(
     text,

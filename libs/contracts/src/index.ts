@@ -18,6 +18,7 @@ export type {
   Collector as ControlCollector,
   Reader as ControlReader,
   LegalHold as ControlLegalHold,
+  TenantRedaction as ControlTenantRedaction,
 } from './generated/control-record.v1';
 import type { RedactedEnvelope as GeneratedRedactedEnvelope } from './generated/redacted-envelope.v1';
 import type { CAVRAAISPMEnterpriseLiveIngestionEnvelopePublicContract } from './generated/envelope.v1';

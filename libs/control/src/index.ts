@@ -5,3 +5,4 @@
 export * from './state';
 export * from './plane';
 export * from './audit';
+export * from './redaction';

@@ -57,6 +57,13 @@ export const ERROR_CODES = {
   TENANT_INVALID_SLUG: { retriable: false, status: 400, title: 'Tenant slug is invalid' },
   REPLAY_INVALID_REQUEST: { retriable: false, status: 400, title: 'Replay request is invalid' },
   REPLAY_BUSY: { retriable: true, status: 429, title: 'Too many replays in progress' },
+  KMS_KEY_DESTROYED: { retriable: false, status: 500, title: "Tenant's key is destroyed (crypto-shredded)" },
+  KMS_UNWRAP_FAILED: { retriable: false, status: 500, title: 'Data key is not a key of this tenant' },
+  RAW_NOT_ENCRYPTED: { retriable: false, status: 500, title: 'Raw value is not encrypted' },
+  RAW_DECRYPT_FAILED: { retriable: false, status: 500, title: 'Raw value fails decryption' },
+  REDACT_PROFILE_INVALID: { retriable: false, status: 400, title: "Tenant's redaction profile is invalid" },
+  REDACT_TENANT_UNKNOWN: { retriable: false, status: 500, title: 'Tenant is unknown or deleted' },
+  REDACT_ENVELOPE_INVALID: { retriable: false, status: 500, title: 'Envelope cannot be redacted' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable error code. */

@@ -50,6 +50,11 @@ export interface StageSettings {
   readonly topicRefreshMs: number;
   /** Tenants this instance serves (AISPM_TENANT_PATTERN). */
   readonly tenantPattern: RegExp;
+  /**
+   * Turns a stored value into the codec's bytes before decoding: the redactor decrypts the raw
+   * stage here. An `AppError` it throws dead-letters the message with its code.
+   */
+  readonly decryptValue?: (tenant: string, value: Buffer) => Promise<Buffer>;
 }
 
 /** Headers as strings (KafkaJS hands them over as buffers). */
@@ -233,7 +238,9 @@ abstract class StageRunner<I> {
   ): Promise<StageInput<I> | DlqRecord> {
     const { tenant } = parseTenantTopic(topic)!;
     try {
-      const value = await this.codec.decode<I>(message.value);
+      const stored = message.value ?? Buffer.alloc(0);
+      const bytes = this.settings.decryptValue ? await this.settings.decryptValue(tenant, stored) : stored;
+      const value = await this.codec.decode<I>(bytes);
       return {
         tenant,
         topic,
@@ -293,8 +300,11 @@ abstract class StageRunner<I> {
   protected abstract processBatch(batch: Batch): Promise<void>;
 }
 
-/** A transform core: pure, per message. */
-export type TransformCore<I, O> = (input: StageInput<I>) => StageResult<O>;
+/**
+ * A transform core: pure, per message. It may be async only to look up what it needs (the
+ * redactor's tenant profile and key); the transformation itself stays pure.
+ */
+export type TransformCore<I, O> = (input: StageInput<I>) => StageResult<O> | Promise<StageResult<O>>;
 
 /** Settings of a transform stage. */
 export interface TransformStageSettings<I, O> extends StageSettings {
@@ -303,6 +313,8 @@ export interface TransformStageSettings<I, O> extends StageSettings {
   readonly core: TransformCore<I, O>;
   /** The output message key, e.g. the session id, so a session stays ordered. */
   readonly keyOf: (output: O, input: StageInput<I>) => string | undefined;
+  /** Headers to set on the output over the input's (e.g. the redacted event id). */
+  readonly headersOf?: (output: O) => Readonly<Record<string, string>>;
   /** A hash chain over each output partition (the normalizer's integrity chain). */
   readonly chain?: OutputChain<O>;
   /**
@@ -386,7 +398,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         outputs.push(await this.dlqMessage(tenant, decoded, message));
         continue;
       }
-      const result = this.runCore(decoded);
+      const result = await this.runCore(decoded);
       if (!result.ok) {
         const record = this.deadLetter(batch.topic, batch.partition, message, result.code, result.message);
         outputs.push(await this.dlqMessage(tenant, record, message));
@@ -404,7 +416,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         message: {
           key: this.transform.keyOf(value, decoded) ?? message.key,
           value: await this.codec.encode(this.transform.outputSchema, value),
-          headers: { ...decoded.headers },
+          headers: { ...decoded.headers, ...this.transform.headersOf?.(value) },
           ...(chain ? { partition: batch.partition } : {}),
         },
       });
@@ -442,9 +454,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     }
   }
 
-  private runCore(input: StageInput<I>): StageResult<O> {
+  private async runCore(input: StageInput<I>): Promise<StageResult<O>> {
     try {
-      return this.transform.core(input);
+      return await this.transform.core(input);
     } catch (error) {
       // Fail closed: a core that throws sends the message to the DLQ, never downstream.
       return {

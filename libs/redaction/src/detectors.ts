@@ -17,8 +17,9 @@ export interface Detector {
   readonly pattern: RegExp;
   readonly accept?: (value: string, text: string, index: number) => boolean;
   /**
-   * A cheap, linear test a text must pass before `pattern` runs at all. Only for the costly patterns that
-   * try a match at nearly every position; it must hold for every text the pattern can match.
+   * A cheap, linear test a text must pass before `pattern` runs at all: a literal the pattern
+   * needs (V8 finds those fast), or a rough shape for costly patterns. It must hold for every text
+   * the pattern can match; the corpus test fails when one does not.
    */
   readonly hint?: RegExp;
 }
@@ -60,6 +61,13 @@ const ASSIGNMENT_PLACEHOLDERS = new Set([
 ]);
 
 /**
+ * Values of `secret = …` that name where the secret lives instead of holding it: environment
+ * lookups and shell or template variables (`process.env.X`, `os.environ["X"]`, `$X`, `${X}`).
+ */
+const VARIABLE_REFERENCE =
+  /^(?:process\.env\.|os\.environ|os\.getenv|ENV\[|\{\{|\$\{?[A-Za-z_][A-Za-z0-9_]*(?:\}|(?![A-Za-z0-9_])))/;
+
+/**
  * What `replacement` writes: a mask or a token. Detectors never report it, so redacting twice
  * changes nothing. Keep in sync with `replacement` in `redact.ts` (the idempotency test fails
  * when they drift).
@@ -76,6 +84,26 @@ function tokenAround(text: string, index: number): string {
 }
 
 /**
+ * Whether a run is made of words, as identifiers are (`getAtlasSettingsForTenant2`,
+ * `HTTP_PROXY_URL`): every word has three letters or more, upper-case
+ * acronyms are short and numbers few. Random strings almost always hold a lone lower-case letter.
+ */
+function wordLike(run: string): boolean {
+  let numbers = 0;
+  for (const part of run.split(/[_-]+/)) {
+    for (const token of part.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^A-Za-z0-9]/g) ?? []) {
+      if (/^\d+$/.test(token)) {
+        numbers += 1;
+        if (token.length > 4 || numbers > 2) return false;
+      } else if (/^[A-Z]+$/.test(token)) {
+        if (token.length > 5) return false;
+      } else if (!/^(?:[A-Z][a-z]{2,}|[a-z]{3,})$/.test(token)) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * Whether a long run is a secret by its shape alone. The thresholds come from sampling random
  * strings: 99% of random base62 strings of 20 characters have entropy above 3.65 bits and a class
  * transition rate above 0.37, so 3.5 and 0.3 sit just below both. Identifiers and paths reach
@@ -85,6 +113,10 @@ function looksRandom(run: string, text: string, index: number): boolean {
   // Hex of any length is a hash, a SHA, a trace or object id far more often than a bare secret;
   // hex secrets are caught by their context (`api_key=…`) instead.
   if (/^[0-9a-fA-F]+$/.test(run)) return false;
+  // A path or URL path (`acme/repo/commit/<sha>`): lower-case words and hex between slashes.
+  // Random base64 holds slashes too, but its segments are mixed case.
+  if (run.includes('/') && run.split('/').every((s) => /^[a-z0-9._-]*$/.test(s) || /^[0-9a-fA-F]+$/.test(s)))
+    return false;
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(run)) return false;
   if (/^sha(?:1|224|256|384|512)-/i.test(run)) return false; // Subresource Integrity digests.
   if (/^(?:[a-z]{1,8}_)?[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(run)) return false; // ULIDs.
@@ -92,7 +124,7 @@ function looksRandom(run: string, text: string, index: number): boolean {
   const before = text.slice(Math.max(0, index - 8), index);
   if (/;base64,$/.test(before)) return false; // Data URIs: images, not credentials.
   if (/sha(?:1|224|256|384|512)[:=]$/i.test(before)) return false; // Labelled content hashes.
-  if (!hasDigit(run) || !/[A-Za-z]/.test(run)) return false;
+  if (!hasDigit(run) || !/[A-Za-z]/.test(run) || wordLike(run)) return false;
   return shannonEntropy(run) >= 3.5 && classTransitionRate(run) >= 0.3;
 }
 
@@ -100,16 +132,32 @@ function looksRandom(run: string, text: string, index: number): boolean {
 export const SECRET_DETECTORS: readonly Detector[] = [
   {
     kind: 'gcp_service_account_key',
+    hint: /private_key/,
     pattern: re(
       `\\\\?"private_key\\\\?"\\s*:\\s*\\\\?"(?<v>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----${PEM_BODY})`,
     ),
   },
-  { kind: 'pem_private_key', pattern: re(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----${PEM_BODY}`) },
+  {
+    kind: 'pem_private_key',
+    hint: /-----BEGIN /,
+    pattern: re(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----${PEM_BODY}`),
+  },
   {
     kind: 'azure_connection_string',
+    hint: /DefaultEndpointsProtocol=|Endpoint=sb:\/\//,
     pattern: re(
       `DefaultEndpointsProtocol=[^;\\s"']+;(?:[A-Za-z]+=[^;\\s"']*;)*?(?:AccountKey|SharedAccessSignature)=[^;\\s"']+(?:;[A-Za-z]+=[^;\\s"']*)*` +
         `|Endpoint=sb://[^;\\s"']+;SharedAccessKeyName=[^;\\s"']+;SharedAccessKey=[^;\\s"']+(?:;[A-Za-z]+=[^;\\s"']*)*`,
+    ),
+  },
+  {
+    // ADO.NET, ODBC and Npgsql connection strings: only the password is masked, so the server
+    // and database stay readable. Bounded repetition keeps a long `a=b;` list linear.
+    kind: 'db_connection_string',
+    hint: /(?:password|pwd)\s*=/i,
+    pattern: re(
+      `(?<![A-Za-z0-9])(?:Server|Data Source|Host|Address|Addr|Driver|Provider)\\s*=[^;"'\\n]*;(?:[A-Za-z][A-Za-z ]{0,30}=[^;"'\\n]*;){0,12}?\\s*(?:Password|Pwd)\\s*=\\s*(?<v>[^;"'\\s]+)`,
+      'i',
     ),
   },
   {
@@ -122,20 +170,28 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'slack_webhook',
+    hint: /hooks\.slack\.com\//,
     pattern: re(`https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{8,}`),
   },
   {
     kind: 'azure_sas_token',
+    hint: /sig=/,
     pattern: re(`(?<![A-Za-z0-9_])sig=(?<v>[A-Za-z0-9%+/=_-]{16,})`),
     accept: (_value, text, index) => /(?:^|[?&])sv=/.test(tokenAround(text, index)),
   },
-  { kind: 'jwt', pattern: re(`${ALNUM_BEFORE}eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*`) },
+  {
+    kind: 'jwt',
+    hint: /eyJ/,
+    pattern: re(`${ALNUM_BEFORE}eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*`),
+  },
   {
     kind: 'aws_access_key_id',
+    hint: /A(?:KIA|SIA|BIA|CCA|3T)/,
     pattern: re(`(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])`),
   },
   {
     kind: 'aws_session_token',
+    hint: /token|IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz/i,
     pattern: re(
       `(?:aws_?session_?token|aws_?security_?token|x-amz-security-token)["']?\\s*[:=]\\s*["']?(?<v>[A-Za-z0-9/+=%]{40,})` +
         `|(?<![A-Za-z0-9/+])(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9/+=]{60,}`,
@@ -144,6 +200,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'aws_secret_access_key',
+    hint: /secret_?access_?key|aws/i,
     pattern: re(
       `(?:aws_?)?secret_?access_?key["']?\\s*[:=]\\s*["']?(?<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])` +
         `|aws[\\w\\s.:"'=-]{0,40}?(?<![A-Za-z0-9/+])(?<w>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
@@ -152,34 +209,47 @@ export const SECRET_DETECTORS: readonly Detector[] = [
     // A SHA near the word "aws" is 40 characters too; a secret key is mixed-case base64.
     accept: (value) => hasUpper(value) && hasLower(value),
   },
-  { kind: 'gcp_api_key', pattern: re(`${ALNUM_BEFORE}AIza[0-9A-Za-z_-]{35}${ALNUM_AFTER}`) },
+  { kind: 'gcp_api_key', hint: /AIza/, pattern: re(`${ALNUM_BEFORE}AIza[0-9A-Za-z_-]{35}${ALNUM_AFTER}`) },
   {
     kind: 'github_token',
+    hint: /gh[pousr]_|github_pat_/,
     pattern: re(
       `(?<![A-Za-z0-9_])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,240})(?![A-Za-z0-9_])`,
     ),
   },
-  { kind: 'gitlab_token', pattern: re(`${ALNUM_BEFORE}(?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_-]{20,}`) },
-  { kind: 'slack_token', pattern: re(`${ALNUM_BEFORE}(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,}`) },
+  {
+    kind: 'gitlab_token',
+    hint: /gl(?:pat|dt|rt|ptt)-/,
+    pattern: re(`${ALNUM_BEFORE}(?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_-]{20,}`),
+  },
+  {
+    kind: 'slack_token',
+    hint: /xox[abeoprs]-|xapp-/,
+    pattern: re(`${ALNUM_BEFORE}(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,}`),
+  },
   {
     kind: 'stripe_key',
+    hint: /_(?:live|test)_/,
     pattern: re(`(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}(?![A-Za-z0-9])`),
   },
-  { kind: 'anthropic_key', pattern: re(`${ALNUM_BEFORE}sk-ant-[A-Za-z0-9_-]{20,}`) },
+  { kind: 'anthropic_key', hint: /sk-ant-/, pattern: re(`${ALNUM_BEFORE}sk-ant-[A-Za-z0-9_-]{20,}`) },
   {
     kind: 'openai_key',
+    hint: /sk-/,
     pattern: re(`${ALNUM_BEFORE}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}${ALNUM_AFTER}`),
     // Slugs such as `sk-learn-…` are lower case; real keys are mixed-case base62 with digits.
     accept: (value) => hasDigit(value) && hasUpper(value),
   },
-  { kind: 'npm_token', pattern: re(`(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])`) },
-  { kind: 'pypi_token', pattern: re(`${ALNUM_BEFORE}pypi-AgEI[A-Za-z0-9_-]{50,}`) },
+  { kind: 'npm_token', hint: /npm_/, pattern: re(`(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])`) },
+  { kind: 'pypi_token', hint: /pypi-AgEI/, pattern: re(`${ALNUM_BEFORE}pypi-AgEI[A-Za-z0-9_-]{50,}`) },
   {
     kind: 'azure_storage_key',
+    hint: /AccountKey|SharedAccessKey/,
     pattern: re(`(?:AccountKey|SharedAccessKey)\\s*=\\s*(?<v>[A-Za-z0-9+/]{20,}={0,2})`),
   },
   {
     kind: 'authorization_header',
+    hint: /[Bb]earer|Basic/,
     pattern: re(`\\b(?:[Bb]earer|Basic)\\s+(?<v>[A-Za-z0-9._~+/-]{12,}=*)`),
     // "Basic authentication" is prose; a credential has digits or mixed case.
     accept: (value) => hasDigit(value) || (hasUpper(value) && hasLower(value)),
@@ -192,7 +262,10 @@ export const SECRET_DETECTORS: readonly Detector[] = [
         `\\\\?["']?\\s*(?::=|=>|:|=)\\s*\\\\?["']?(?<v>[^\\s"'=,;&<>{}()\\[\\]\`\\\\][^\\s"',;&<>{}()\\[\\]\`\\\\]*)`,
       'i',
     ),
-    accept: (value) => !ASSIGNMENT_PLACEHOLDERS.has(value.toLowerCase()),
+    // The reference is read from the text: the value stops before `{`, so `${X}` is only `$`.
+    accept: (value, text, index) =>
+      !ASSIGNMENT_PLACEHOLDERS.has(value.toLowerCase()) &&
+      !VARIABLE_REFERENCE.test(text.slice(index, index + 80)),
   },
 ];
 
@@ -206,6 +279,11 @@ export const PII_DETECTORS: readonly Detector[] = [
     ),
     // `git@github.com:org/repo` is an SSH remote, not a person.
     accept: (value) => !value.startsWith('git@'),
+  },
+  {
+    kind: 'iban',
+    pattern: re(`(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])`),
+    accept: (value) => ibanValid(value),
   },
   {
     kind: 'payment_card',
@@ -223,11 +301,6 @@ export const PII_DETECTORS: readonly Detector[] = [
     },
   },
   {
-    kind: 'iban',
-    pattern: re(`(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])`),
-    accept: (value) => ibanValid(value),
-  },
-  {
     kind: 'phone',
     pattern: re(
       `(?<![\\w+])\\+[1-9](?:[ .-]?\\(?\\d{1,4}\\)?){2,6}(?!\\w)` +
@@ -241,6 +314,7 @@ export const PII_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'ipv4',
+    hint: /\d\.\d/,
     pattern: re(
       `(?<![\\w.])(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?![\\w]|\\.\\d)`,
     ),
@@ -267,7 +341,7 @@ export const PII_DETECTORS: readonly Detector[] = [
   },
   {
     kind: 'high_entropy',
-    pattern: re(`(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])`),
+    pattern: re(`(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])`),
     accept: (value, text, index) => looksRandom(value.replace(/=+$/, ''), text, index),
   },
 ];

@@ -12,6 +12,7 @@ export {
   isStructural,
   RedactionError,
   STRUCTURAL_POINTERS,
+  tenantProfile,
   type CompiledDetector,
   type CompiledProfile,
   type CustomPattern,

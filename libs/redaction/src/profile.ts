@@ -4,6 +4,7 @@
  * validates everything once and fails closed with a `RedactionError`, so per-message work never
  * meets a bad rule.
  */
+import type { ControlTenantRedaction } from '@aispm/contracts';
 import { BUILT_IN_KINDS, PII_DETECTORS, SECRET_DETECTORS, type Detector } from './detectors';
 
 /** What happens to a finding: `mask` → `[REDACTED:<kind>]`, `tokenize` → `tok_<hmac>`. */
@@ -86,11 +87,14 @@ export const STRUCTURAL_POINTERS: readonly string[] = [
   '/enterprise_boundaries/*',
 ];
 
-/** True when `pointer` is one of `STRUCTURAL_POINTERS`. */
+const STRUCTURAL_EXACT = new Set(STRUCTURAL_POINTERS.filter((entry) => !entry.endsWith('/*')));
+const STRUCTURAL_PREFIXES = STRUCTURAL_POINTERS.filter((entry) => entry.endsWith('/*')).map((entry) =>
+  entry.slice(0, -1),
+);
+
+/** True when `pointer` is one of `STRUCTURAL_POINTERS`. Runs once per string of every event. */
 export function isStructural(pointer: string): boolean {
-  return STRUCTURAL_POINTERS.some((entry) =>
-    entry.endsWith('/*') ? pointer.startsWith(entry.slice(0, -1)) : pointer === entry,
-  );
+  return STRUCTURAL_EXACT.has(pointer) || STRUCTURAL_PREFIXES.some((prefix) => pointer.startsWith(prefix));
 }
 
 /** Whether a deny-list entry names a structural field or a parent of one. */
@@ -244,4 +248,31 @@ export function compileProfile(profile: RedactionProfile): CompiledProfile {
     tokenKey = Buffer.from(profile.tokenKey);
   }
   return { detectors, denyPointers, denyNames, denyAction, tokenKey };
+}
+
+/**
+ * The profile a tenant's control record describes (`redaction`, snake case on the wire), with its
+ * token key already opened from the KMS. No settings means the default: every detector masks.
+ */
+export function tenantProfile(
+  settings: ControlTenantRedaction | undefined,
+  tokenKey?: Buffer,
+): RedactionProfile {
+  if (!settings) return {};
+  return {
+    ...(settings.default_action ? { defaultAction: settings.default_action } : {}),
+    ...(settings.actions ? { actions: settings.actions } : {}),
+    ...(settings.custom_patterns
+      ? {
+          customPatterns: settings.custom_patterns.map((custom) => ({
+            kind: custom.kind,
+            pattern: custom.pattern,
+            ...(custom.flags ? { flags: custom.flags } : {}),
+            ...(custom.action ? { action: custom.action } : {}),
+          })),
+        }
+      : {}),
+    ...(settings.deny_fields ? { denyFields: settings.deny_fields } : {}),
+    ...(tokenKey ? { tokenKey } : {}),
+  };
 }

@@ -123,7 +123,10 @@ function redactString(text: string, pointer: string, walk: Walk): string {
 
 /** RFC 6901: `~` and `/` in a key are escaped. */
 function child(pointer: string, key: string | number): string {
-  return `${pointer}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const name = String(key);
+  // Almost no key needs escaping; skipping the two replaces is measurable per event.
+  if (!name.includes('~') && !name.includes('/')) return `${pointer}/${name}`;
+  return `${pointer}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 }
 
 function denied(pointer: string, key: string | number, profile: CompiledProfile): boolean {

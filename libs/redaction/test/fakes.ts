@@ -173,6 +173,11 @@ export function positives(seed = 7): Array<[string, string, string]> {
       (s) => `git clone https://${s}@github.com/acme/repo.git`,
       `x-access-token:ghs_${f.alnum(36)}`,
     );
+    add(
+      'db_connection_string',
+      (s) => `Server=tcp:sql${i}.example.net;Database=app;User ID=svc;Password=${s};Encrypt=true`,
+      f.alnum(14),
+    );
     add('secret_assignment', (s) => `password=${s}`, f.alnum(12));
     add('secret_assignment', (s) => `DB_PASSWORD: "${s}"`, f.alnum(10));
     add('secret_assignment', (s) => `{"client_secret":"${s}"}`, f.alnum(16));
@@ -269,6 +274,10 @@ export function negatives(seed = 11): string[] {
     'password=[REDACTED:secret_assignment]',
     'HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft',
     'redacted:ci-workflow',
+    'const apiSecret = process.env.API_SECRET;',
+    'password=${DB_PASSWORD}',
+    'https://github.com/acme/repo/commit/0123456789abcdef0123456789abcdef01234567',
+    'getAtlasSettingsForTenant2 and HTTP_PROXY_URL_V2',
     'cavra://evidence/redacted/public-contract-sample',
   );
   return rows;

@@ -17,6 +17,7 @@ import {
 } from '@aispm/contracts';
 import { AppError, isRetriable } from '@aispm/errors';
 import { readRanges, type RangeMessage, type StageCodec } from '@aispm/kafka';
+import { decryptRawValue, type Kms } from '@aispm/kms';
 import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow } from '@aispm/projection';
 import { Pacer } from './pace';
@@ -76,29 +77,34 @@ async function decodeValue<T>(
 }
 
 /**
- * The one place a raw-stage value is opened. Raw values are plain wire format today; once the
- * redactor encrypts them under the tenant's data key (DESIGN §7), this is where a raw replay
- * decrypts, and where it fails when the key has been destroyed.
+ * The one place a raw-stage value is opened: decrypted with the tenant's data key through
+ * `decryptRawValue`, the raw stage's one decryption (the redactor uses it too), then decoded.
+ * Once the tenant's key is destroyed this fails with `KMS_KEY_DESTROYED` for every record.
  */
-export function decodeRawValue(
+export async function decodeRawValue(
   codec: StageCodec,
+  kms: Kms,
+  tenant: string,
   bytes: Buffer | null,
   validate: boolean,
 ): Promise<DecodedValue<Envelope>> {
-  return decodeValue<Envelope>(codec, bytes, validate);
+  const plain = await decryptRawValue(tenant, bytes ?? Buffer.alloc(0), (wrapped) =>
+    kms.unwrapDataKey(tenant, wrapped),
+  );
+  return decodeValue<Envelope>(codec, plain, validate);
 }
 
 async function decode(
   codec: StageCodec,
   spec: ReplaySpec,
   message: RangeMessage,
-  validate: boolean,
+  options: RunReplayOptions,
 ): Promise<ReplayRecord> {
   try {
     const { value, json } =
       spec.stage === 'raw'
-        ? await decodeRawValue(codec, message.value, validate)
-        : await decodeValue(codec, message.value, validate);
+        ? await decodeRawValue(codec, options.kms, spec.tenant, message.value, options.validate)
+        : await decodeValue(codec, message.value, options.validate);
     return { ...message, decoded: value, ...(json === undefined ? {} : { json }) };
   } catch (error) {
     // A registry outage must stop the replay; a record that cannot be decoded is reported as such.
@@ -132,6 +138,8 @@ export interface RunReplayOptions {
    * (its producer validated each record) at about twice the speed.
    */
   readonly validate: boolean;
+  /** Opens the raw stage's data keys (DESIGN §7). */
+  readonly kms: Kms;
 }
 
 /** Reads `plan`, decodes every record and hands them to `sink`, at most `spec.rate` per second. */
@@ -158,7 +166,7 @@ export async function runReplay(
         const chunk = messages.slice(start, start + chunkSize);
         await pacer.take(chunk.length);
         const decoded: ReplayRecord[] = [];
-        for (const message of chunk) decoded.push(await decode(codec, spec, message, options.validate));
+        for (const message of chunk) decoded.push(await decode(codec, spec, message, options));
         records += decoded.length;
         undecodable += decoded.filter((record) => record.error).length;
         written += await sink(decoded);

@@ -7,6 +7,7 @@ import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
+import { RawEncryptor } from '@aispm/kms';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
 import { collectorRoutes } from './plugins/collectors';
 import { healthRoutes, type HealthDeps } from './plugins/health';
@@ -17,6 +18,7 @@ import { replayRoutes, type ReplayDeps } from './plugins/replay';
 import { installProblemHandlers } from './plugins/problems';
 import { streamRoutes, type StreamDeps } from './plugins/stream';
 import { readRoutes, type ReadDeps } from './plugins/reads';
+import { redactionRoutes } from './plugins/redaction';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,7 +29,7 @@ declare module 'fastify' {
 
 export interface GatewayDeps
   extends
-    Omit<IngestDeps, 'control'>,
+    Omit<IngestDeps, 'control' | 'rawEncryptor'>,
     Pick<HealthDeps, 'health' | 'groupPrefix' | 'healthIntervalMs'>,
     Omit<ReadDeps, 'control'> {
   readonly logger: Logger;
@@ -68,12 +70,18 @@ export function buildGateway(
   });
   void app.register(opsRoutes(deps.metrics, deps.probes));
   void app.register(openApiRoute());
+  const rawEncryptor = new RawEncryptor(deps.kms);
+  // A tenant deleted through any instance stops being encrypted for here at once.
+  deps.control.onChange((data) => {
+    if (data.type === 'tenant' && data.deleted) rawEncryptor.forget(data.slug);
+  });
   void app.register(async (ingest) => {
     ingest.addHook('onRequest', admitWithin(deps.maxInflightRequests));
-    await ingest.register(ingestRoutes({ ...deps, control: deps.control.state }));
-    await ingest.register(collectorRoutes({ ...deps, control: deps.control.state }));
+    await ingest.register(ingestRoutes({ ...deps, control: deps.control.state, rawEncryptor }));
+    await ingest.register(collectorRoutes({ ...deps, control: deps.control.state, rawEncryptor }));
   });
-  void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
+  void app.register(adminRoutes({ ...deps, rawEncryptor }), { prefix: '/enterprise/aispm/admin' });
+  void app.register(redactionRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(healthRoutes({ ...deps, control: deps.control.state }));
   void app.register(replayRoutes({ ...deps, control: deps.control.state }));
   void app.register(streamRoutes({ ...deps, ...deps.stream, control: deps.control.state }));

@@ -4,5 +4,5 @@ import { loadEnv } from './env';
 
 runMain(async () => {
   const config = loadEnv();
-  await runWorker('redactor', config, async (context) => ({ stage: buildRedactor(config, context) }));
+  await runWorker('redactor', config, (context) => buildRedactor(config, context));
 });

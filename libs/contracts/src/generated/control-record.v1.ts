@@ -19,6 +19,38 @@ export interface Tenant {
    */
   max_event_age_days?: number;
   deleted: boolean;
+  redaction?: TenantRedaction;
+}
+/**
+ * The tenant's redaction profile (DESIGN §7). Absent: every detector masks. The tokenization key appears only sealed under the KMS.
+ */
+export interface TenantRedaction {
+  default_action?: 'mask' | 'tokenize';
+  /**
+   * Per-kind actions, built-in or custom (including denied_field).
+   */
+  actions?: {
+    [k: string]: 'mask' | 'tokenize';
+  };
+  /**
+   * @maxItems 100
+   */
+  custom_patterns?: {
+    kind: string;
+    pattern: string;
+    flags?: string;
+    action?: 'mask' | 'tokenize';
+  }[];
+  /**
+   * JSON pointers (/event/target_summary) or bare field names (target_summary) whose whole value is replaced.
+   *
+   * @maxItems 200
+   */
+  deny_fields?: string[];
+  /**
+   * The tenant's HMAC key for tokenize, sealed under the KMS with context tenant:<slug>:token-key.
+   */
+  sealed_token_key?: string;
 }
 export interface Collector {
   type: 'collector';

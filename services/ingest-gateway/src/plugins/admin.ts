@@ -21,7 +21,7 @@ import {
   tenantTopicRetention,
   type TopicPolicy,
 } from '@aispm/kafka';
-import type { Kms } from '@aispm/kms';
+import type { Kms, RawEncryptor } from '@aispm/kms';
 import { authenticate, isOperator, requireOperator, requireRole } from '../access';
 
 export interface AdminDeps {
@@ -29,6 +29,7 @@ export interface AdminDeps {
   readonly audit: AuditTrail;
   readonly kafkaAdmin: Admin;
   readonly kms: Kms;
+  readonly rawEncryptor: RawEncryptor;
   readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
   /** The live ClickHouse database, which names tenant dashboard databases. */
   readonly database: string;
@@ -238,9 +239,13 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       await deps.kafkaAdmin.deleteTopics({
         topics: tenantTopicConfigs(tenant.slug, tenantPolicy(tenant, false, deps.topics)).map((t) => t.topic),
       });
-      await deps.audit.append('tenant.delete', principal, tenant.slug, {});
+      // Crypto-shredding: without the tenant's KEK no copy of its raw log (a replica, a backup,
+      // a segment not yet removed) can be decrypted, whatever happens to the topic.
+      deps.rawEncryptor.forget(tenant.slug);
+      await deps.kms.destroyTenantKey(tenant.slug);
+      await deps.audit.append('tenant.delete', principal, tenant.slug, { raw_key_destroyed: true });
       request.log.warn({ tenant: tenant.slug }, 'tenant deleted');
-      return { slug: tenant.slug, deleted: true };
+      return { slug: tenant.slug, deleted: true, raw_key_destroyed: true };
     });
 
     app.post<{

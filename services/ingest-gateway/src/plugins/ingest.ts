@@ -11,6 +11,7 @@
  * when no item was refused, 207 when some were (each item has its receipt), and 400 when all
  * were; the accepted items of a 207 are durably in Kafka.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { PartitionMetadata, Producer } from 'kafkajs';
 import { verifySignature, type OidcVerifier, type ReplayCache } from '@aispm/auth';
@@ -18,7 +19,7 @@ import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from 
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
 import { PARTITIONER, type StageCodec } from '@aispm/kafka';
-import type { Kms } from '@aispm/kms';
+import type { Kms, RawEncryptor } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
 import { authenticateCollector, type requireCollector } from '../access';
@@ -26,9 +27,16 @@ import { admit, type AdmissionLimits } from '../admission';
 import { decodeBody, decodeUtf8, parseBatch, parseJson } from '../body';
 import type { IdempotencyIndex } from '../idempotency';
 
+/** The raw-topic key of a session: a SHA-256 digest, so no plaintext id sits outside the ciphertext. */
+export function sessionKey(sessionId: string): string {
+  return createHash('sha256').update(sessionId, 'utf8').digest('hex').slice(0, 32);
+}
+
 export interface IngestDeps {
   readonly control: ControlState;
   readonly kms: Kms;
+  /** Encrypts raw-topic values under the tenant's data key (DESIGN §7). */
+  readonly rawEncryptor: RawEncryptor;
   readonly producer: Producer;
   readonly codec: StageCodec;
   readonly metrics: Metrics;
@@ -258,11 +266,16 @@ export function createIngestor(deps: IngestDeps) {
       const messages = await Promise.all(
         accepted.map(async ({ envelope }) => {
           const message = {
-            key: envelope.event.session_id,
-            value: await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope),
+            // TRICKY: key and headers are not encrypted, so they carry no free text: the key is a
+            // digest of the session id (same session, same partition) and the event id is left
+            // to the redactor, which sets it on the redacted topic once redacted.
+            key: sessionKey(envelope.event.session_id),
+            value: await deps.rawEncryptor.encrypt(
+              tenant.slug,
+              await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope),
+            ),
             headers: {
               [HEADERS.tenant]: tenant.slug,
-              [HEADERS.eventId]: envelope.event.event_id,
               [HEADERS.traceId]: request.id,
               [HEADERS.receivedMs]: String(now),
               [HEADERS.contentHash]: contentHashOf.get(envelope)!,

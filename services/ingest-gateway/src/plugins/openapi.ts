@@ -208,6 +208,13 @@ export function openApiDocument(): Record<string, unknown> {
         put: adminOp('Set a legal hold.'),
         delete: adminOp('Clear a legal hold.'),
       },
+      '/enterprise/aispm/admin/tenants/{slug}/redaction': {
+        get: adminOp("Show the tenant's redaction profile (never its token key)."),
+        put: adminOp("Replace the tenant's redaction profile: actions, custom patterns, denied fields."),
+      },
+      '/enterprise/aispm/admin/tenants/{slug}/redaction/dry-run': {
+        post: adminOp('Show what the saved profile, or a draft, does to a sample envelope; stores nothing.'),
+      },
       '/enterprise/aispm/admin/collectors': {
         post: adminOp('Create a collector; its key is returned once.', '201'),
       },

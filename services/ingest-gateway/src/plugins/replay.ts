@@ -13,6 +13,7 @@ import { TENANT_STAGES } from '@aispm/contracts';
 import type { AuditTrail, ControlState } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import type { StageCodec } from '@aispm/kafka';
+import type { Kms } from '@aispm/kms';
 import type { Logger } from '@aispm/observability';
 import {
   authorizeReplay,
@@ -32,6 +33,7 @@ export interface ReplayDeps {
   readonly codec: StageCodec;
   readonly groupPrefix: string;
   readonly logger: Logger;
+  readonly kms: Kms;
 }
 
 /**
@@ -132,6 +134,7 @@ export function replayRoutes(deps: ReplayDeps): FastifyPluginAsync {
             groupPrefix: deps.groupPrefix,
             signal: stop.signal,
             validate: false,
+            kms: deps.kms,
           })
             .then(
               (result) => {
