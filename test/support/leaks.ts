@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validatorFor, type Envelope } from '@aispm/contracts';
+import { IDENTIFIER_POINTERS } from '@aispm/redaction';
 import type { StoredRecord } from './platform';
 
 interface Positive {
@@ -69,11 +70,18 @@ export function plantEverywhere(
     return validate(probe);
   });
   const rows = onePerKind();
+  // Identifier fields skip the generic high-entropy detector (random ids are not secrets); every
+  // known secret format must still be caught in them.
+  const texts = free.filter((pointer) => !IDENTIFIER_POINTERS.has(pointer));
+  const formats = rows.filter((row) => row.kind !== 'high_entropy');
   const planted = new Map<string, string[]>(free.map((pointer) => [pointer, []]));
   // Every field gets at least one; every kind lands somewhere.
-  for (let i = 0; i < Math.max(rows.length, free.length); i += 1) {
-    planted.get(free[i % free.length]!)!.push(rows[i % rows.length]!.text);
+  for (let i = 0; i < Math.max(rows.length, texts.length); i += 1) {
+    planted.get(texts[i % texts.length]!)!.push(rows[i % rows.length]!.text);
   }
+  free
+    .filter((pointer) => IDENTIFIER_POINTERS.has(pointer))
+    .forEach((pointer, i) => planted.get(pointer)!.push(formats[i % formats.length]!.text));
   for (const [pointer, texts] of planted) setAt(envelope, pointer, texts.join(' | '));
   return { envelope, planted };
 }

@@ -12,6 +12,7 @@ export {
   isStructural,
   RedactionError,
   STRUCTURAL_POINTERS,
+  IDENTIFIER_POINTERS,
   tenantProfile,
   type CompiledDetector,
   type CompiledProfile,

@@ -87,6 +87,21 @@ export const STRUCTURAL_POINTERS: readonly string[] = [
   '/enterprise_boundaries/*',
 ];
 
+/**
+ * Identifier fields: their values are random by design (UUIDs, `evt_<hex>`), so the generic
+ * high-entropy detector would mask every one of them, and distinct events would collapse into
+ * one `[REDACTED:high_entropy]` key downstream. Every detector of a known secret format still
+ * runs on them, so a token pasted into an id is still caught.
+ */
+export const IDENTIFIER_POINTERS: ReadonlySet<string> = new Set([
+  '/event/event_id',
+  '/event/session_id',
+  '/event/agent_id',
+  '/source/connector_id',
+  '/tenant/tenant_ref',
+  '/transport/idempotency_key',
+]);
+
 const STRUCTURAL_EXACT = new Set(STRUCTURAL_POINTERS.filter((entry) => !entry.endsWith('/*')));
 const STRUCTURAL_PREFIXES = STRUCTURAL_POINTERS.filter((entry) => entry.endsWith('/*')).map((entry) =>
   entry.slice(0, -1),

@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { Envelope, RedactionReport } from '@aispm/contracts';
 import { OWN_OUTPUT } from './detectors';
 import {
+  IDENTIFIER_POINTERS,
   isStructural,
   RedactionError,
   DENIED_FIELD_KIND,
@@ -23,6 +24,9 @@ export const REDACTOR_NAME = 'aispm-redactor-v1';
  * a token stays short enough for a dashboard.
  */
 export const TOKEN_HEX_LENGTH = 32;
+
+/** The generic detector that identifier fields skip (see IDENTIFIER_POINTERS). */
+const HIGH_ENTROPY_KIND = 'high_entropy';
 
 /** Deeper than any envelope the schema allows; a guard against hostile or cyclic input. */
 const MAX_DEPTH = 32;
@@ -67,9 +71,10 @@ export function replacement(
  * The findings in one text, in order, without overlaps: what `redact` would replace. For tests
  * and the dry run; it never returns the matched values, only where they are.
  */
-export function scanText(text: string, profile: CompiledProfile): Finding[] {
+export function scanText(text: string, profile: CompiledProfile, identifier = false): Finding[] {
   const accepted: Finding[] = [];
   for (const detector of profile.detectors) {
+    if (identifier && detector.kind === HIGH_ENTROPY_KIND) continue;
     // TRICKY: `exec` on the shared compiled pattern, not `matchAll`, which clones the RegExp for
     // every text and made the whole walk several times slower. Safe because the walk is
     // synchronous and every scan starts by resetting `lastIndex`.
@@ -103,7 +108,7 @@ function record(walk: Walk, kind: string, pointer: string): void {
 }
 
 function redactString(text: string, pointer: string, walk: Walk): string {
-  const findings = scanText(text, walk.profile);
+  const findings = scanText(text, walk.profile, IDENTIFIER_POINTERS.has(pointer));
   if (findings.length === 0) return text;
   let out = '';
   let at = 0;

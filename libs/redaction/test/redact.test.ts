@@ -48,6 +48,27 @@ describe('redact', () => {
     });
   });
 
+  it('keeps random identifiers distinct, but still masks a known secret format pasted into one', () => {
+    const ids = ['evt_9f86d081884c7d65a1b2', 'evt_a1b2c3d4e5f6a7b8c9d0'];
+    for (const id of ids) {
+      const envelope = withEvent({ event_id: id, session_id: `sess_${id.slice(4)}` });
+      const redacted = redact(
+        { ...envelope, transport: { ...envelope.transport, idempotency_key: `idem_Zx8Kq2LmN4pR7sT1${id}` } },
+        masking,
+      ).envelope;
+      expect(redacted.event.event_id).toBe(id);
+      expect(redacted.event.session_id).toBe(`sess_${id.slice(4)}`);
+      expect(redacted.transport.idempotency_key).toBe(`idem_Zx8Kq2LmN4pR7sT1${id}`);
+    }
+    const pasted = redact(withEvent({ event_id: 'AKIAIOSFODNN7EXAMPLE' }), masking).envelope;
+    expect(pasted.event.event_id).toBe('[REDACTED:aws_access_key_id]');
+    const prose = redact(
+      withEvent({ target_summary: 'token Zx8Kq2LmN4pR7sT1vW3yB6dF9hJ' }),
+      masking,
+    ).envelope;
+    expect(prose.event.target_summary).toContain('[REDACTED:high_entropy]');
+  });
+
   it('does not modify its input', () => {
     const envelope = withEvent({ target_summary: 'mail ops@example.com' });
     const before = structuredClone(envelope);
