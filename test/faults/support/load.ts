@@ -99,7 +99,10 @@ export class EventStream {
           sent.acknowledged = outcome;
           return;
         }
-        sent.refusals.push(`${answer.status} ${String(answer.body.code ?? '')}`);
+        const retryAfter = answer.headers.get('retry-after');
+        sent.refusals.push(
+          `${answer.status} ${String(answer.body.code ?? '')}${retryAfter === null ? '' : ` retry-after=${retryAfter}`}`,
+        );
         // Only an outage or a limit is worth sending again; anything else is a bug in the test.
         if (answer.status !== 503 && answer.status !== 429) return;
         const wait = Number(answer.headers.get('retry-after') ?? '1');
