@@ -20,7 +20,7 @@ let pipeline: Pipeline;
 
 beforeAll(async () => {
   infra = await PrivateInfra.start(['kafka'], 3);
-  pipeline = await startPipeline({ kafkaBrokers: infra.kafkaBrokers, env: { AISPM_TOPIC_REPLICATION: '3' } });
+  pipeline = await startPipeline({ KAFKA_BROKERS: infra.kafkaBrokers, AISPM_TOPIC_REPLICATION: '3' });
 });
 
 afterAll(async () => {

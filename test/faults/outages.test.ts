@@ -50,7 +50,7 @@ describe('Kafka outage', () => {
 
   beforeAll(async () => {
     infra = await PrivateInfra.start(['kafka']);
-    pipeline = await startPipeline({ kafkaBrokers: infra.kafkaBrokers });
+    pipeline = await startPipeline({ KAFKA_BROKERS: infra.kafkaBrokers });
   });
 
   afterAll(async () => {
@@ -99,7 +99,7 @@ describe('ClickHouse outage', () => {
 
   beforeAll(async () => {
     infra = await PrivateInfra.start(['clickhouse']);
-    pipeline = await startPipeline({ clickhouseUrl: infra.clickhouseUrl });
+    pipeline = await startPipeline({ CLICKHOUSE_URL: infra.clickhouseUrl });
   });
 
   afterAll(async () => {
