@@ -85,6 +85,11 @@ const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', path: `${ADMIN}/readers/{id}/revoke`, auth: 'collector' },
   { method: 'GET', path: '/enterprise/aispm/ingestion/health?tenant={slug}', auth: 'collector' },
   {
+    method: 'GET',
+    path: '/enterprise/aispm/replay-log?stage={stage}&from_offset={offset}',
+    auth: 'collector',
+  },
+  {
     method: 'PUT',
     path: `${ADMIN}/tenants/{slug}/legal-hold`,
     auth: 'collector',
