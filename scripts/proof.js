@@ -26,10 +26,19 @@ let status = 0;
 if (!reportOnly) {
   fs.rmSync(proofDir, { recursive: true, force: true });
   status = run('npx', ['tsc', '-b']);
-  // --forceExit: a client of a server a suite stopped may still be retrying when the suite ends;
-  // the suites' own assertions are what count.
+  // --runInBand: one suite at a time, so their stopped servers and killed services do not pile up
+  // on a small machine. --forceExit: a client of a server a suite stopped may still be retrying
+  // when the suite ends; the suites' own assertions are what count.
   if (status === 0)
-    status = run('npx', ['jest', '--ci', '--forceExit', '--selectProjects', 'faults', ...args]);
+    status = run('npx', [
+      'jest',
+      '--ci',
+      '--forceExit',
+      '--runInBand',
+      '--selectProjects',
+      'faults',
+      ...args,
+    ]);
 }
 
 const files = fs.existsSync(proofDir) ? fs.readdirSync(proofDir).filter((f) => f.endsWith('.json')) : [];
