@@ -1,9 +1,10 @@
 /**
  * Owns the gateway's view of whether Kafka answers, for its readiness: while no broker answers a
  * metadata request, every event would get a 503, so a load balancer should send collectors to
- * another instance. Probes every `intervalMs`; a probe that takes longer counts as a failure.
+ * another instance. Every `intervalMs` a short-lived admin client (no retries, so no state left
+ * over from the outage) asks for the cluster's brokers; no answer within `timeoutMs` is a failure.
  */
-import type { Admin } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 
 export class KafkaProbe {
@@ -12,9 +13,10 @@ export class KafkaProbe {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly admin: Admin,
+    private readonly kafka: Kafka,
     private readonly logger: Logger,
     private readonly intervalMs = 2000,
+    private readonly timeoutMs = 5000,
   ) {}
 
   start(): void {
@@ -32,22 +34,24 @@ export class KafkaProbe {
   }
 
   private async probe(): Promise<void> {
-    // A probe still waiting on a silent broker is a failure already; do not stack another.
-    if (this.pending) {
-      this.set(false);
-      return;
-    }
+    if (this.pending) return;
     this.pending = true;
+    const admin = this.kafka.admin({ retry: { retries: 0 } });
+    let timeout: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.admin.describeCluster(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in time')), this.intervalMs)),
+        admin.connect().then(() => admin.describeCluster()),
+        new Promise((_, reject) => {
+          timeout = setTimeout(() => reject(new Error(`no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
       ]);
       this.set(true);
     } catch (error) {
       this.set(false, error);
     } finally {
+      clearTimeout(timeout);
       this.pending = false;
+      void admin.disconnect().catch(() => undefined);
     }
   }
 

@@ -63,7 +63,7 @@ runMain(async () => {
     intervalMs: config.AISPM_HEALTH_INTERVAL_MS,
   });
   await reporter.start();
-  const kafkaProbe = new KafkaProbe(kafkaAdmin, logger);
+  const kafkaProbe = new KafkaProbe(kafka, logger);
   kafkaProbe.start();
   let stopping = false;
   const gatewayDeps: GatewayDeps = {
