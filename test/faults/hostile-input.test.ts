@@ -84,6 +84,8 @@ const ENDPOINTS: readonly Endpoint[] = [
   },
   { method: 'POST', path: `${ADMIN}/readers/{id}/revoke`, auth: 'collector' },
   { method: 'GET', path: '/enterprise/aispm/ingestion/health?tenant={slug}', auth: 'collector' },
+  // A collector key may not read the stream: refused before any stream opens.
+  { method: 'GET', path: '/enterprise/aispm/stream', auth: 'collector' },
   {
     method: 'GET',
     path: '/enterprise/aispm/replay-log?stage={stage}&from_offset={offset}',
