@@ -84,6 +84,21 @@ const ENDPOINTS: readonly Endpoint[] = [
   },
   { method: 'POST', path: `${ADMIN}/readers/{id}/revoke`, auth: 'collector' },
   { method: 'GET', path: '/enterprise/aispm/ingestion/health?tenant={slug}', auth: 'collector' },
+  {
+    method: 'POST',
+    path: '/v1/logs',
+    auth: 'collector',
+    protobufJson: true,
+    body: () => ({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'x' } }] }] }] }),
+    required: ['resourceLogs'],
+  },
+  {
+    method: 'POST',
+    path: '/enterprise/aispm/webhooks/github/{collector_id}',
+    auth: 'collector',
+    body: () => ({ action: 'opened' }),
+    required: ['action'],
+  },
   // A collector key may not read the stream: refused before any stream opens.
   { method: 'GET', path: '/enterprise/aispm/stream', auth: 'collector' },
   {

@@ -44,6 +44,11 @@ export interface Endpoint {
    * that happened to leave a body valid can change nothing.
    */
   readonly auth: 'collector';
+  /**
+   * The body follows the protobuf JSON mapping (OTLP): every field is optional and unknown ones
+   * are ignored, so a missing field, an extra member or another value is no error.
+   */
+  readonly protobufJson?: boolean;
   /** Takes gzip and zstd bodies. */
   readonly compressed?: boolean;
   /** A valid JSON body, or undefined for routes without one. */
@@ -150,14 +155,13 @@ function oneHostile(endpoint: Endpoint, random: Random): HostileRequest | undefi
       'malformed JSON',
       'truncated JSON',
       'control character',
-      'wrong types',
       'huge string',
-      'deep nesting',
       '__proto__ key',
       'invalid UTF-8',
       'bad media type',
     );
-    if (endpoint.required?.length) kinds.push('missing field');
+    if (!endpoint.protobufJson) kinds.push('wrong types', 'deep nesting');
+    if (endpoint.required?.length && !endpoint.protobufJson) kinds.push('missing field');
     if (endpoint.timestamps?.length) kinds.push('bad timestamp');
     if (Array.isArray(valid)) kinds.push('oversized batch');
     if (endpoint.compressed) kinds.push('decompression bomb');
