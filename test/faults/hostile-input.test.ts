@@ -99,6 +99,9 @@ const ENDPOINTS: readonly Endpoint[] = [
     body: () => ({ action: 'opened' }),
     required: ['action'],
   },
+  { method: 'GET', path: '/enterprise/aispm/events/{event_id}', auth: 'collector' },
+  { method: 'GET', path: '/enterprise/aispm/replay/{session_id}', auth: 'collector' },
+  { method: 'GET', path: '/enterprise/aispm/dashboard', auth: 'collector' },
   // A collector key may not read the stream: refused before any stream opens.
   { method: 'GET', path: '/enterprise/aispm/stream', auth: 'collector' },
   {
