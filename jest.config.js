@@ -24,5 +24,13 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       slowTestThreshold: 60,
     },
+    {
+      // Kill services, stop servers of their own, send hostile input: `npm run test:faults`.
+      ...shared,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      slowTestThreshold: 300,
+    },
   ],
 };

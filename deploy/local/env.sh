@@ -27,7 +27,8 @@ export KAFKA_VERSION="${KAFKA_VERSION:-4.1.2}"
 export KAFKA_SCALA_VERSION="${KAFKA_SCALA_VERSION:-2.13}"
 export KAFKA_PORT="${KAFKA_PORT:-9092}"
 export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-# Node ids to run. Only one node is supported yet; ports of node n are
+# Node ids to run: "1" (the default) or e.g. "1 2 3" for three replicating
+# brokers (replication factor 3, min.insync.replicas=2). Ports of node n are
 # KAFKA_PORT + 2(n-1) and KAFKA_CONTROLLER_PORT + 2(n-1) (see lib/kafka.sh).
 export KAFKA_NODE_IDS="${KAFKA_NODE_IDS:-1}"
 # Java 17 (the machine default) runs Kafka 4.1.

@@ -61,8 +61,8 @@ export async function eventually<T>(
 }
 
 /** A ClickHouse client as the services' user. */
-export function clickhouse(): ClickHouse {
-  return new ClickHouse({ url: CLICKHOUSE_URL, username: 'default', password: '' });
+export function clickhouse(url = CLICKHOUSE_URL): ClickHouse {
+  return new ClickHouse({ url, username: 'default', password: '' });
 }
 
 /** A running set of the four services for one test suite, with one tenant and collector. */
@@ -84,6 +84,8 @@ export interface Pipeline {
   readonly opsUrls: ReadonlyMap<ServiceName, string>;
   /** The environment the services run with, to start more instances. */
   readonly env: NodeJS.ProcessEnv;
+  /** Starts `service` again with its own environment and port (after it died or was killed). */
+  respawn(service: ServiceName): Promise<void>;
   /** Calls the admin API; returns status and JSON body. */
   admin(
     method: string,
@@ -189,9 +191,12 @@ export function stopProcess(child: ChildProcess): Promise<void> {
 
 /**
  * Starts the built services, then creates a tenant and a collector through the admin API. `env`
- * overrides settings of every service (e.g. another ClickHouse, a short health interval).
+ * overrides settings of every service (e.g. another Kafka or ClickHouse, a short health
+ * interval); the suite's cleanup then uses the same servers.
  */
 export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeline> {
+  const brokers = env.KAFKA_BROKERS ?? KAFKA_BROKERS;
+  const clickhouseUrl = env.CLICKHOUSE_URL ?? CLICKHOUSE_URL;
   const suffix = uniqueSuffix();
   const tenant = `t-${suffix}`;
   const tenantRef = `tenant:test-${suffix}`;
@@ -208,8 +213,8 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
     // Only this suite's tenants: other suites' topics share the broker.
     AISPM_TENANT_PATTERN: `^${tenant}`,
     AISPM_RETENTION_INTERVAL_MS: '1000',
-    KAFKA_BROKERS,
-    CLICKHOUSE_URL,
+    KAFKA_BROKERS: brokers,
+    CLICKHOUSE_URL: clickhouseUrl,
     SCHEMA_REGISTRY_URL,
     CLICKHOUSE_DATABASE: database,
     GATEWAY_PORT: String(gatewayPort),
@@ -217,6 +222,7 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
   };
   const processes = new Map<ServiceName, ChildProcess>();
   const opsUrls = new Map<ServiceName, string>();
+  const ports = new Map<ServiceName, number>();
   try {
     return await provision();
   } catch (error) {
@@ -225,13 +231,18 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
     throw error;
   }
 
+  function launch(service: ServiceName): void {
+    const port = ports.get(service)!;
+    const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(port) };
+    const started = spawnService(service, env, port);
+    processes.set(service, started.child);
+    opsUrls.set(service, started.opsUrl);
+  }
+
   async function provision(): Promise<Pipeline> {
     for (const service of SERVICES) {
-      const port = service === 'ingest-gateway' ? gatewayPort : await freePort();
-      const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(port) };
-      const started = spawnService(service, env, port);
-      processes.set(service, started.child);
-      opsUrls.set(service, started.opsUrl);
+      ports.set(service, service === 'ingest-gateway' ? gatewayPort : await freePort());
+      launch(service);
     }
     await Promise.all(
       SERVICES.map((service) => awaitReady(service, processes.get(service)!, opsUrls.get(service)!)),
@@ -271,6 +282,12 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
       processes,
       opsUrls,
       env: common,
+      async respawn(service) {
+        const old = processes.get(service)!;
+        if (old.exitCode === null && old.signalCode === null) await stopProcess(old);
+        launch(service);
+        await awaitReady(service, processes.get(service)!, opsUrls.get(service)!);
+      },
       admin,
       async stop() {
         // Delete this suite's tenants through the gateway first, so the shared control topic
@@ -285,12 +302,12 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
           process.stderr.write(`test cleanup: deleting tenants failed: ${String(error)}\n`);
         }
         await Promise.all([...processes.values()].map(stopProcess));
-        const ch = clickhouse();
+        const ch = clickhouse(clickhouseUrl);
         await ch.command(`DROP DATABASE IF EXISTS ${database}`);
         await ch.close();
         const kafkaAdmin = new Kafka({
           clientId: 'test-cleanup',
-          brokers: KAFKA_BROKERS.split(','),
+          brokers: brokers.split(','),
           logLevel: logLevel.NOTHING,
         }).admin();
         await kafkaAdmin.connect();

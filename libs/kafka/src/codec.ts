@@ -29,11 +29,18 @@ function parseJson<T>(bytes: Buffer): { value: T; json: string } {
 }
 
 /** Encodes and decodes stage messages through the schema registry. */
+/** A schema `$id` without its version: `…/normalized-event.v2.schema.json` → `…/normalized-event`. */
+function schemaFamily(uri: string | undefined): string | undefined {
+  return uri?.replace(/\.v\d+\.schema\.json$/, '');
+}
+
 export class StageCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<SchemaName, number>();
   private readonly loading = new Map<number, Promise<unknown>>();
   private readonly ready = new Set<number>();
+  /** The `$id` inside each registry id's schema: which of our schemas (any version) it is. */
+  private readonly schemaUris = new Map<number, Promise<string | undefined>>();
 
   constructor(private readonly registryUrl: string) {
     this.registry = new SchemaRegistry(
@@ -133,6 +140,18 @@ export class StageCodec {
     return this.registry.encode(id, value);
   }
 
+  private schemaUri(id: number): Promise<string | undefined> {
+    let uri = this.schemaUris.get(id);
+    if (!uri) {
+      uri = this.call<{ schema: string }>('GET', `/schemas/ids/${id}`).then(
+        ({ schema }) => (JSON.parse(schema) as { $id?: string }).$id,
+      );
+      uri.catch(() => this.schemaUris.delete(id));
+      this.schemaUris.set(id, uri);
+    }
+    return uri;
+  }
+
   /**
    * Fetches and compiles schema `id` once. TRICKY: the library compiles a schema into the shared
    * Ajv on first use, and two concurrent first uses both try to add it ("already exists"), so
@@ -151,9 +170,26 @@ export class StageCodec {
     return loading;
   }
 
-  /** The decoded value of a wire-format buffer. Undecodable bytes raise KAFKA_DECODE_FAILED. */
-  async decode<T>(buffer: Buffer | null): Promise<T> {
-    return this.decoding(buffer, async (bytes) => (await this.registry.decode(bytes)) as T);
+  /**
+   * The decoded value of a wire-format buffer. Undecodable bytes raise KAFKA_DECODE_FAILED, and
+   * so does a value written under another schema than `expected` (any version of it decodes):
+   * a message of the wrong kind on a topic is poison, not input.
+   */
+  async decode<T>(buffer: Buffer | null, expected?: SchemaName): Promise<T> {
+    return this.decoding(buffer, async (bytes) => {
+      if (expected !== undefined) {
+        const id = bytes.readUInt32BE(1);
+        const uri = await this.schemaUri(id);
+        // Any version of the expected schema is its topic's: readers upcast older versions.
+        if (schemaFamily(uri) !== schemaFamily(String(loadSchema(expected).$id))) {
+          throw new AppError(
+            'KAFKA_DECODE_FAILED',
+            `Schema id ${id} is ${uri ?? 'unknown'}, not ${expected}`,
+          );
+        }
+      }
+      return (await this.registry.decode(bytes)) as T;
+    });
   }
 
   /**
@@ -189,6 +225,7 @@ export class StageCodec {
       await this.loaded(buffer.readUInt32BE(1));
       return await read(buffer);
     } catch (cause) {
+      if (cause instanceof AppError) throw cause;
       const text = String(cause);
       // A registry that cannot be reached is an outage to wait out, not a poison message.
       if (/ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket hang up|503|502/.test(text)) {

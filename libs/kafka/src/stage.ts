@@ -240,7 +240,7 @@ abstract class StageRunner<I> {
     try {
       const stored = message.value ?? Buffer.alloc(0);
       const bytes = this.settings.decryptValue ? await this.settings.decryptValue(tenant, stored) : stored;
-      const value = await this.codec.decode<I>(bytes);
+      const value = await this.codec.decode<I>(bytes, TOPIC_SCHEMAS[this.settings.inputStage]);
       return {
         tenant,
         topic,
@@ -404,22 +404,42 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         outputs.push(await this.dlqMessage(tenant, record, message));
         continue;
       }
-      this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' });
-      let value = result.value;
-      if (chain) {
-        const sealed = chain.seal(value, head);
-        value = sealed.value;
-        head = sealed.hash;
+      let output: (typeof outputs)[number];
+      try {
+        let value = result.value;
+        let nextHead = head;
+        if (chain) {
+          const sealed = chain.seal(value, head);
+          value = sealed.value;
+          nextHead = sealed.hash;
+        }
+        output = {
+          topic: outputTopic,
+          message: {
+            key: this.transform.keyOf(value, decoded) ?? message.key,
+            value: await this.codec.encode(this.transform.outputSchema, value),
+            headers: { ...decoded.headers, ...this.transform.headersOf?.(value) },
+            ...(chain ? { partition: batch.partition } : {}),
+          },
+        };
+        // The chain moves on only over records that go out.
+        head = nextHead;
+      } catch (error) {
+        // Output the next stage's schema refuses is poison too; only an outage is retried.
+        if (isRetriable(error)) throw error;
+        const code = error instanceof AppError ? error.code : 'STAGE_CORE_FAILED';
+        const record = this.deadLetter(
+          batch.topic,
+          batch.partition,
+          message,
+          code,
+          String((error as Error).message),
+        );
+        outputs.push(await this.dlqMessage(tenant, record, message));
+        continue;
       }
-      outputs.push({
-        topic: outputTopic,
-        message: {
-          key: this.transform.keyOf(value, decoded) ?? message.key,
-          value: await this.codec.encode(this.transform.outputSchema, value),
-          headers: { ...decoded.headers, ...this.transform.headersOf?.(value) },
-          ...(chain ? { partition: batch.partition } : {}),
-        },
-      });
+      this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' });
+      outputs.push(output);
     }
     const committed = [{ partition: batch.partition, offset: nextOffset(committedThrough(batch)) }];
     const transaction: Transaction | undefined =

@@ -15,7 +15,7 @@ import { ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { openApiRoute } from './plugins/openapi';
 import { admitWithin } from './plugins/overload';
 import { replayRoutes, type ReplayDeps } from './plugins/replay';
-import { installProblemHandlers } from './plugins/problems';
+import { installProblemHandlers, problemServerOptions } from './plugins/problems';
 import { streamRoutes, type StreamDeps } from './plugins/stream';
 import { readRoutes, type ReadDeps } from './plugins/reads';
 import { redactionRoutes } from './plugins/redaction';
@@ -58,6 +58,7 @@ export function buildGateway(
     // pino's Logger is what Fastify logs with; its type is wider than FastifyBaseLogger.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
+    ...problemServerOptions,
   });
   installProblemHandlers(app);
   app.decorateRequest('tenant', '');

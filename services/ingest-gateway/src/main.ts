@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { buildGateway, type GatewayDeps } from './app';
 import { loadEnv } from './env';
 import { IdempotencyIndex } from './idempotency';
+import { KafkaProbe } from './kafka-probe';
 
 runMain(async () => {
   const config = loadEnv();
@@ -62,6 +63,8 @@ runMain(async () => {
     intervalMs: config.AISPM_HEALTH_INTERVAL_MS,
   });
   await reporter.start();
+  const kafkaProbe = new KafkaProbe(kafka, logger);
+  kafkaProbe.start();
   let stopping = false;
   const gatewayDeps: GatewayDeps = {
     logger,
@@ -109,7 +112,7 @@ runMain(async () => {
       : undefined,
     batchMaxItems: config.AISPM_BATCH_MAX_ITEMS,
     partitionsOf: partitionCache(kafkaAdmin),
-    probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() },
+    probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() && kafkaProbe.answers() },
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
     maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,
@@ -132,6 +135,7 @@ runMain(async () => {
   await mtls?.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_MTLS_PORT });
   onShutdownSignal(logger, config.AISPM_SHUTDOWN_TIMEOUT_MS, async () => {
     stopping = true;
+    kafkaProbe.stop();
     // Stop intake first (in-flight requests finish and get their answer), then flush the producer.
     await Promise.all([app.close(), mtls?.close()]);
     await producer.disconnect();

@@ -1,0 +1,176 @@
+/**
+ * Outages (DESIGN §15), each on a server of the suite's own (deploy/local/infra.sh with another
+ * data dir and ports), never on the shared ones:
+ * - Kafka stops under load: the gateway answers 503 with Retry-After, its readiness goes false,
+ *   it acknowledges nothing it has not stored, and ingestion resumes after Kafka returns.
+ * - ClickHouse stops under load: the projector stays up and retries while its lag grows (read
+ *   from Kafka: its committed offsets stop), and after ClickHouse returns it catches up with
+ *   nothing lost.
+ */
+import { tenantTopic } from '@aispm/contracts';
+import { stageGroupId } from '@aispm/kafka';
+import { Kafka, logLevel } from 'kafkajs';
+import { eventually, startPipeline, type Pipeline } from '../support/platform';
+import { PrivateInfra } from './support/infra';
+import { EventStream, settle } from './support/load';
+import { Proof } from './support/proof';
+
+jest.setTimeout(900_000);
+
+const EVENTS = Number(process.env.AISPM_FAULTS_OUTAGE_EVENTS ?? 300);
+const proof = new Proof('outages');
+
+afterAll(() => proof.write());
+
+async function status(url: string): Promise<number> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(5000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits until the stream has `count` acknowledgements, failing early if it ended. */
+async function acknowledgements(stream: EventStream, sending: Promise<void>, count: number): Promise<void> {
+  await Promise.race([
+    eventually(
+      `${count} acknowledgements`,
+      async () => (stream.acknowledged >= count ? true : undefined),
+      300_000,
+    ),
+    sending.then(() => {
+      throw new Error(`the stream ended after ${stream.acknowledged} acknowledgements`);
+    }),
+  ]);
+}
+
+describe('Kafka outage', () => {
+  let infra: PrivateInfra;
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    infra = await PrivateInfra.start(['kafka']);
+    pipeline = await startPipeline({ KAFKA_BROKERS: infra.kafkaBrokers });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop().catch(() => undefined);
+    await infra?.destroy();
+  });
+
+  it('answers 503 with Retry-After, turns unready, loses nothing, and resumes after Kafka returns', async () => {
+    const stream = new EventStream(pipeline, { count: EVENTS, concurrency: 4, giveUpMs: 600_000 });
+    const sending = stream.run();
+    await acknowledgements(stream, sending, Math.floor(EVENTS / 4));
+    const fault = proof.injected('Kafka stopped under load');
+    await infra.infra('stop', 'kafka');
+    await eventually(
+      'the gateway to turn unready',
+      async () => ((await status(`${pipeline.gatewayUrl}/readyz`)) === 503 ? true : undefined),
+      120_000,
+    );
+    const refused = () => stream.events.flatMap((e) => e.refusals).filter((r) => r.startsWith('503 '));
+    await eventually(
+      'a 503 while Kafka is down',
+      async () => (refused().length > 0 ? true : undefined),
+      120_000,
+    );
+    const acknowledgedWhileDown = stream.acknowledged;
+    await infra.infra('start', 'kafka');
+    await eventually(
+      'the gateway to be ready again',
+      async () => ((await status(`${pipeline.gatewayUrl}/readyz`)) === 200 ? true : undefined),
+      180_000,
+    );
+    await sending;
+    const tally = await settle(pipeline, stream.events);
+    proof.events(tally);
+
+    expect(refused().every((r) => /^503 GW_KAFKA_UNAVAILABLE retry-after=[1-9]\d*$/.test(r))).toBe(true);
+    expect(stream.acknowledged).toBeGreaterThan(acknowledgedWhileDown);
+    expect(tally).toMatchObject({ sent: EVENTS, acknowledged: EVENTS, lost: 0, duplicated: 0, unknown: 0 });
+    proof.survived(fault);
+  });
+});
+
+describe('ClickHouse outage', () => {
+  let infra: PrivateInfra;
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    infra = await PrivateInfra.start(['clickhouse']);
+    pipeline = await startPipeline({ CLICKHOUSE_URL: infra.clickhouseUrl });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop().catch(() => undefined);
+    await infra?.destroy();
+  });
+
+  /**
+   * Offsets of the tenant's normalized topic past the projector's committed ones. TRICKY: the
+   * normalizer writes in transactions, and each commit marker takes an offset no consumer ever
+   * commits past, so a projector that is caught up still shows up to one per partition.
+   */
+  async function projectorLag(): Promise<{ lag: number; partitions: number }> {
+    const admin = new Kafka({
+      clientId: 'outage-lag',
+      brokers: String(pipeline.env.KAFKA_BROKERS).split(','),
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      const topic = tenantTopic(pipeline.tenant, 'normalized');
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({
+        groupId: stageGroupId(String(pipeline.env.AISPM_GROUP_PREFIX), 'projector'),
+        topics: [topic],
+      });
+      const lag = ends.reduce((sum, end) => {
+        const done = committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+        return sum + Number(end.high) - Math.max(0, Number(done));
+      }, 0);
+      return { lag, partitions: ends.length };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('keeps the projector up while ClickHouse is down, then catches up with nothing lost', async () => {
+    const stream = new EventStream(pipeline, { count: EVENTS, concurrency: 4 });
+    const sending = stream.run();
+    await acknowledgements(stream, sending, Math.floor(EVENTS / 4));
+    const fault = proof.injected('ClickHouse stopped under load');
+    await infra.infra('stop', 'clickhouse');
+    const { lag: lagAtStop, partitions } = await projectorLag();
+    // Ingestion does not need ClickHouse: the stream goes on, and the projector falls behind.
+    await acknowledgements(stream, sending, Math.floor((EVENTS * 3) / 4));
+    // Events keep coming and nothing is committed: the lag grows past what markers explain.
+    const lagWhileDown = await eventually('the projector to fall behind', async () => {
+      const { lag } = await projectorLag();
+      return lag > lagAtStop + partitions + 10 ? lag : undefined;
+    });
+    const projector = pipeline.processes.get('projector')!;
+    expect(projector.exitCode).toBeNull();
+    expect(await status(`${pipeline.opsUrls.get('projector')}/healthz`)).toBe(200);
+    await infra.infra('start', 'clickhouse');
+    await sending;
+    const tally = await settle(pipeline, stream.events, { clickhouseUrl: infra.clickhouseUrl });
+    proof.events(tally);
+
+    expect(lagWhileDown).toBeGreaterThan(lagAtStop);
+    expect(projector.exitCode).toBeNull();
+    expect(tally).toMatchObject({
+      sent: EVENTS,
+      acknowledged: EVENTS,
+      projected: EVENTS,
+      lost: 0,
+      duplicated: 0,
+    });
+    await eventually('the projector to commit what it projected', async () => {
+      const { lag } = await projectorLag();
+      return lag <= partitions ? true : undefined;
+    });
+    proof.survived(fault);
+  });
+});

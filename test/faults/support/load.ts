@@ -1,0 +1,157 @@
+/**
+ * A stream of events with known ids sent to a pipeline's gateway, and the check that what the
+ * gateway acknowledged is exactly what reached the projection. A request that fails (connection
+ * refused, 503) is sent again with the same idempotency key until the gateway acknowledges it
+ * (202 accepted, or 200 duplicate when an earlier try was stored), as a collector would.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Envelope } from '@aispm/contracts';
+import {
+  clickhouse,
+  eventually,
+  exampleEnvelope,
+  postToGateway,
+  type Pipeline,
+} from '../../support/platform';
+
+const EVENTS = '/enterprise/aispm/events';
+
+/** One event's fate as the sender saw it. */
+export interface Sent {
+  readonly id: string;
+  /** The answer that acknowledged it (202 accepted or 200 duplicate), if any. */
+  acknowledged?: 'accepted' | 'duplicate';
+  /** Answers that did not acknowledge it: status codes, or the transport error's text. */
+  readonly refusals: string[];
+}
+
+/** What the stream and the projection add up to, for assertions and the proof report. */
+export interface Tally {
+  readonly sent: number;
+  readonly acknowledged: number;
+  readonly projected: number;
+  /** Acknowledged but not projected. */
+  readonly lost: number;
+  /** Projected more than once. */
+  readonly duplicated: number;
+  /** Projected although never acknowledged (its acknowledgement was lost in a crash). */
+  readonly unacknowledgedProjected: number;
+  /** Projected ids that were never sent: must not happen. */
+  readonly unknown: number;
+}
+
+export function streamEnvelope(pipeline: Pipeline, id: string): Envelope {
+  const e = exampleEnvelope();
+  e.tenant.tenant_ref = pipeline.tenantRef;
+  e.event.event_id = id;
+  e.transport.idempotency_key = id;
+  return e;
+}
+
+/** Sends `count` events, `concurrency` at a time, each until acknowledged or `giveUpMs` passed. */
+export class EventStream {
+  readonly events: Sent[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly options: { count: number; concurrency?: number; giveUpMs?: number },
+  ) {}
+
+  /** Events acknowledged so far. */
+  get acknowledged(): number {
+    return this.events.filter((e) => e.acknowledged).length;
+  }
+
+  /** Resolves when every event was acknowledged or given up on. */
+  async run(): Promise<void> {
+    const prefix = `evt_${randomBytes(4).toString('hex')}`;
+    let next = 0;
+    const worker = async () => {
+      while (!this.stopped && next < this.options.count) {
+        const sent: Sent = { id: `${prefix}_${String(next).padStart(6, '0')}`, refusals: [] };
+        next += 1;
+        this.events.push(sent);
+        await this.deliver(sent);
+      }
+    };
+    await Promise.all(Array.from({ length: this.options.concurrency ?? 4 }, worker));
+  }
+
+  /** Ends the stream early: events not started yet are not sent. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async deliver(sent: Sent): Promise<void> {
+    const envelope = streamEnvelope(this.pipeline, sent.id);
+    const deadline = Date.now() + (this.options.giveUpMs ?? 180_000);
+    while (Date.now() < deadline) {
+      try {
+        const answer = await postToGateway(this.pipeline.gatewayUrl, EVENTS, this.pipeline.apiKey, envelope, {
+          secret: this.pipeline.signingSecret,
+        });
+        const outcome = answer.body.outcome;
+        if (
+          (answer.status === 202 && outcome === 'accepted') ||
+          (answer.status === 200 && outcome === 'duplicate')
+        ) {
+          sent.acknowledged = outcome;
+          return;
+        }
+        const retryAfter = answer.headers.get('retry-after');
+        sent.refusals.push(
+          `${answer.status} ${String(answer.body.code ?? '')}${retryAfter === null ? '' : ` retry-after=${retryAfter}`}`,
+        );
+        // Only an outage or a limit is worth sending again; anything else is a bug in the test.
+        if (answer.status !== 503 && answer.status !== 429) return;
+        const wait = Number(answer.headers.get('retry-after') ?? '1');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 2) * 1000));
+      } catch (error) {
+        sent.refusals.push(String((error as Error).cause ?? error));
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+}
+
+/** Event ids of the pipeline's tenant in the projection (read with FINAL), with their counts. */
+export async function projectedIds(pipeline: Pipeline, clickhouseUrl?: string): Promise<Map<string, number>> {
+  const ch = clickhouse(clickhouseUrl);
+  try {
+    const rows = await ch.query<{ event_id: string; n: string }>(
+      `SELECT event_id, count() AS n FROM ${pipeline.database}.events FINAL WHERE tenant = '${pipeline.tenant}' GROUP BY event_id`,
+    );
+    return new Map(rows.map((r) => [r.event_id, Number(r.n)]));
+  } finally {
+    await ch.close();
+  }
+}
+
+/** Waits until every acknowledged event is projected (or `timeoutMs`), then tallies. */
+export async function settle(
+  pipeline: Pipeline,
+  events: readonly Sent[],
+  options: { clickhouseUrl?: string; timeoutMs?: number } = {},
+): Promise<Tally> {
+  const acked = events.filter((e) => e.acknowledged);
+  let projected = new Map<string, number>();
+  await eventually(
+    'every acknowledged event to be projected',
+    async () => {
+      projected = await projectedIds(pipeline, options.clickhouseUrl);
+      return acked.every((e) => projected.has(e.id)) ? true : undefined;
+    },
+    options.timeoutMs ?? 240_000,
+  ).catch(() => undefined);
+  const sentIds = new Set(events.map((e) => e.id));
+  return {
+    sent: events.length,
+    acknowledged: acked.length,
+    projected: projected.size,
+    lost: acked.filter((e) => !projected.has(e.id)).length,
+    duplicated: [...projected.values()].filter((n) => n > 1).length,
+    unacknowledgedProjected: events.filter((e) => !e.acknowledged && projected.has(e.id)).length,
+    unknown: [...projected.keys()].filter((id) => !sentIds.has(id)).length,
+  };
+}
