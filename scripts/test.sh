@@ -19,11 +19,15 @@ fi
 bash deploy/local/infra.sh start
 mkdir -p .data
 status=0
-# The fault suites (project faults) run apart: `npm run test:faults`, called by .ci/run.
 npx jest --ci --selectProjects unit integration --json --outputFile=.data/jest-results.json "$@" || status=$?
 # One plain closing line, readable by any CI: "tests: N passed, N failed".
 node -e '
   const r = require(process.argv[1]);
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + r.numRuntimeErrorTestSuites} failed`);
 ' "$PWD/.data/jest-results.json" || true
+# Then the fault suites (jest project faults, one at a time, servers of their own): they print the
+# proof table (docs/faults.md). Skipped when only some tests were asked for.
+if (($# == 0)); then
+  node scripts/proof.js || status=$?
+fi
 exit "$status"

@@ -87,7 +87,7 @@ function nextOffset(offset: string): string {
 /** Base of both stage kinds: subscription management, decoding and dead letters. */
 abstract class StageRunner<I> {
   protected readonly consumer: Consumer;
-  protected readonly producer: Producer;
+  protected producer: Producer;
   protected readonly admin: Admin;
   private subscribed = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -96,6 +96,11 @@ abstract class StageRunner<I> {
   private running = false;
   private subscribedOnce = false;
   private stopping = false;
+  /**
+   * KafkaJS gave up on the consumer (a non-retriable crash, e.g. no group coordinator while a
+   * broker restarts) and disconnected it; the refresh loop reconnects and re-subscribes it.
+   */
+  private crashed = false;
 
   protected constructor(
     protected readonly kafka: Kafka,
@@ -103,7 +108,7 @@ abstract class StageRunner<I> {
     protected readonly codec: StageCodec,
     protected readonly logger: Logger,
     protected readonly metrics: Metrics,
-    transactionalId?: string,
+    private readonly transactionalId?: string,
   ) {
     this.consumer = kafka.consumer({
       groupId: stageGroupId(settings.groupPrefix, settings.service),
@@ -116,14 +121,37 @@ abstract class StageRunner<I> {
       allowAutoTopicCreation: false,
     });
     this.admin = kafka.admin();
-    this.producer = kafka.producer({
+    this.producer = this.newProducer();
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopping) return;
+      this.crashed = true;
+      this.running = false;
+      this.subscribed = new Set();
+      this.logger.error({ err: payload.error }, 'stage consumer crashed; reconnecting at the next refresh');
+    });
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: PARTITIONER,
       retry: EXACTLY_ONCE_RETRY,
-      ...(transactionalId === undefined ? {} : { transactionalId }),
+      ...(this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId }),
     });
+  }
+
+  /**
+   * A transactional producer whose commit or abort failed (e.g. the coordinator was loading after
+   * a broker restart) is stuck in that state for good; a new one with the same transactional id
+   * fences the old epoch, and the broker aborts the open transaction.
+   */
+  protected async replaceProducer(): Promise<void> {
+    const stuck = this.producer;
+    this.producer = this.newProducer();
+    await stuck.disconnect().catch(() => undefined);
+    await this.producer.connect();
   }
 
   /** Connects, subscribes to the stage's current topics and starts watching for new tenants. */
@@ -156,7 +184,7 @@ abstract class StageRunner<I> {
 
   /** Ready: the stage's topics were listed and subscribed to (none is fine), and not shutting down. */
   ready(): boolean {
-    return this.subscribedOnce && !this.stopping;
+    return this.subscribedOnce && !this.stopping && !this.crashed;
   }
 
   /** Milliseconds since the loop last finished a batch or found nothing to do. */
@@ -178,6 +206,11 @@ abstract class StageRunner<I> {
 
   private async refreshSubscription(): Promise<void> {
     if (this.stopping) return;
+    if (this.crashed) {
+      await this.consumer.connect();
+      this.crashed = false;
+      this.logger.info('stage consumer reconnected');
+    }
     const topics = (await this.admin.listTopics())
       .filter((topic) => {
         const parsed = parseTenantTopic(topic);
@@ -467,8 +500,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
     } catch (error) {
       this.heads.delete(headKey);
-      await transaction?.abort().catch((abortError: unknown) => {
-        this.logger.warn({ err: abortError }, 'aborting the transaction failed');
+      await transaction?.abort().catch(async (abortError: unknown) => {
+        this.logger.warn({ err: abortError }, 'aborting the transaction failed; replacing the producer');
+        await this.replaceProducer();
       });
       throw error;
     }
