@@ -123,6 +123,20 @@ const ENDPOINTS: readonly Endpoint[] = [
     body: () => ({ reason: 'hostile' }),
     required: ['reason'],
   },
+  { method: 'GET', path: `${ADMIN}/tenants/{slug}/redaction`, auth: 'collector' },
+  {
+    method: 'PUT',
+    path: `${ADMIN}/tenants/{slug}/redaction`,
+    auth: 'collector',
+    body: () => ({ actions: { email: 'mask' } }),
+  },
+  {
+    method: 'POST',
+    path: `${ADMIN}/tenants/{slug}/redaction/dry-run`,
+    auth: 'collector',
+    body: () => ({ envelope: { event: { target_summary: 'hostile' } } }),
+    required: ['envelope'],
+  },
 ];
 /** Routes that take no input: only reads of the gateway's own state. */
 const NO_INPUT = ['GET /openapi.json', 'GET /healthz', 'GET /readyz', 'GET /metrics', `GET ${ADMIN}/tenants`];

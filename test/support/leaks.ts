@@ -64,7 +64,8 @@ export function plantEverywhere(
   envelope.integrity.signature_required = false;
   const validate = validatorFor<Envelope>('envelope.v1');
   const free = stringPointers(envelope).filter((pointer) => {
-    if (pointer === '/tenant/tenant_ref') return false;
+    // tenant_ref must name the tenant; the normalizer refuses an unknown collector version.
+    if (pointer === '/tenant/tenant_ref' || pointer === '/source/collector_version') return false;
     const probe = structuredClone(envelope);
     setAt(probe, pointer, 'free text probe');
     return validate(probe);
