@@ -101,6 +101,7 @@ abstract class StageRunner<I> {
    * broker restarts) and disconnected it; the refresh loop reconnects and re-subscribes it.
    */
   private crashed = false;
+  private producerConnected = true;
 
   protected constructor(
     protected readonly kafka: Kafka,
@@ -150,8 +151,17 @@ abstract class StageRunner<I> {
   protected async replaceProducer(): Promise<void> {
     const stuck = this.producer;
     this.producer = this.newProducer();
+    this.producerConnected = false;
     await stuck.disconnect().catch(() => undefined);
-    await this.producer.connect();
+  }
+
+  /** Connects a replaced producer before its first use; Kafka may still be away, so it is retried. */
+  protected async connectedProducer(): Promise<Producer> {
+    if (!this.producerConnected) {
+      await this.producer.connect();
+      this.producerConnected = true;
+    }
+    return this.producer;
   }
 
   /** Connects, subscribes to the stage's current topics and starts watching for new tenants. */
@@ -476,7 +486,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     }
     const committed = [{ partition: batch.partition, offset: nextOffset(committedThrough(batch)) }];
     const transaction: Transaction | undefined =
-      this.transform.transactions === false ? undefined : await this.producer.transaction();
+      this.transform.transactions === false
+        ? undefined
+        : await (await this.connectedProducer()).transaction();
     try {
       const started = Date.now();
       const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
