@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { SCHEMA_NAMES, tenantTopic, TOPIC_SCHEMAS, type DlqRecord, type TenantStage } from '@aispm/contracts';
 import { StageCodec } from '@aispm/kafka';
+import { LocalKms, RawEncryptor } from '@aispm/kms';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   eventually,
@@ -83,13 +84,23 @@ it('dead-letters poison with a reason at every stage, and the partition moves on
   const kinds = await poisons(codec);
   const producer = kafka.producer();
   await producer.connect();
+  // Raw values are encrypted by the gateway; poison wrapped the same way reaches the decoder, which
+  // is what this suite proves (a plaintext value would stop earlier, as RAW_NOT_ENCRYPTED).
+  const encryptor = new RawEncryptor(
+    LocalKms.fromFile(String(pipeline.env.AISPM_KMS_MASTER_KEY_FILE), { create: false }),
+  );
   const faults = [];
   for (const { input, service } of STAGES) {
     for (const kind of kinds) {
       faults.push(proof.injected(`poison (${kind.name}) for the ${service}`));
       await producer.send({
         topic: tenantTopic(pipeline.tenant, input),
-        messages: [{ key: `poison-${randomBytes(3).toString('hex')}`, value: kind.value }],
+        messages: [
+          {
+            key: `poison-${randomBytes(3).toString('hex')}`,
+            value: input === 'raw' ? await encryptor.encrypt(pipeline.tenant, kind.value) : kind.value,
+          },
+        ],
         acks: -1,
       });
     }
