@@ -5,8 +5,8 @@
  * and nothing the gateway did not acknowledge may be reported as accepted. The servers are the
  * shared ones: only this suite's own service processes are killed.
  */
-import { SERVICES, startPipeline, eventually, type Pipeline } from '../support/platform';
-import { EventStream, settle } from './support/load';
+import { SERVICES, startPipeline, type Pipeline } from '../support/platform';
+import { acknowledgements, EventStream, settle } from './support/load';
 import { Proof } from './support/proof';
 
 jest.setTimeout(900_000);
@@ -31,16 +31,7 @@ it('projects every acknowledged event exactly once while each service is SIGKILL
   for (const [index, service] of SERVICES.entries()) {
     // Spread the kills over the stream: the k-th when about k/5 of it was acknowledged.
     const mark = Math.floor((EVENTS * (index + 1)) / (SERVICES.length + 1));
-    await Promise.race([
-      eventually(
-        `${mark} acknowledgements`,
-        async () => (stream.acknowledged >= mark ? true : undefined),
-        300_000,
-      ),
-      sending.then(() => {
-        throw new Error(`the stream ended after ${stream.acknowledged} acknowledgements`);
-      }),
-    ]);
+    await acknowledgements(stream, sending, mark);
     faults.push(proof.injected(`SIGKILL ${service} mid-stream`));
     pipeline.processes.get(service)!.kill('SIGKILL');
     await pipeline.respawn(service);

@@ -12,7 +12,7 @@ import { stageGroupId } from '@aispm/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { eventually, startPipeline, type Pipeline } from '../support/platform';
 import { PrivateInfra } from './support/infra';
-import { EventStream, settle } from './support/load';
+import { acknowledgements, EventStream, settle } from './support/load';
 import { Proof } from './support/proof';
 
 jest.setTimeout(900_000);
@@ -28,20 +28,6 @@ async function status(url: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-/** Waits until the stream has `count` acknowledgements, failing early if it ended. */
-async function acknowledgements(stream: EventStream, sending: Promise<void>, count: number): Promise<void> {
-  await Promise.race([
-    eventually(
-      `${count} acknowledgements`,
-      async () => (stream.acknowledged >= count ? true : undefined),
-      300_000,
-    ),
-    sending.then(() => {
-      throw new Error(`the stream ended after ${stream.acknowledged} acknowledgements`);
-    }),
-  ]);
 }
 
 describe('Kafka outage', () => {

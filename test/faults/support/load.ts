@@ -155,3 +155,21 @@ export async function settle(
     unknown: [...projected.keys()].filter((id) => !sentIds.has(id)).length,
   };
 }
+
+/** Waits until the stream has `count` acknowledgements, failing early if it ended. */
+export async function acknowledgements(
+  stream: EventStream,
+  sending: Promise<void>,
+  count: number,
+): Promise<void> {
+  await Promise.race([
+    eventually(
+      `${count} acknowledgements`,
+      async () => (stream.acknowledged >= count ? true : undefined),
+      300_000,
+    ),
+    sending.then(() => {
+      throw new Error(`the stream ended after ${stream.acknowledged} acknowledgements`);
+    }),
+  ]);
+}
