@@ -182,11 +182,14 @@ function runCli(args, env) {
 
 /**
  * Spawns a built service. `nodeArgs` go to node (e.g. --cpu-prof); its ops server answers on
- * `opsPort` (the gateway's on GATEWAY_PORT).
+ * `opsPort`. For the gateway that is GATEWAY_PORT, where it answers `/readyz` too; its `/metrics`
+ * is on AISPM_OPS_PORT (from `env`, else any free port).
  */
 function startService(service, env, opsPort, nodeArgs = []) {
   const portEnv =
-    service === 'ingest-gateway' ? { GATEWAY_PORT: String(opsPort) } : { AISPM_OPS_PORT: String(opsPort) };
+    service === 'ingest-gateway'
+      ? { GATEWAY_PORT: String(opsPort), AISPM_OPS_PORT: env.AISPM_OPS_PORT ?? '0' }
+      : { AISPM_OPS_PORT: String(opsPort) };
   const child = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'services', service, 'dist/main.js')], {
     env: { ...env, ...portEnv },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -45,7 +45,12 @@ function openStream(url, key, onOverview) {
 
 async function run() {
   const env = bench.benchEnv('stream', { AISPM_TOPIC_REFRESH_MS: '500' });
-  const gateway = bench.startService('ingest-gateway', env, GATEWAY_PORT);
+  const gatewayOps = `http://127.0.0.1:${GATEWAY_PORT + 4}`;
+  const gateway = bench.startService(
+    'ingest-gateway',
+    { ...env, AISPM_OPS_PORT: new URL(gatewayOps).port },
+    GATEWAY_PORT,
+  );
   const workers = ['redactor', 'normalizer', 'projector'].map((service, i) =>
     bench.startService(service, env, GATEWAY_PORT + 1 + i),
   );
@@ -125,7 +130,7 @@ async function run() {
       )
       .catch(() => undefined);
     // How busy the gateway's event loop was: an SSE write waits for it, the bare consumer does not.
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${gatewayOps}/metrics`)).text();
     const loopLag = (name) =>
       (Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1]) * 1000).toFixed(0);
     closeStream();

@@ -61,6 +61,7 @@ export SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://$AISPM_HOST:$REGISTRY_
 
 # --- The platform's own services (platform.sh) -------------------------------
 export GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+export GATEWAY_OPS_PORT="${GATEWAY_OPS_PORT:-9100}"
 export REDACTOR_OPS_PORT="${REDACTOR_OPS_PORT:-9101}"
 export NORMALIZER_OPS_PORT="${NORMALIZER_OPS_PORT:-9102}"
 export PROJECTOR_OPS_PORT="${PROJECTOR_OPS_PORT:-9103}"

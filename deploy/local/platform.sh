@@ -29,7 +29,8 @@ take_lock() {
 print_endpoints() {
   cat <<EOF
 aispm-ingest is up:
-  gateway          http://$AISPM_HOST:$GATEWAY_PORT   (/enterprise/aispm/..., /metrics, /healthz, /readyz)
+  gateway          http://$AISPM_HOST:$GATEWAY_PORT   (/enterprise/aispm/..., /healthz, /readyz)
+  gateway ops      http://$AISPM_HOST:$GATEWAY_OPS_PORT   (/metrics, /healthz, /readyz)
   redactor ops     http://$AISPM_HOST:$REDACTOR_OPS_PORT
   normalizer ops   http://$AISPM_HOST:$NORMALIZER_OPS_PORT
   projector ops    http://$AISPM_HOST:$PROJECTOR_OPS_PORT

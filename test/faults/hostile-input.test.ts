@@ -139,7 +139,7 @@ const ENDPOINTS: readonly Endpoint[] = [
   },
 ];
 /** Routes that take no input: only reads of the gateway's own state. */
-const NO_INPUT = ['GET /openapi.json', 'GET /healthz', 'GET /readyz', 'GET /metrics', `GET ${ADMIN}/tenants`];
+const NO_INPUT = ['GET /openapi.json', 'GET /healthz', 'GET /readyz', `GET ${ADMIN}/tenants`];
 
 const proof = new Proof('hostile-input');
 let pipeline: Pipeline;

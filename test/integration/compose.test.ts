@@ -41,6 +41,12 @@ describe('docker-compose.yml', () => {
     };
     const targets = scrape.scrape_configs.flatMap((job) => job.static_configs.flatMap((c) => c.targets));
     expect(targets.map((t) => t.split(':')[0]).sort()).toEqual([...pipeline].sort());
+    // Each on the ops port its service listens on, where /metrics is.
+    for (const target of targets) {
+      const [name, port] = target.split(':');
+      const environment = services[name!]!.environment as Record<string, unknown>;
+      expect([name, port]).toEqual([name, String(environment.AISPM_OPS_PORT)]);
+    }
     const grafana = services.grafana as ComposeService & {
       volumes: (string | { source: string; target: string })[];
     };

@@ -27,6 +27,8 @@ jest.setTimeout(240_000);
 let pipeline: Pipeline;
 let second: { child: ChildProcess; opsUrl: string };
 let gateways: string[];
+/** Where each gateway serves `/metrics`. */
+let gatewayOps: string[];
 /** Reader keys and collector posting of the suite's two tenants. */
 const tenants: { slug: string; reader: string; post: (eventId: string) => Promise<number> }[] = [];
 const clients: SseClient[] = [];
@@ -36,14 +38,20 @@ beforeAll(async () => {
   process.env.GATEWAY_STREAM_HEARTBEAT_MS = '300';
   process.env.PROJECTOR_WATERMARK_INTERVAL_MS = '300';
   pipeline = await startPipeline();
-  const port = await freePort();
+  const [port, opsPort] = [await freePort(), await freePort()];
   second = spawnService(
     'ingest-gateway',
-    { ...pipeline.env, GATEWAY_PORT: String(port), AISPM_INSTANCE_ID: 'gateway-1' },
-    port,
+    {
+      ...pipeline.env,
+      GATEWAY_PORT: String(port),
+      AISPM_OPS_PORT: String(opsPort),
+      AISPM_INSTANCE_ID: 'gateway-1',
+    },
+    opsPort,
   );
   await awaitReady('second gateway', second.child, second.opsUrl);
-  gateways = [pipeline.gatewayUrl, second.opsUrl];
+  gateways = [pipeline.gatewayUrl, `http://127.0.0.1:${port}`];
+  gatewayOps = [pipeline.opsUrls.get('ingest-gateway')!, second.opsUrl];
   const other = `${pipeline.tenantPrefix}-b`;
   expect(
     (await pipeline.admin('POST', '/tenants', { slug: other, tenant_ref: `tenant:${other}` })).status,
@@ -82,7 +90,7 @@ beforeAll(async () => {
       post: async (eventId) =>
         (
           await postToGateway(
-            second.opsUrl,
+            gateways[1]!,
             '/enterprise/aispm/events',
             otherCollector,
             envelope(`tenant:${other}`, eventId),
@@ -224,8 +232,8 @@ it('drops each consumer when its client goes away', async () => {
   await admin.connect();
   try {
     await eventually('no stream connections or consumer groups left', async () => {
-      for (const gateway of gateways) {
-        const metrics = await (await fetch(`${gateway}/metrics`)).text();
+      for (const ops of gatewayOps) {
+        const metrics = await (await fetch(`${ops}/metrics`)).text();
         if (!/^aispm_stream_connections\{[^}]*\} 0$/m.test(metrics)) return undefined;
       }
       const { groups } = await admin.listGroups();

@@ -160,7 +160,10 @@ export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): Rec
   return JSON.parse(out) as Record<string, unknown>;
 }
 
-/** Starts one built service with `env`; its ops routes answer on `port`. */
+/**
+ * Starts one built service with `env`; its ops routes answer on `port` (for a gateway, its
+ * public port will do too: it answers `/healthz` and `/readyz` there, though not `/metrics`).
+ */
 export function spawnService(
   service: ServiceName,
   env: NodeJS.ProcessEnv,
@@ -218,6 +221,8 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
     SCHEMA_REGISTRY_URL,
     CLICKHOUSE_DATABASE: database,
     GATEWAY_PORT: String(gatewayPort),
+    // Extra gateways a suite starts with this environment get an ops port of their own.
+    AISPM_OPS_PORT: '0',
     ...env,
   };
   const processes = new Map<ServiceName, ChildProcess>();
@@ -233,15 +238,14 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
 
   function launch(service: ServiceName): void {
     const port = ports.get(service)!;
-    const env = service === 'ingest-gateway' ? common : { ...common, AISPM_OPS_PORT: String(port) };
-    const started = spawnService(service, env, port);
+    const started = spawnService(service, { ...common, AISPM_OPS_PORT: String(port) }, port);
     processes.set(service, started.child);
     opsUrls.set(service, started.opsUrl);
   }
 
   async function provision(): Promise<Pipeline> {
     for (const service of SERVICES) {
-      ports.set(service, service === 'ingest-gateway' ? gatewayPort : await freePort());
+      ports.set(service, await freePort());
       launch(service);
     }
     await Promise.all(

@@ -51,7 +51,9 @@ services_launch() {
   local name=$1 port _
   read -r port _ < <(services_port "$name")
   if [[ $name == ingest-gateway ]]; then
-    launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" node "$(services_entry "$name")"
+    # Its /metrics names tenants, so it is served on the ops port, not on GATEWAY_PORT.
+    launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" \
+      env AISPM_OPS_PORT="$GATEWAY_OPS_PORT" node "$(services_entry "$name")"
   elif [[ $name == projector ]]; then
     # The projector writes tenant dashboard users where our ClickHouse reads users.d.
     launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" \

@@ -101,7 +101,11 @@ export const CONFIG_KEYS = {
     '.*',
     'Regular expression of tenant slugs this worker serves; run dedicated workers for some tenants (cells), or isolate test pipelines.',
   ),
-  AISPM_OPS_PORT: key(port, undefined, 'Port of `/metrics`, `/healthz` and `/readyz` on worker services.'),
+  AISPM_OPS_PORT: key(
+    integer(0, 65535),
+    undefined,
+    'Port of `/metrics`, `/healthz` and `/readyz` on every service (the gateway: 9100, redactor: 9101, normalizer: 9102, projector: 9103); 0 lets the system pick a free one.',
+  ),
   AISPM_OPS_HOST: key(text, '127.0.0.1', 'Address the ops endpoints bind to.'),
   AISPM_SHUTDOWN_TIMEOUT_MS: key(
     integer(100, 600_000),

@@ -158,13 +158,12 @@ export class Metrics {
   }
 }
 
-/** Fastify plugin serving `/metrics`, `/healthz` and `/readyz`. */
-export function opsRoutes(metrics: Metrics, probes: Probes): FastifyPluginAsync {
+/**
+ * Fastify plugin serving `/healthz` and `/readyz`: safe on a public port, since they say nothing
+ * about any tenant, so a load balancer can probe the port it sends traffic to.
+ */
+export function probeRoutes(probes: Probes): FastifyPluginAsync {
   return async (app) => {
-    app.get('/metrics', async (_request, reply) => {
-      reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
     app.get('/healthz', async (_request, reply) => {
       const ok = probes.healthy();
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unhealthy' });
@@ -176,7 +175,21 @@ export function opsRoutes(metrics: Metrics, probes: Probes): FastifyPluginAsync 
   };
 }
 
-/** A small HTTP server with only the ops routes, for worker services. Started by the caller. */
+/**
+ * Fastify plugin serving `/metrics`, `/healthz` and `/readyz`. Metrics are labelled by tenant, so
+ * they belong on an ops port that only the operator's network reaches, never on a public one.
+ */
+export function opsRoutes(metrics: Metrics, probes: Probes): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+    await app.register(probeRoutes(probes));
+  };
+}
+
+/** A small HTTP server with only the ops routes, on every service's ops port. Started by the caller. */
 export function buildOpsServer(metrics: Metrics, probes: Probes): FastifyInstance {
   const app = fastify({ logger: false });
   void app.register(opsRoutes(metrics, probes));

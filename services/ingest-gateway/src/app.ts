@@ -5,7 +5,7 @@
  */
 import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Admin } from 'kafkajs';
-import { opsRoutes, type Logger, type Probes } from '@aispm/observability';
+import { probeRoutes, type Logger, type Probes } from '@aispm/observability';
 import type { AuditTrail, ControlPlane } from '@aispm/control';
 import { RawEncryptor } from '@aispm/kms';
 import { adminRoutes, type AdminDeps } from './plugins/admin';
@@ -69,7 +69,7 @@ export function buildGateway(
       status: String(reply.statusCode),
     });
   });
-  void app.register(opsRoutes(deps.metrics, deps.probes));
+  void app.register(probeRoutes(deps.probes));
   void app.register(openApiRoute());
   const rawEncryptor = new RawEncryptor(deps.kms);
   // A tenant deleted through any instance stops being encrypted for here at once.

@@ -23,6 +23,8 @@ export const GATEWAY_CONFIG_KEYS = [
   'AISPM_RAW_RETENTION_MS',
   'GATEWAY_HOST',
   'GATEWAY_PORT',
+  'AISPM_OPS_HOST',
+  'AISPM_OPS_PORT',
   'GATEWAY_PRODUCE_TIMEOUT_MS',
   'GATEWAY_STREAM_HEARTBEAT_MS',
   'GATEWAY_MTLS_PORT',
@@ -41,5 +43,6 @@ export const GATEWAY_CONFIG_KEYS = [
   'CLICKHOUSE_DATABASE',
 ] as const;
 
-export const loadEnv = () => loadConfig(GATEWAY_CONFIG_KEYS, process.env, { AISPM_INSTANCE_ID: 'gateway-0' });
+export const loadEnv = () =>
+  loadConfig(GATEWAY_CONFIG_KEYS, process.env, { AISPM_INSTANCE_ID: 'gateway-0', AISPM_OPS_PORT: '9100' });
 export type GatewayConfig = ReturnType<typeof loadEnv>;

@@ -6,7 +6,7 @@ import { HealthFollower } from '@aispm/health';
 import { createKafka, HealthReporter, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
 import { TenantQuotas } from '@aispm/quotas';
 import { LocalKms } from '@aispm/kms';
-import { createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
+import { buildOpsServer, createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
 import { readFileSync } from 'node:fs';
 import { buildGateway, type GatewayDeps } from './app';
 import { loadEnv } from './env';
@@ -66,6 +66,13 @@ runMain(async () => {
   const kafkaProbe = new KafkaProbe(kafka, logger);
   kafkaProbe.start();
   let stopping = false;
+  const probes = {
+    healthy: () => true,
+    ready: () => !stopping && control.caughtUp() && kafkaProbe.answers(),
+  };
+  // Metrics carry tenant labels, so they are served on the ops port only, not the public one.
+  const ops = buildOpsServer(metrics, probes);
+  await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
   const gatewayDeps: GatewayDeps = {
     logger,
     metrics,
@@ -112,7 +119,7 @@ runMain(async () => {
       : undefined,
     batchMaxItems: config.AISPM_BATCH_MAX_ITEMS,
     partitionsOf: partitionCache(kafkaAdmin),
-    probes: { healthy: () => true, ready: () => !stopping && control.caughtUp() && kafkaProbe.answers() },
+    probes,
     bodyLimit: config.AISPM_MAX_BODY_BYTES,
     maxInflightRequests: config.GATEWAY_MAX_INFLIGHT_REQUESTS,
     produceTimeoutMs: config.GATEWAY_PRODUCE_TIMEOUT_MS,
@@ -141,5 +148,6 @@ runMain(async () => {
     await producer.disconnect();
     await reporter.stop();
     await Promise.all([kafkaAdmin.disconnect(), control.stop(), health.stop(), clickhouse.close()]);
+    await ops.close();
   });
 });

@@ -250,9 +250,6 @@ export function openApiDocument(): Record<string, unknown> {
       '/openapi.json': {
         get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.1' } } },
       },
-      '/metrics': {
-        get: { summary: 'Prometheus metrics.', responses: { '200': { description: 'Text exposition' } } },
-      },
       '/healthz': {
         get: {
           summary: 'Liveness.',
