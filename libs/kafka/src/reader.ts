@@ -104,25 +104,38 @@ export async function readCommitted(
 }
 
 /**
- * The last committed record of a partition, or undefined when it has none. Reads a growing window
- * back from the last stable offset, since markers and aborted records also take offsets.
+ * What `pick` makes of the last committed record of a partition it accepts (returns a value for),
+ * or undefined when there is none. Reads a growing window back from the last stable offset, since
+ * markers and aborted records also take offsets, and records `pick` refuses (poison) may sit at
+ * the end.
  */
-export async function readLastCommitted(
+export async function findLastCommitted<T>(
   kafka: Kafka,
   admin: Admin,
   topic: string,
   partition: number,
-): Promise<KafkaMessage | undefined> {
+  pick: (message: KafkaMessage) => Promise<T | undefined>,
+): Promise<{ offset: string; value: T } | undefined> {
   const range = (await committedRanges(admin, topic)).find((r) => r.partition === partition);
   if (!range) return undefined;
   const low = BigInt(range.low);
-  const end = BigInt(range.end);
-  for (let window = 64n; ; window *= 4n) {
+  let end = BigInt(range.end);
+  for (let window = 64n; end > low; window *= 4n) {
     const from = end - window > low ? end - window : low;
-    let last: KafkaMessage | undefined;
-    await readCommitted(kafka, topic, [{ partition, from: from.toString(), to: range.end }], (_, message) => {
-      last = message;
-    });
-    if (last || from === low) return last;
+    const messages: KafkaMessage[] = [];
+    await readCommitted(
+      kafka,
+      topic,
+      [{ partition, from: from.toString(), to: end.toString() }],
+      (_, message) => {
+        messages.push(message);
+      },
+    );
+    for (const message of messages.reverse()) {
+      const value = await pick(message);
+      if (value !== undefined) return { offset: message.offset, value };
+    }
+    end = from;
   }
+  return undefined;
 }

@@ -22,7 +22,7 @@ import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
 import { EXACTLY_ONCE_RETRY, PARTITIONER, subscribeWhenReady } from './client';
-import { readLastCommitted } from './reader';
+import { findLastCommitted } from './reader';
 
 /** A decoded input message with where it came from. */
 export interface StageInput<T> {
@@ -418,8 +418,24 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
   private async chainHead(chain: OutputChain<O>, topic: string, partition: number): Promise<string> {
     const known = this.heads.get(`${topic}:${partition}`);
     if (known !== undefined) return known;
-    const last = await readLastCommitted(this.kafka, this.admin, topic, partition);
-    const head = last ? chain.hashOf(await this.codec.decode<O>(last.value)) || chain.genesis : chain.genesis;
+    // Only a chain record can be the head: poison someone wrote to the output topic (bytes that
+    // do not decode, a record of another schema) is stepped over, or it would stall the
+    // partition or restart the chain from genesis.
+    const last = await findLastCommitted(this.kafka, this.admin, topic, partition, async (message) => {
+      try {
+        return (
+          chain.hashOf(await this.codec.decode<O>(message.value, this.transform.outputSchema)) || undefined
+        );
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'KAFKA_DECODE_FAILED') throw error;
+        this.logger.warn(
+          { topic, partition, offset: message.offset, code: error.code },
+          'not a chain record',
+        );
+        return undefined;
+      }
+    });
+    const head = last?.value ?? chain.genesis;
     this.logger.info({ topic, partition, offset: last?.offset, head }, 'chain head recovered');
     return head;
   }
