@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, checks types, lint and
-# formatting, starts the real servers if they are not running, then runs every suite.
+# formatting, starts the real servers if they are not running, then runs every suite: unit,
+# integration and end-to-end, then the fault suites (`npm run proof`, docs/faults.md), which print
+# their table. Arguments go to the first jest run and leave the fault suites out, for running
+# one suite: `npm test -- test/integration/stream.test.ts`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,12 +22,17 @@ fi
 bash deploy/local/infra.sh start
 mkdir -p .data
 status=0
+rm -f .data/jest-results.json .data/jest-faults.json
 npx jest --ci --selectProjects unit integration --json --outputFile=.data/jest-results.json "$@" || status=$?
+if (($# == 0)); then
+  node scripts/proof.js --json --outputFile=.data/jest-faults.json || status=$?
+fi
 # One plain closing line, readable by any CI: "tests: N passed, N failed".
 node -e '
-  const r = require(process.argv[1]);
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + r.numRuntimeErrorTestSuites} failed`);
-' "$PWD/.data/jest-results.json" || true
-# The fault suites (jest project faults) run apart, `npm run proof`, until they have passed several
-# runs in a row (docs/faults.md).
+  const fs = require("node:fs");
+  const runs = process.argv.slice(1).filter((f) => fs.existsSync(f)).map((f) => require(f));
+  const sum = (count) => runs.reduce((total, r) => total + count(r), 0);
+  const failed = sum((r) => r.numFailedTests + r.numRuntimeErrorTestSuites);
+  console.log(`tests: ${sum((r) => r.numPassedTests)} passed, ${failed} failed`);
+' "$PWD/.data/jest-results.json" "$PWD/.data/jest-faults.json" || true
 exit "$status"

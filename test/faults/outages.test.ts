@@ -4,8 +4,8 @@
  * - Kafka stops under load: the gateway answers 503 with Retry-After, its readiness goes false,
  *   it acknowledges nothing it has not stored, and ingestion resumes after Kafka returns.
  * - ClickHouse stops under load: the projector stays up and retries while its lag grows (read
- *   from Kafka: its committed offsets stop), and after ClickHouse returns it catches up with
- *   nothing lost.
+ *   from Kafka: its committed offsets stop), the health endpoint shows the failing storage and
+ *   the lag, and after ClickHouse returns the projector catches up with nothing lost.
  */
 import { tenantTopic } from '@aispm/contracts';
 import { stageGroupId } from '@aispm/kafka';
@@ -85,7 +85,7 @@ describe('ClickHouse outage', () => {
 
   beforeAll(async () => {
     infra = await PrivateInfra.start(['clickhouse']);
-    pipeline = await startPipeline({ CLICKHOUSE_URL: infra.clickhouseUrl });
+    pipeline = await startPipeline({ CLICKHOUSE_URL: infra.clickhouseUrl, AISPM_HEALTH_INTERVAL_MS: '1000' });
   });
 
   afterAll(async () => {
@@ -141,6 +141,19 @@ describe('ClickHouse outage', () => {
     const projector = pipeline.processes.get('projector')!;
     expect(projector.exitCode).toBeNull();
     expect(await status(`${pipeline.opsUrls.get('projector')}/healthz`)).toBe(200);
+    await eventually('the health endpoint to show the failing storage and the lag', async () => {
+      const response = await fetch(
+        `${pipeline.gatewayUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
+        { headers: { authorization: `Bearer ${pipeline.operatorKey}` } },
+      );
+      if (!response.ok) return undefined;
+      const health = (await response.json()) as {
+        storage: { status: string };
+        stages: { service: string; lag: number }[] | null;
+      };
+      const lag = health.stages?.find((s) => s.service === 'projector')?.lag ?? 0;
+      return health.storage.status === 'failing' && lag > 0 ? true : undefined;
+    });
     await infra.infra('start', 'clickhouse');
     await sending;
     const tally = await settle(pipeline, [...before.events, ...stream.events], {
