@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { StageCodec } from '@aispm/kafka';
 import {
+  exampleEnvelope,
   clickhouse,
   eventually,
   KAFKA_BROKERS,
@@ -193,5 +194,15 @@ describe('stage codec', () => {
     const codec = new StageCodec(SCHEMA_REGISTRY_URL);
     expect(await codec.decode(wire(ids[0]!, { a: 'old' }))).toEqual({ a: 'old' });
     expect(await codec.decode(wire(ids[1]!, { a: 'new', b: 2 }))).toEqual({ a: 'new', b: 2 });
+  });
+
+  it('writes the same bytes without validating again as with validating', async () => {
+    const codec = new StageCodec(SCHEMA_REGISTRY_URL);
+    await codec.register(['envelope.v1']);
+    const envelope = exampleEnvelope();
+    envelope.event.target_summary = 'non-ASCII: café ✓';
+    const validated = await codec.encode('envelope.v1', envelope);
+    expect(codec.encodeValidated('envelope.v1', envelope)).toEqual(validated);
+    expect(await codec.decode(validated, 'envelope.v1')).toEqual(envelope);
   });
 });

@@ -270,9 +270,10 @@ export function createIngestor(deps: IngestDeps) {
             // digest of the session id (same session, same partition) and the event id is left
             // to the redactor, which sets it on the redacted topic once redacted.
             key: sessionKey(envelope.event.session_id),
+            // `admit` validated the envelope against the raw topic's schema.
             value: await deps.rawEncryptor.encrypt(
               tenant.slug,
-              await deps.codec.encode(TOPIC_SCHEMAS.raw, envelope),
+              deps.codec.encodeValidated(TOPIC_SCHEMAS.raw, envelope),
             ),
             headers: {
               [HEADERS.tenant]: tenant.slug,
