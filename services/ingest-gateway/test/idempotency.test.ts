@@ -1,0 +1,95 @@
+import { IdempotencyIndex, MAX_KEYS_PER_LOOKUP, type KeyRef } from '../src/idempotency';
+
+const ref = (key: string): KeyRef => ({ sessionId: 'sess_1', key });
+
+/** A storage that answers when told to, and records each query. */
+function storage(stored: Record<string, string>) {
+  const queries: { tenant: string; keys: string[]; answer: () => void; fail: () => void }[] = [];
+  const lookup = (tenant: string, keys: readonly KeyRef[]) =>
+    new Promise<Map<string, string>>((resolve, reject) => {
+      queries.push({
+        tenant,
+        keys: keys.map((k) => k.key),
+        answer: () =>
+          resolve(new Map(keys.filter((k) => k.key in stored).map((k) => [k.key, stored[k.key]!]))),
+        fail: () => reject(new Error('ClickHouse is down')),
+      });
+    });
+  return { queries, lookup };
+}
+
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('IdempotencyIndex', () => {
+  it('answers from memory what this instance produced, and asks storage for the rest', async () => {
+    const { queries, lookup } = storage({ b: 'hash-b' });
+    const index = new IdempotencyIndex(lookup, 10);
+    index.remember('t1', 'a', 'hash-a');
+    const answer = index.previous('t1', [ref('a'), ref('b'), ref('c')]);
+    await settled();
+    expect(queries.map((q) => q.keys)).toEqual([['b', 'c']]);
+    queries[0]!.answer();
+    expect(await answer).toEqual(
+      new Map([
+        ['a', 'hash-a'],
+        ['b', 'hash-b'],
+      ]),
+    );
+  });
+
+  it('sends the lookups of a tenant that arrive while one is in flight as one query', async () => {
+    const { queries, lookup } = storage({ b: 'hash-b', d: 'hash-d' });
+    const index = new IdempotencyIndex(lookup, 10);
+    const first = index.previous('t1', [ref('a')]);
+    const second = index.previous('t1', [ref('b')]);
+    const third = index.previous('t1', [ref('c'), ref('d')]);
+    const otherTenant = index.previous('t2', [ref('b')]);
+    await settled();
+    expect(queries.map((q) => [q.tenant, q.keys])).toEqual([
+      ['t1', ['a']],
+      ['t2', ['b']],
+    ]);
+    queries[0]!.answer();
+    await settled();
+    expect(queries.map((q) => [q.tenant, q.keys])[2]).toEqual(['t1', ['b', 'c', 'd']]);
+    queries[2]!.answer();
+    queries[1]!.answer();
+    // Each request sees its own keys only.
+    expect(await first).toEqual(new Map());
+    expect(await second).toEqual(new Map([['b', 'hash-b']]));
+    expect(await third).toEqual(new Map([['d', 'hash-d']]));
+    expect(await otherTenant).toEqual(new Map([['b', 'hash-b']]));
+  });
+
+  it('fails only the requests of a failed query, and the next query still goes out', async () => {
+    const { queries, lookup } = storage({ b: 'hash-b' });
+    const index = new IdempotencyIndex(lookup, 10);
+    const first = index.previous('t1', [ref('a')]);
+    const second = index.previous('t1', [ref('b')]);
+    await settled();
+    queries[0]!.fail();
+    await expect(first).rejects.toThrow('ClickHouse is down');
+    await settled();
+    queries[1]!.answer();
+    expect(await second).toEqual(new Map([['b', 'hash-b']]));
+  });
+
+  it(`puts at most ${MAX_KEYS_PER_LOOKUP} keys in one query, unless one request alone has more`, async () => {
+    const { queries, lookup } = storage({});
+    const index = new IdempotencyIndex(lookup, 10);
+    const keys = (prefix: string, count: number) =>
+      Array.from({ length: count }, (_, i) => ref(`${prefix}${i}`));
+    const requests = [
+      index.previous('t1', keys('a', 1)),
+      index.previous('t1', keys('b', MAX_KEYS_PER_LOOKUP - 2)),
+      index.previous('t1', keys('c', 2)),
+      index.previous('t1', keys('d', MAX_KEYS_PER_LOOKUP + 5)),
+    ];
+    for (let i = 0; i < 3; i += 1) {
+      await settled();
+      queries.at(-1)!.answer();
+    }
+    await Promise.all(requests);
+    expect(queries.map((q) => q.keys.length)).toEqual([1, MAX_KEYS_PER_LOOKUP, MAX_KEYS_PER_LOOKUP + 5]);
+  });
+});
