@@ -13,6 +13,7 @@ import {
   PARTITIONER,
   sharedTopicConfigs,
   subscribeWhenReady,
+  whileTopicsSettle,
   type StageCodec,
   type TopicPolicy,
 } from '@aispm/kafka';
@@ -75,7 +76,7 @@ export class ControlPlane {
     await admin.connect();
     try {
       await ensureTopics(admin, sharedTopicConfigs(this.settings.topicPolicy));
-      const [partition] = await admin.fetchTopicOffsets(SHARED_TOPICS.control);
+      const [partition] = await whileTopicsSettle(() => admin.fetchTopicOffsets(SHARED_TOPICS.control));
       this.startEndOffset = BigInt(partition?.high ?? '0');
     } finally {
       await admin.disconnect();
@@ -146,7 +147,7 @@ export class ControlPlane {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const [partition] = await admin.fetchTopicOffsets(SHARED_TOPICS.control);
+      const [partition] = await whileTopicsSettle(() => admin.fetchTopicOffsets(SHARED_TOPICS.control));
       const end = BigInt(partition?.high ?? '0');
       if (end > 0n) await this.untilApplied(end - 1n);
     } finally {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { identifier, type ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS, type HealthEvidence } from '@aispm/contracts';
-import { subscribeWhenReady, type StageCodec } from '@aispm/kafka';
+import { subscribeWhenReady, whileTopicsSettle, type StageCodec } from '@aispm/kafka';
 import type { Logger, Metrics } from '@aispm/observability';
 import { HealthState } from './state';
 
@@ -53,9 +53,8 @@ export class HealthFollower {
 
   async start(): Promise<void> {
     await Promise.all([this.consumer.connect(), this.admin.connect()]);
-    const from = await this.admin.fetchTopicOffsetsByTimestamp(
-      SHARED_TOPICS.health,
-      this.startedMs - this.state.windowMs,
+    const from = await whileTopicsSettle(() =>
+      this.admin.fetchTopicOffsetsByTimestamp(SHARED_TOPICS.health, this.startedMs - this.state.windowMs),
     );
     await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.health], fromBeginning: false });
     await this.consumer.run({

@@ -157,24 +157,45 @@ export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]
   return missing.map((t) => t.topic);
 }
 
+/** Whether KafkaJS calls an error, or the error it wraps, worth retrying. */
+function retriableKafkaError(error: unknown): boolean {
+  const { retriable, originalError } = (error ?? {}) as { retriable?: unknown; originalError?: unknown };
+  return retriable === true || (originalError !== undefined && retriableKafkaError(originalError));
+}
+
 /**
- * Subscribes, retrying for a while: a topic created a moment ago may not have a leader in every
- * broker's metadata yet ("does not host this topic-partition").
+ * Runs `operation`, again while it fails in a way that passes once a topic has settled, for up to
+ * `attempts` tries: a topic created a moment ago, by this process or another starting beside it,
+ * may not have a leader in every broker's metadata yet ("not the leader for that
+ * topic-partition", "does not host this topic-partition"). Without this a service starting with
+ * a fresh cluster exited at start-up.
  */
-export async function subscribeWhenReady(
+export async function whileTopicsSettle<T>(
+  operation: () => Promise<T>,
+  attempts = 20,
+  retry: (error: unknown) => boolean = retriableKafkaError,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= attempts || !retry(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * Math.min(attempt, 8)));
+    }
+  }
+}
+
+/** Subscribes, retrying any failure for a while (see {@link whileTopicsSettle}). */
+export function subscribeWhenReady(
   consumer: Consumer,
   subscription: ConsumerSubscribeTopics,
   attempts = 20,
 ): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await consumer.subscribe(subscription);
-      return;
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250 * Math.min(attempt, 8)));
-    }
-  }
+  return whileTopicsSettle(
+    () => consumer.subscribe(subscription),
+    attempts,
+    () => true,
+  );
 }
 
 /**
