@@ -42,6 +42,7 @@ export class ControlPlane {
   private readonly listeners = new Set<(data: ControlData) => void>();
   private waiters: { offset: bigint; resolve: () => void }[] = [];
   private following = true;
+  private stopping = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -82,13 +83,41 @@ export class ControlPlane {
       await admin.disconnect();
     }
     await Promise.all([this.consumer.connect(), this.producer.connect()]);
-    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
-    // A reader that crashed for good no longer follows revocations: the instance stops being
-    // ready, so traffic moves to instances that do.
+    // A reader that crashed for good (KafkaJS gives up when Kafka is away longer than its
+    // retries) no longer follows revocations: the instance stops being ready, so traffic moves to
+    // instances that do, and it reads the topic again from the start until that works.
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       this.logger.error({ err: payload.error, restart: payload.restart }, 'control topic reader crashed');
-      if (!payload.restart) this.following = false;
+      if (payload.restart || this.stopping) return;
+      this.following = false;
+      void this.followAgain();
     });
+    await this.follow();
+    if (this.startEndOffset > 0n) await this.untilApplied(this.startEndOffset - 1n);
+    this.logger.info(
+      { tenants: this.state.tenants.size, collectors: this.state.collectors.size },
+      'control plane loaded',
+    );
+  }
+
+  private async followAgain(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.consumer.connect();
+        await this.follow();
+        this.following = true;
+        this.logger.info('control topic reader restarted');
+        return;
+      } catch (error) {
+        this.logger.warn({ err: error }, 'control topic reader could not restart; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }
+  }
+
+  /** Reads the topic from its start (the group commits nothing) and keeps following it. */
+  private async follow(): Promise<void> {
+    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
@@ -100,11 +129,6 @@ export class ControlPlane {
         this.markApplied(BigInt(message.offset));
       },
     });
-    if (this.startEndOffset > 0n) await this.untilApplied(this.startEndOffset - 1n);
-    this.logger.info(
-      { tenants: this.state.tenants.size, collectors: this.state.collectors.size },
-      'control plane loaded',
-    );
   }
 
   /** True once the records that existed at start have been applied, while the reader is alive. */
@@ -138,6 +162,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.consumer.disconnect();
     await this.producer.disconnect();
   }

@@ -68,9 +68,17 @@ export class HealthFollower {
       },
     });
     // TRICKY: a seek takes effect only after run(); it starts each partition at the window's start.
-    for (const { partition, offset } of from) {
-      this.consumer.seek({ topic: SHARED_TOPICS.health, partition, offset });
-    }
+    // When the first join fails (a fresh cluster's coordinator still loading), run() resolves
+    // anyway and KafkaJS joins again later; until then a seek throws, so it is retried.
+    await whileTopicsSettle(
+      async () => {
+        for (const { partition, offset } of from) {
+          this.consumer.seek({ topic: SHARED_TOPICS.health, partition, offset });
+        }
+      },
+      40,
+      (error) => String(error).includes('Consumer group was not initialized'),
+    );
   }
 
   async stop(): Promise<void> {
