@@ -46,9 +46,17 @@ class Platform {
   async scaleWorkers(instances) {
     await Promise.all(this.workers.map(bench.stopService));
     this.workers = [];
+    // Each instance needs an id of its own: transactional ids derive from it, and two instances
+    // with one id fence each other's transactions forever.
     for (let i = 0; i < instances; i += 1)
       for (const service of WORKERS)
-        this.workers.push(bench.startService(service, this.env, (this.nextOpsPort += 1)));
+        this.workers.push(
+          bench.startService(
+            service,
+            { ...this.env, AISPM_INSTANCE_ID: `${service}-${i}` },
+            (this.nextOpsPort += 1),
+          ),
+        );
     await Promise.all(this.workers.map((worker) => bench.waitReady(`${worker.url}/readyz`)));
   }
 
