@@ -17,7 +17,7 @@ import {
 } from '@aispm/contracts';
 import { AppError, isRetriable } from '@aispm/errors';
 import { readRanges, type RangeMessage, type StageCodec } from '@aispm/kafka';
-import { decryptRawValue, type Kms } from '@aispm/kms';
+import { RawDecryptor, type Kms } from '@aispm/kms';
 import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow } from '@aispm/projection';
 import { Pacer } from './pace';
@@ -77,20 +77,18 @@ async function decodeValue<T>(
 }
 
 /**
- * The one place a raw-stage value is opened: decrypted with the tenant's data key through
- * `decryptRawValue`, the raw stage's one decryption (the redactor uses it too), then decoded.
- * Once the tenant's key is destroyed this fails with `KMS_KEY_DESTROYED` for every record.
+ * The one place a raw-stage value is opened: decrypted with the tenant's data key by a
+ * `RawDecryptor`, the raw stage's one decryption (the redactor uses it too), then decoded. Once
+ * the tenant's key is destroyed a new decryptor fails with `KMS_KEY_DESTROYED` for every record.
  */
 export async function decodeRawValue(
   codec: StageCodec,
-  kms: Kms,
+  decryptor: RawDecryptor,
   tenant: string,
   bytes: Buffer | null,
   validate: boolean,
 ): Promise<DecodedValue<Envelope>> {
-  const plain = await decryptRawValue(tenant, bytes ?? Buffer.alloc(0), (wrapped) =>
-    kms.unwrapDataKey(tenant, wrapped),
-  );
+  const plain = await decryptor.decrypt(tenant, bytes ?? Buffer.alloc(0));
   return decodeValue<Envelope>(codec, plain, validate);
 }
 
@@ -99,11 +97,12 @@ async function decode(
   spec: ReplaySpec,
   message: RangeMessage,
   options: RunReplayOptions,
+  decryptor: RawDecryptor,
 ): Promise<ReplayRecord> {
   try {
     const { value, json } =
       spec.stage === 'raw'
-        ? await decodeRawValue(codec, options.kms, spec.tenant, message.value, options.validate)
+        ? await decodeRawValue(codec, decryptor, spec.tenant, message.value, options.validate)
         : await decodeValue(codec, message.value, options.validate);
     return { ...message, decoded: value, ...(json === undefined ? {} : { json }) };
   } catch (error) {
@@ -152,6 +151,9 @@ export async function runReplay(
   options: RunReplayOptions,
 ): Promise<ReplayResult> {
   const pacer = new Pacer(spec.rate);
+  // One per replay: a record's data key is unwrapped once, not per record (the gateway encrypts
+  // thousands of records under one key, and each unwrap read the tenant's key store from disk).
+  const decryptor = new RawDecryptor(options.kms);
   let records = 0;
   let written = 0;
   let undecodable = 0;
@@ -166,7 +168,7 @@ export async function runReplay(
         const chunk = messages.slice(start, start + chunkSize);
         await pacer.take(chunk.length);
         const decoded: ReplayRecord[] = [];
-        for (const message of chunk) decoded.push(await decode(codec, spec, message, options));
+        for (const message of chunk) decoded.push(await decode(codec, spec, message, options, decryptor));
         records += decoded.length;
         undecodable += decoded.filter((record) => record.error).length;
         written += await sink(decoded);

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { StageCodec } from '@aispm/kafka';
-import { LocalKms, RawEncryptor } from '@aispm/kms';
+import { LocalKms, RawDecryptor, RawEncryptor } from '@aispm/kms';
 import { decodeRawValue } from '../src';
 
 // Parses the wire format without a registry: this tests the decryption in front of the codec.
@@ -18,13 +18,15 @@ describe('decodeRawValue', () => {
 
   it('decrypts a raw value as the gateway wrote it, and refuses one whose tenant key is destroyed', async () => {
     const stored = await new RawEncryptor(kms).encrypt('acme', wire);
-    const { value } = await decodeRawValue(codec, kms, 'acme', stored, false);
+    const decryptor = new RawDecryptor(kms);
+    const { value } = await decodeRawValue(codec, decryptor, 'acme', stored, false);
     expect(value).toEqual({ event: { event_id: 'e1' } });
-    await expect(decodeRawValue(codec, kms, 'acme', wire, false)).rejects.toMatchObject({
+    await expect(decodeRawValue(codec, decryptor, 'acme', wire, false)).rejects.toMatchObject({
       code: 'RAW_NOT_ENCRYPTED',
     });
     await kms.destroyTenantKey('acme');
-    await expect(decodeRawValue(codec, kms, 'acme', stored, false)).rejects.toMatchObject({
+    // A replay started after the tenant's deletion.
+    await expect(decodeRawValue(codec, new RawDecryptor(kms), 'acme', stored, false)).rejects.toMatchObject({
       code: 'KMS_KEY_DESTROYED',
     });
   });
