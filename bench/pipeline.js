@@ -25,6 +25,12 @@ const INSTANCE_STEPS = (process.env.BENCH_INSTANCE_STEPS ?? '1,2,3').split(',').
 
 const { ClickHouse } = require(path.join(bench.REPO, 'libs/clickhouse/dist'));
 
+/** With BENCH_PROFILE_DIR set, node arguments writing a service's CPU profile to `<dir>/<name>/`. */
+const cpuProfile = (name) =>
+  process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.BENCH_PROFILE_DIR, name)}`]
+    : [];
+
 /** The platform under test: one gateway, `instances` of each worker, tenants made on demand. */
 class Platform {
   constructor(env) {
@@ -37,7 +43,7 @@ class Platform {
 
   async start() {
     bench.runCli(['migrate'], this.env);
-    this.gateway = bench.startService('ingest-gateway', this.env, GATEWAY_PORT);
+    this.gateway = bench.startService('ingest-gateway', this.env, GATEWAY_PORT, cpuProfile('ingest-gateway'));
     await bench.waitReady(`${this.gateway.url}/readyz`);
     this.operator = bench.bootstrap(this.env);
     await bench.awaitOperator(this.gateway.url, this.operator);
@@ -55,6 +61,7 @@ class Platform {
             service,
             { ...this.env, AISPM_INSTANCE_ID: `${service}-${i}` },
             (this.nextOpsPort += 1),
+            cpuProfile(`${service}-${i}`),
           ),
         );
     await Promise.all(this.workers.map((worker) => bench.waitReady(`${worker.url}/readyz`)));
