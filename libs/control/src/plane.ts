@@ -10,6 +10,7 @@ import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { SHARED_TOPICS, TOPIC_SCHEMAS, type ControlRecord } from '@aispm/contracts';
 import {
   ensureTopics,
+  FollowedReader,
   PARTITIONER,
   sharedTopicConfigs,
   subscribeWhenReady,
@@ -35,14 +36,12 @@ export interface ControlPlaneSettings {
 /** A process's live view of the control topic, and its way to write to it. */
 export class ControlPlane {
   readonly state = new ControlState();
-  private readonly consumer: Consumer;
+  private readonly reader: FollowedReader;
   private readonly producer: Producer;
   private appliedOffset = -1n;
   private startEndOffset = 0n;
   private readonly listeners = new Set<(data: ControlData) => void>();
   private waiters: { offset: bigint; resolve: () => void }[] = [];
-  private following = true;
-  private stopping = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -52,10 +51,18 @@ export class ControlPlane {
   ) {
     // Every instance must read the whole topic, so each gets a group of its own; the random
     // part keeps a restarted instance from resuming at its predecessor's committed offset.
-    this.consumer = kafka.consumer({
+    const consumer = kafka.consumer({
       groupId: `${settings.groupPrefix}-control-${settings.service}-${settings.instanceId}-${randomBytes(4).toString('hex')}`,
       maxWaitTimeInMs: 250,
       allowAutoTopicCreation: false,
+    });
+    // While its reader is lost, the instance no longer follows revocations: it is not caught up,
+    // so it reports unready and traffic moves to instances that are, until the reader has read
+    // the topic again from the start.
+    this.reader = new FollowedReader(consumer, {
+      name: 'control topic reader',
+      logger,
+      follow: () => this.follow(consumer),
     });
     // Not idempotent: a record written twice folds to the same state, and bounded retries let an
     // admin call fail instead of waiting forever for Kafka.
@@ -82,17 +89,7 @@ export class ControlPlane {
     } finally {
       await admin.disconnect();
     }
-    await Promise.all([this.consumer.connect(), this.producer.connect()]);
-    // A reader that crashed for good (KafkaJS gives up when Kafka is away longer than its
-    // retries) no longer follows revocations: the instance stops being ready, so traffic moves to
-    // instances that do, and it reads the topic again from the start until that works.
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'control topic reader crashed');
-      if (payload.restart || this.stopping) return;
-      this.following = false;
-      void this.followAgain();
-    });
-    await this.follow();
+    await Promise.all([this.reader.start(), this.producer.connect()]);
     if (this.startEndOffset > 0n) await this.untilApplied(this.startEndOffset - 1n);
     this.logger.info(
       { tenants: this.state.tenants.size, collectors: this.state.collectors.size },
@@ -100,25 +97,10 @@ export class ControlPlane {
     );
   }
 
-  private async followAgain(): Promise<void> {
-    while (!this.stopping) {
-      try {
-        await this.consumer.connect();
-        await this.follow();
-        this.following = true;
-        this.logger.info('control topic reader restarted');
-        return;
-      } catch (error) {
-        this.logger.warn({ err: error }, 'control topic reader could not restart; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      }
-    }
-  }
-
   /** Reads the topic from its start (the group commits nothing) and keeps following it. */
-  private async follow(): Promise<void> {
-    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
-    await this.consumer.run({
+  private async follow(consumer: Consumer): Promise<void> {
+    await subscribeWhenReady(consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
         if (message.value) {
@@ -133,7 +115,7 @@ export class ControlPlane {
 
   /** True once the records that existed at start have been applied, while the reader is alive. */
   caughtUp(): boolean {
-    return this.following && this.appliedOffset + 1n >= this.startEndOffset;
+    return this.reader.following && this.appliedOffset + 1n >= this.startEndOffset;
   }
 
   /** Writes a record (acks=all) and resolves once this instance has applied it. */
@@ -162,8 +144,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    await this.consumer.disconnect();
+    await this.reader.stop();
     await this.producer.disconnect();
   }
 

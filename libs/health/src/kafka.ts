@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { identifier, type ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS, type HealthEvidence } from '@aispm/contracts';
-import { subscribeWhenReady, whileTopicsSettle, type StageCodec } from '@aispm/kafka';
+import { FollowedReader, subscribeWhenReady, whileTopicsSettle, type StageCodec } from '@aispm/kafka';
 import type { Logger, Metrics } from '@aispm/observability';
 import { HealthState } from './state';
 
@@ -33,7 +33,10 @@ export class HealthFollower {
   /** When the follower started reading: evidence before `startedMs - windowMs` is unknown to it. */
   readonly startedMs = Date.now();
   private readonly consumer: Consumer;
+  private readonly reader: FollowedReader;
   private readonly admin: Admin;
+  /** The next offset to apply per partition: where a restarted reader seeks back to. */
+  private readonly next = new Map<number, string>();
 
   constructor(
     kafka: Kafka,
@@ -48,41 +51,53 @@ export class HealthFollower {
       maxWaitTimeInMs: 250,
       allowAutoTopicCreation: false,
     });
+    this.reader = new FollowedReader(this.consumer, {
+      name: 'health follower',
+      logger,
+      follow: () => this.follow(),
+    });
     this.admin = kafka.admin();
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.consumer.connect(), this.admin.connect()]);
+    await this.admin.connect();
     const from = await whileTopicsSettle(() =>
       this.admin.fetchTopicOffsetsByTimestamp(SHARED_TOPICS.health, this.startedMs - this.state.windowMs),
     );
+    for (const { partition, offset } of from) this.next.set(partition, offset);
+    await this.reader.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.reader.stop(), this.admin.disconnect()]);
+  }
+
+  /** Runs from `next`: the window's start at first, after a crash where the reader stopped. */
+  private async follow(): Promise<void> {
     await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.health], fromBeginning: false });
     await this.consumer.run({
       autoCommit: false,
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ partition, message }) => {
         try {
           this.state.apply(await this.codec.decode<HealthEvidence>(message.value), Date.now());
         } catch (error) {
           this.logger.warn({ err: error, offset: message.offset }, 'health record skipped');
         }
+        this.next.set(partition, (BigInt(message.offset) + 1n).toString());
       },
     });
-    // TRICKY: a seek takes effect only after run(); it starts each partition at the window's start.
-    // When the first join fails (a fresh cluster's coordinator still loading), run() resolves
-    // anyway and KafkaJS joins again later; until then a seek throws, so it is retried.
+    // TRICKY: a seek takes effect only after run(). When the first join fails (a fresh cluster's
+    // coordinator still loading), run() resolves anyway and KafkaJS joins again later; until
+    // then a seek throws, so it is retried.
     await whileTopicsSettle(
       async () => {
-        for (const { partition, offset } of from) {
+        for (const [partition, offset] of this.next) {
           this.consumer.seek({ topic: SHARED_TOPICS.health, partition, offset });
         }
       },
       40,
       (error) => String(error).includes('Consumer group was not initialized'),
     );
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all([this.consumer.disconnect(), this.admin.disconnect()]);
   }
 }
 
@@ -93,6 +108,7 @@ export class HealthFollower {
  */
 export class HealthEvidenceSink {
   private readonly consumer: Consumer;
+  private readonly reader: FollowedReader;
   private readonly table: string;
   private readonly tenantPattern: RegExp;
 
@@ -109,11 +125,24 @@ export class HealthEvidenceSink {
       groupId: `${settings.groupPrefix}-health-evidence`,
       allowAutoTopicCreation: false,
     });
+    this.reader = new FollowedReader(this.consumer, {
+      name: 'health evidence sink',
+      logger,
+      follow: () => this.follow(),
+    });
     this.table = `${identifier(settings.database)}.health_evidence`;
   }
 
   async start(): Promise<void> {
-    await this.consumer.connect();
+    await this.reader.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.reader.stop();
+  }
+
+  /** Resumes where the sink committed, after a start or a crash. */
+  private async follow(): Promise<void> {
     await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.health], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -143,9 +172,5 @@ export class HealthEvidenceSink {
         this.logger.debug({ rows: rows.length }, 'health evidence stored');
       },
     });
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.disconnect();
   }
 }

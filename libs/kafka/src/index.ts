@@ -11,3 +11,4 @@ export * from './lag';
 export * from './health';
 export * from './range';
 export * from './cursor';
+export * from './follow';

@@ -7,11 +7,12 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS, type AuditRecord } from '@aispm/contracts';
 import { chainHash, canonicalJson, GENESIS_HASH } from '@aispm/integrity';
-import { subscribeWhenReady, type StageCodec } from '@aispm/kafka';
+import { FollowedReader, subscribeWhenReady, type StageCodec } from '@aispm/kafka';
 import type { Logger } from '@aispm/observability';
 
 export class AuditChainWriter {
   private readonly consumer: Consumer;
+  private readonly reader: FollowedReader;
   private readonly table: string;
 
   constructor(
@@ -23,11 +24,24 @@ export class AuditChainWriter {
     private readonly logger: Logger,
   ) {
     this.consumer = kafka.consumer({ groupId: `${groupPrefix}-audit-chain`, allowAutoTopicCreation: false });
+    this.reader = new FollowedReader(this.consumer, {
+      name: 'audit chain writer',
+      logger,
+      follow: () => this.follow(),
+    });
     this.table = `${identifier(database)}.audit_log`;
   }
 
   async start(): Promise<void> {
-    await this.consumer.connect();
+    await this.reader.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.reader.stop();
+  }
+
+  /** Resumes after the last committed link, after a start or a crash. */
+  private async follow(): Promise<void> {
     await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.audit], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -63,10 +77,6 @@ export class AuditChainWriter {
         this.logger.debug({ links: rows.length }, 'audit records chained');
       },
     });
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.disconnect();
   }
 
   /** The record_hash of the link just before `position`: where the chain resumes. */

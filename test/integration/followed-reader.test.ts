@@ -1,0 +1,91 @@
+/**
+ * FollowedReader against the real Kafka. KafkaJS gives up on a consumer for good (a crash with
+ * `restart: false`, after which it disconnects it) when an error is not retriable: no broker
+ * reachable during an outage, a coordinator it could not find in time, or, as here, a handler
+ * that throws a TypeError. The reader connects the consumer again, follows again, and reads on
+ * from where its group committed; a process keeps its control state, health view, evidence sink
+ * and audit chain current instead of serving what it knew before the crash.
+ */
+import { FollowedReader } from '@aispm/kafka';
+import { createLogger } from '@aispm/observability';
+import { Kafka, logLevel } from 'kafkajs';
+import { eventually, KAFKA_BROKERS, uniqueSuffix } from '../support/platform';
+
+jest.setTimeout(120_000);
+
+const kafka = new Kafka({
+  clientId: 'followed-reader-test',
+  brokers: KAFKA_BROKERS.split(','),
+  logLevel: logLevel.NOTHING,
+});
+const topic = `aispm-test-followed-${uniqueSuffix()}`;
+const admin = kafka.admin();
+
+beforeAll(async () => {
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+});
+
+afterAll(async () => {
+  await admin.deleteTopics({ topics: [topic] });
+  await admin.disconnect();
+});
+
+async function produce(values: string[]): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  await producer.send({ topic, messages: values.map((value) => ({ value })) });
+  await producer.disconnect();
+}
+
+it('follows again after KafkaJS gives up on the consumer, and reads on from its committed offset', async () => {
+  await produce(['m0', 'm1', 'm2', 'm3']);
+  const consumer = kafka.consumer({
+    groupId: `followed-reader-${uniqueSuffix()}`,
+    allowAutoTopicCreation: false,
+  });
+  const crashes: boolean[] = [];
+  consumer.on(consumer.events.CRASH, ({ payload }) => crashes.push(payload.restart));
+  const seen: string[] = [];
+  let poisoned = false;
+  let lost = 0;
+  const reader = new FollowedReader(consumer, {
+    name: 'test reader',
+    logger: createLogger('test', 'followed-reader', 'silent'),
+    retryMs: 200,
+    onLost: () => (lost += 1),
+    follow: async () => {
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const value = message.value!.toString();
+          if (value === 'm2' && !poisoned) {
+            poisoned = true;
+            throw new TypeError('handler failed for good');
+          }
+          seen.push(value);
+          const next = (BigInt(message.offset) + 1n).toString();
+          await consumer.commitOffsets([{ topic, partition, offset: next }]);
+        },
+      });
+    },
+  });
+  try {
+    await reader.start();
+    expect(reader.following).toBe(true);
+    await eventually('the reader to crash and follow again', async () =>
+      crashes.length > 0 && reader.following && seen.includes('m3') ? true : undefined,
+    );
+    await produce(['m4']);
+    await eventually('a record written after the restart', async () =>
+      seen.includes('m4') ? true : undefined,
+    );
+
+    expect(crashes).toEqual([false]);
+    expect(lost).toBe(1);
+    expect(seen).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+  } finally {
+    await reader.stop();
+  }
+});
