@@ -45,8 +45,9 @@ export interface Endpoint {
    */
   readonly auth: 'collector';
   /**
-   * The body follows the protobuf JSON mapping (OTLP): every field is optional and unknown ones
-   * are ignored, so a missing field, an extra member or another value is no error.
+   * The body follows the protobuf JSON mapping (OTLP): every field is optional, a null is the
+   * default and unknown members are ignored, so a missing field or an extra member is no error;
+   * a value of the wrong shape is.
    */
   readonly protobufJson?: boolean;
   /** Takes gzip and zstd bodies. */
@@ -114,8 +115,9 @@ function firstObject(body: Record<string, unknown> | Record<string, unknown>[]):
   return Array.isArray(body) ? body[0]! : body;
 }
 
-function wrongTypeOf(value: unknown, random: Random): unknown {
-  const candidates: unknown[] = [42, true, null, ['x'], { x: 1 }, 'x'];
+function wrongTypeOf(value: unknown, random: Random, protobufJson = false): unknown {
+  // In the protobuf JSON mapping a null is the field's default, so it is no wrong type there.
+  const candidates: unknown[] = [42, true, ...(protobufJson ? [] : [null]), ['x'], { x: 1 }, 'x'];
   const differs = candidates.filter(
     (c) => typeof c !== typeof value || Array.isArray(c) !== Array.isArray(value),
   );
@@ -160,7 +162,7 @@ function oneHostile(endpoint: Endpoint, random: Random): HostileRequest | undefi
       'invalid UTF-8',
       'bad media type',
     );
-    if (!endpoint.protobufJson) kinds.push('wrong types', 'deep nesting');
+    kinds.push('wrong types', 'deep nesting');
     if (endpoint.required?.length && !endpoint.protobufJson) kinds.push('missing field');
     if (endpoint.timestamps?.length) kinds.push('bad timestamp');
     if (Array.isArray(valid)) kinds.push('oversized batch');
@@ -203,7 +205,7 @@ function oneHostile(endpoint: Endpoint, random: Random): HostileRequest | undefi
       const copy = JSON.parse(text) as Record<string, unknown> | Record<string, unknown>[];
       const target = firstObject(copy);
       const key = random.pick(endpoint.required ?? Object.keys(target));
-      target[key] = wrongTypeOf(target[key], random);
+      target[key] = wrongTypeOf(target[key], random, endpoint.protobufJson);
       return { ...base, kind, body: json(copy) };
     }
     case 'missing field': {
@@ -217,6 +219,19 @@ function oneHostile(endpoint: Endpoint, random: Random): HostileRequest | undefi
       return { ...base, kind, body: json(copy) };
     }
     case 'deep nesting': {
+      if (endpoint.protobufJson) {
+        // Unknown members are ignored there, so the nesting goes where the mapping allows it,
+        // in a log record's attribute value, and past what any stack holds.
+        const depth = random.int(30_000, 90_000);
+        const value = `${'{"kvlistValue":{"values":[{"key":"k","value":'.repeat(depth)}{}${'}]}}'.repeat(depth)}`;
+        return {
+          ...base,
+          kind,
+          body: Buffer.from(
+            `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"a","value":${value}}]}]}]}]}`,
+          ),
+        };
+      }
       const depth = random.int(200, 100_000);
       const nested = '['.repeat(depth) + ']'.repeat(depth);
       return { ...base, kind, body: Buffer.from(insertAtTop(text, `"nested":${nested}`)) };

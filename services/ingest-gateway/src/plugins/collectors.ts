@@ -24,6 +24,7 @@ import { createIngestor, type IngestDeps, type Receipt } from './ingest';
 
 interface ProtobufType {
   decode(bytes: Uint8Array): unknown;
+  fromObject(object: unknown): unknown;
   toObject(message: unknown, options: Record<string, unknown>): unknown;
   encode(message: unknown): { finish(): Uint8Array };
 }
@@ -56,6 +57,29 @@ export function decodeOtlpProtobuf(bytes: Uint8Array): unknown {
       `Body is not an OTLP ExportLogsServiceRequest: ${(error as Error).message}`,
     );
   }
+}
+
+/**
+ * An OTLP/JSON body, refused unless its members have the shapes the protobuf JSON mapping gives
+ * them: an object where a message is, an array where a repeated field is, an int64 or enum that
+ * parses. As the mapping says, unknown members are ignored and a `null` is the default; members
+ * spelled as in the .proto file (snake_case), which the mapping also allows, are not checked here.
+ * Without this, a body
+ * with `resourceLogs: "x"` was answered 200 with nothing stored, and a collector never learned
+ * its exporter was broken.
+ */
+export function checkOtlpJson(body: unknown): unknown {
+  try {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new TypeError('object expected');
+    logsService.ExportLogsServiceRequest.fromObject(body);
+  } catch (error) {
+    // A RangeError too: attribute values nested past the stack's depth.
+    throw new AppError(
+      'GW_BAD_REQUEST',
+      `Body is not an OTLP ExportLogsServiceRequest: ${(error as Error).message}`,
+    );
+  }
+  return body;
 }
 
 /** The environment of a collector whose scope names exactly one, without globs. */
@@ -93,7 +117,7 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
       const protobuf = (request.headers['content-type'] ?? '').startsWith(PROTOBUF);
       const { principal, items } = await receive(request, {
         parse: (decoded, { collector, tenant }) => {
-          const body = protobuf ? decodeOtlpProtobuf(decoded) : parseJson(decodeUtf8(decoded));
+          const body = protobuf ? decodeOtlpProtobuf(decoded) : checkOtlpJson(parseJson(decodeUtf8(decoded)));
           const drafts = otlpDrafts(body, { now: new Date().toISOString() });
           return envelopesFor(drafts, collector, tenant);
         },
