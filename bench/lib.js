@@ -139,6 +139,18 @@ function machine() {
   return `${os.cpus()[0].model}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}`;
 }
 
+/**
+ * Writes a Markdown document as the repository's format check (`npm run lint`, which covers
+ * docs/) wants it, so a benchmark's output can be committed as written.
+ */
+async function writeMarkdown(file, text) {
+  const prettier = require('prettier');
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  const formatted = await prettier.format(text, { ...options, filepath: file });
+  writeFileSync(file, formatted);
+  return formatted;
+}
+
 /** A Markdown table from a header row and rows of cells. */
 function table(header, rows) {
   return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
@@ -278,6 +290,7 @@ module.exports = {
   profiled,
   machine,
   table,
+  writeMarkdown,
   prepare,
   benchEnv,
   tenantPrefix,

@@ -8,7 +8,6 @@
  *
  * A benchmark, not a test: it asserts nothing and prints figures. Runs on the built dist/.
  */
-const { writeFileSync } = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
@@ -21,6 +20,7 @@ const {
   prepare,
   startService,
   stopService,
+  writeMarkdown,
 } = require('./lib');
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20000);
@@ -208,7 +208,7 @@ async function main() {
       `Ratios: normalizer / pass-through with transactions = **${(by['normalizer, transactions on'] / by['pass-through, transactions on']).toFixed(2)}**; without = **${(by['normalizer, transactions off'] / by['pass-through, transactions off']).toFixed(2)}**; normalizer with / without transactions = **${(by['normalizer, transactions on'] / by['normalizer, transactions off']).toFixed(2)}**. The pass-through copies bytes: no schema decoding or validation, no normalizing, no hash chain.`,
       ``,
     ].join('\n');
-    writeFileSync(path.join(REPO, 'docs/benchmarks-normalizer.md'), table);
+    await writeMarkdown(path.join(REPO, 'docs/benchmarks-normalizer.md'), table);
     process.stdout.write(`${table}\n`);
   } finally {
     await admin.deleteTopics({ topics: topics.map((t) => t.topic) }).catch(() => undefined);

@@ -9,11 +9,12 @@
  * A benchmark, not a test: it asserts nothing and prints figures. Runs on the built dist/.
  */
 const { execFileSync, spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, readFileSync } = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
+const { writeMarkdown } = require('./lib');
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
@@ -234,9 +235,7 @@ async function main() {
     ];
     const table = lines.join('\n');
     const out = path.join(REPO, 'docs/benchmarks-projection.md');
-    writeFileSync(out, table);
-    // The repository's format check covers docs/.
-    execFileSync('npx', ['prettier', '--write', out], { cwd: REPO, stdio: 'ignore' });
+    await writeMarkdown(out, table);
     process.stdout.write(`${table}\n`);
     await admin('DELETE', `/tenants/${tenant}`);
   } finally {
