@@ -2,7 +2,9 @@
  * Outages (DESIGN §15), each on a server of the suite's own (deploy/local/infra.sh with another
  * data dir and ports), never on the shared ones:
  * - Kafka stops under load: the gateway answers 503 with Retry-After, its readiness goes false,
- *   it acknowledges nothing it has not stored, and ingestion resumes after Kafka returns.
+ *   it acknowledges nothing it has not stored, and ingestion resumes after Kafka returns; so do
+ *   the readers of shared topics KafkaJS may give up on while Kafka is away: the gateway's health
+ *   view, the projector's health evidence sink and its audit chain writer.
  * - ClickHouse stops under load: the projector stays up and retries while its lag grows (read
  *   from Kafka: its committed offsets stop), the health endpoint shows the failing storage and
  *   the lag, and after ClickHouse returns the projector catches up with nothing lost.
@@ -10,7 +12,8 @@
 import { tenantTopic } from '@aispm/contracts';
 import { stageGroupId } from '@aispm/kafka';
 import { Kafka, logLevel } from 'kafkajs';
-import { eventually, startPipeline, type Pipeline } from '../support/platform';
+import { sql } from '@aispm/clickhouse';
+import { clickhouse, eventually, startPipeline, type Pipeline } from '../support/platform';
 import { PrivateInfra } from './support/infra';
 import { acknowledgements, EventStream, settle } from './support/load';
 import { Proof } from './support/proof';
@@ -36,7 +39,7 @@ describe('Kafka outage', () => {
 
   beforeAll(async () => {
     infra = await PrivateInfra.start(['kafka']);
-    pipeline = await startPipeline({ KAFKA_BROKERS: infra.kafkaBrokers });
+    pipeline = await startPipeline({ KAFKA_BROKERS: infra.kafkaBrokers, AISPM_HEALTH_INTERVAL_MS: '1000' });
   });
 
   afterAll(async () => {
@@ -63,6 +66,7 @@ describe('Kafka outage', () => {
     );
     const acknowledgedWhileDown = stream.acknowledged;
     await infra.infra('start', 'kafka');
+    const returnedMs = Date.now();
     await eventually(
       'the gateway to be ready again',
       async () => ((await status(`${pipeline.gatewayUrl}/readyz`)) === 200 ? true : undefined),
@@ -75,8 +79,44 @@ describe('Kafka outage', () => {
     expect(refused().every((r) => /^503 GW_KAFKA_UNAVAILABLE retry-after=[1-9]\d*$/.test(r))).toBe(true);
     expect(stream.acknowledged).toBeGreaterThan(acknowledgedWhileDown);
     expect(tally).toMatchObject({ sent: EVENTS, acknowledged: EVENTS, lost: 0, duplicated: 0, unknown: 0 });
+    await everyReaderFollowsSince(returnedMs);
     proof.survived(fault);
   });
+
+  /** The gateway's health view, the stored evidence and the audit chain all move past `sinceMs`. */
+  async function everyReaderFollowsSince(sinceMs: number): Promise<void> {
+    await eventually('the health endpoint to show a projector report from after the outage', async () => {
+      const response = await fetch(
+        `${pipeline.gatewayUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
+        { headers: { authorization: `Bearer ${pipeline.operatorKey}` } },
+      );
+      if (!response.ok) return undefined;
+      const health = (await response.json()) as { storage: { reported_ms: number | null } };
+      return (health.storage.reported_ms ?? 0) > sinceMs ? true : undefined;
+    });
+    const created = await pipeline.admin('POST', '/collectors', { tenant: pipeline.tenant });
+    expect(created.status).toBe(201);
+    const ch = clickhouse();
+    try {
+      const latest = async (query: string) =>
+        Number((await ch.query<{ latest: string }>(query))[0]?.latest ?? 0);
+      await eventually('health evidence observed after the outage stored', async () =>
+        (await latest(
+          `SELECT max(observed_ms) AS latest FROM ${pipeline.database}.health_evidence WHERE ` +
+            sql`tenant = ${pipeline.tenant}`,
+        )) > sinceMs
+          ? true
+          : undefined,
+      );
+      await eventually('an audit record written after the outage chained', async () =>
+        (await latest(`SELECT max(at_ms) AS latest FROM ${pipeline.database}.audit_log`)) > sinceMs
+          ? true
+          : undefined,
+      );
+    } finally {
+      await ch.close();
+    }
+  }
 });
 
 describe('ClickHouse outage', () => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { sql } from '@aispm/clickhouse';
 import { SHARED_TOPICS } from '@aispm/contracts';
+import { evidenceRows } from '@aispm/health';
 import {
   awaitReady,
   cli,
@@ -60,18 +61,50 @@ async function post(gatewayUrl: string, key: string, body: object): Promise<numb
   return response.status;
 }
 
-async function eventIds(tenant: string): Promise<string[]> {
+/** Runs `use` with a ClickHouse client of its own, closed after. */
+async function withClickHouse<T>(use: (ch: ReturnType<typeof clickhouse>) => Promise<T>): Promise<T> {
   const ch = clickhouse();
   try {
-    const rows = await ch.query<{ event_id: string }>(
-      `SELECT event_id FROM ${pipeline.database}.events FINAL WHERE ` +
-        sql`tenant = ${tenant}` +
-        ' ORDER BY event_id',
-    );
-    return rows.map((row) => row.event_id);
+    return await use(ch);
   } finally {
     await ch.close();
   }
+}
+
+/** Stores a record of health evidence for `tenant` as the projector's sink would. */
+async function storeEvidence(tenant: string, observedMs: number): Promise<void> {
+  const record = {
+    schema_version: 'aispm.health_evidence.v1' as const,
+    service: 'ingest-gateway',
+    instance: 'control-plane-test',
+    tenant,
+    observed_ms: observedMs,
+    metrics: { accepted: 1 },
+  };
+  await withClickHouse((ch) =>
+    ch.insert(`${pipeline.database}.health_evidence`, evidenceRows(record, Date.now())),
+  );
+}
+
+/** A column of `tenant`'s rows in one table, in order. */
+function tenantColumn(table: string, column: string, tenant: string): Promise<string[]> {
+  return withClickHouse(async (ch) => {
+    const rows = await ch.query<Record<string, string>>(
+      `SELECT ${column} AS value FROM ${pipeline.database}.${table} FINAL WHERE ` +
+        sql`tenant = ${tenant}` +
+        ` ORDER BY ${column}`,
+    );
+    return rows.map((row) => String(row.value));
+  });
+}
+
+/** When each of `tenant`'s stored health evidence rows was observed. */
+async function evidenceTimes(tenant: string): Promise<number[]> {
+  return (await tenantColumn('health_evidence', 'observed_ms', tenant)).map(Number);
+}
+
+function eventIds(tenant: string): Promise<string[]> {
+  return tenantColumn('events', 'event_id', tenant);
 }
 
 async function topicRetention(topic: string): Promise<string | undefined> {
@@ -258,15 +291,18 @@ it('keeps everything under a legal hold, then applies retention once it is clear
   for (const envelope of [old, recent])
     expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelope)).toBe(202);
   const both = [old.event.event_id, recent.event.event_id].sort();
+  const oldEvidenceMs = Date.parse('2026-06-11T08:00:00Z');
+  await storeEvidence(slug, oldEvidenceMs);
   await eventually('both events projected', async () =>
     (await eventIds(slug)).length === 2 ? true : undefined,
   );
-  // Two full retention runs after both rows exist, and the old one is still there.
+  // Two full retention runs after both rows exist, and the old ones are still there.
   const runs = await retentionRuns();
   await eventually('two more retention runs', async () =>
     (await retentionRuns()) >= runs + 2 ? true : undefined,
   );
   expect(await eventIds(slug)).toEqual(both);
+  expect(await evidenceTimes(slug)).toContain(oldEvidenceMs);
 
   await pipeline.admin('DELETE', `/tenants/${slug}/legal-hold`, { reason: 'settled' });
   expect(await topicRetention(`aispm.${slug}.raw`)).toBe(String(3600 * 1000));
@@ -274,6 +310,12 @@ it('keeps everything under a legal hold, then applies retention once it is clear
   await eventually('the old event dropped', async () =>
     (await eventIds(slug)).join() === recent.event.event_id ? true : undefined,
   );
+  const recentEvidenceMs = Date.now();
+  await storeEvidence(slug, recentEvidenceMs);
+  await eventually('the old health evidence dropped', async () =>
+    (await evidenceTimes(slug)).includes(oldEvidenceMs) ? undefined : true,
+  );
+  expect(await evidenceTimes(slug)).toContain(recentEvidenceMs);
 });
 
 it('deletes a tenant: its topics, its rows and its keys', async () => {
@@ -282,6 +324,7 @@ it('deletes a tenant: its topics, its rows and its keys', async () => {
   const { body: collector } = await pipeline.admin('POST', '/collectors', { tenant: slug });
   const envelope = envelopeFor(`tenant:${slug}`);
   expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelope)).toBe(202);
+  await storeEvidence(slug, Date.now());
   await eventually('the event projected', async () =>
     (await eventIds(slug)).length === 1 ? true : undefined,
   );
@@ -290,6 +333,9 @@ it('deletes a tenant: its topics, its rows and its keys', async () => {
   expect(result).toEqual({ slug, deleted: true, raw_key_destroyed: true });
   expect(await post(pipeline.gatewayUrl, String(collector.api_key), envelopeFor(`tenant:${slug}`))).toBe(401);
   await eventually('the rows dropped', async () => ((await eventIds(slug)).length === 0 ? true : undefined));
+  await eventually('the health evidence dropped', async () =>
+    (await evidenceTimes(slug)).length === 0 ? true : undefined,
+  );
   const admin = kafka.admin();
   await admin.connect();
   try {

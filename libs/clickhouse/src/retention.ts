@@ -1,8 +1,9 @@
 /**
  * Owns data expiry in ClickHouse (DESIGN §9): a tenant's data older than its retention is
  * dropped, whole monthly partitions at a time where possible, with a delete mutation for the rows
- * of the month that straddles the cutoff. A tenant on legal hold loses nothing; a deleted tenant
- * loses everything. Planning is pure; `applyRetention` runs the plan.
+ * of the month that straddles the cutoff. Its health evidence (partitioned by month only, for all
+ * tenants together) is trimmed by delete mutations alike. A tenant on legal hold loses nothing; a
+ * deleted tenant loses everything. Planning is pure; `applyRetention` runs the plan.
  */
 import type { ClickHouse } from './client';
 import { identifier, literal, sql } from './sql';
@@ -22,10 +23,18 @@ export interface EventPartition {
   readonly month: number;
 }
 
+/** The oldest row a tenant has in `health_evidence`. */
+export interface TenantEvidence {
+  readonly tenant: string;
+  readonly oldestMs: number;
+}
+
 /** What to drop. */
 export interface RetentionPlan {
   readonly dropPartitions: EventPartition[];
   readonly deleteBefore: { tenant: string; cutoffMs: number }[];
+  /** Health evidence rows to delete: observed before `cutoffMs`, or all of the tenant's without. */
+  readonly trimEvidence: { tenant: string; cutoffMs?: number }[];
 }
 
 const PARTITION = /^\('((?:[^'\\]|\\.)*)',(\d{6})\)$/;
@@ -42,9 +51,15 @@ function monthOf(ms: number): number {
   return date.getUTCFullYear() * 100 + date.getUTCMonth() + 1;
 }
 
-/** The partitions and rows to drop at `nowMs`. Tenants not in `tenants` are left alone. */
+const cutoffOf = (tenant: TenantRetention, nowMs: number) => nowMs - tenant.retentionDays * 24 * 3600 * 1000;
+
+/**
+ * The partitions and rows to drop at `nowMs`, given the events partitions and each tenant's
+ * oldest health evidence. Tenants not in `tenants` are left alone.
+ */
 export function planRetention(
   partitions: readonly EventPartition[],
+  evidence: readonly TenantEvidence[],
   tenants: readonly TenantRetention[],
   nowMs: number,
 ): RetentionPlan {
@@ -58,15 +73,29 @@ export function planRetention(
       dropPartitions.push(partition);
       continue;
     }
-    const cutoffMs = nowMs - tenant.retentionDays * 24 * 3600 * 1000;
+    const cutoffMs = cutoffOf(tenant, nowMs);
     const cutoffMonth = monthOf(cutoffMs);
     if (partition.month < cutoffMonth) dropPartitions.push(partition);
     else if (partition.month === cutoffMonth) straddling.set(tenant.slug, cutoffMs);
   }
+  const trimEvidence: RetentionPlan['trimEvidence'] = [];
+  for (const { tenant: slug, oldestMs } of evidence) {
+    const tenant = bySlug.get(slug);
+    if (!tenant || tenant.onLegalHold) continue;
+    if (tenant.deleted) trimEvidence.push({ tenant: slug });
+    else if (oldestMs < cutoffOf(tenant, nowMs))
+      trimEvidence.push({ tenant: slug, cutoffMs: cutoffOf(tenant, nowMs) });
+  }
   return {
     dropPartitions,
     deleteBefore: [...straddling].map(([tenant, cutoffMs]) => ({ tenant, cutoffMs })),
+    trimEvidence,
   };
+}
+
+/** Whether a plan changes anything. */
+export function isEmptyPlan(plan: RetentionPlan): boolean {
+  return plan.dropPartitions.length + plan.deleteBefore.length + plan.trimEvidence.length === 0;
 }
 
 /** The events partitions present in `database`. */
@@ -75,6 +104,14 @@ export async function eventPartitions(clickhouse: ClickHouse, database: string):
     sql`SELECT DISTINCT partition FROM system.parts WHERE database = ${database} AND table = 'events' AND active`,
   );
   return rows.map((row) => parsePartition(row.partition)).filter((p): p is EventPartition => p !== undefined);
+}
+
+/** Each tenant's oldest row in `database`'s health evidence. */
+export async function tenantEvidence(clickhouse: ClickHouse, database: string): Promise<TenantEvidence[]> {
+  const rows = await clickhouse.query<{ tenant: string; oldest_ms: string | number }>(
+    `SELECT tenant, min(observed_ms) AS oldest_ms FROM ${identifier(database)}.health_evidence GROUP BY tenant`,
+  );
+  return rows.map((row) => ({ tenant: row.tenant, oldestMs: Number(row.oldest_ms) }));
 }
 
 /** The tables partitioned by (tenant, month of occurred_at), which retention trims alike. */
@@ -96,5 +133,11 @@ export async function applyRetention(
         `ALTER TABLE ${table} DELETE WHERE ` + sql`tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
       );
     }
+  }
+  for (const { tenant, cutoffMs } of plan.trimEvidence) {
+    const before = cutoffMs === undefined ? '' : sql` AND observed_ms < ${cutoffMs}`;
+    await clickhouse.command(
+      `ALTER TABLE ${identifier(database)}.health_evidence DELETE WHERE ` + sql`tenant = ${tenant}` + before,
+    );
   }
 }

@@ -3,7 +3,14 @@
  * when a tenant is deleted or its hold changes. Runs are serialized, so a slow run is never
  * overlapped by the next.
  */
-import { applyRetention, eventPartitions, planRetention, type ClickHouse } from '@aispm/clickhouse';
+import {
+  applyRetention,
+  eventPartitions,
+  isEmptyPlan,
+  planRetention,
+  tenantEvidence,
+  type ClickHouse,
+} from '@aispm/clickhouse';
 import type { ControlPlane } from '@aispm/control';
 import type { Logger, Metrics } from '@aispm/observability';
 
@@ -55,11 +62,21 @@ export class RetentionJob {
       onLegalHold: state.onLegalHold(tenant.slug),
     }));
     for (const database of this.databases()) {
-      const plan = planRetention(await eventPartitions(this.clickhouse, database), tenants, Date.now());
-      if (plan.dropPartitions.length === 0 && plan.deleteBefore.length === 0) continue;
+      const plan = planRetention(
+        await eventPartitions(this.clickhouse, database),
+        await tenantEvidence(this.clickhouse, database),
+        tenants,
+        Date.now(),
+      );
+      if (isEmptyPlan(plan)) continue;
       await applyRetention(this.clickhouse, database, plan);
       this.logger.info(
-        { database, dropped: plan.dropPartitions.length, trimmed: plan.deleteBefore.map((d) => d.tenant) },
+        {
+          database,
+          dropped: plan.dropPartitions.length,
+          trimmed: plan.deleteBefore.map((d) => d.tenant),
+          evidenceTrimmed: plan.trimEvidence.map((d) => d.tenant),
+        },
         'retention applied',
       );
     }
