@@ -90,6 +90,9 @@ describe('checkOtlpJson', () => {
   it('refuses values nested past the stack, which the mapper would not survive', () => {
     const body = nested(100_000);
     expect(() => otlpDrafts(body, { now: new Date().toISOString() })).toThrow(RangeError);
-    expect(refusal(body).code).toBe('GW_BAD_REQUEST');
+    expect(refusal(body)).toMatchObject({
+      code: 'GW_BAD_REQUEST',
+      message: 'Body is not an OTLP ExportLogsServiceRequest: values nested too deeply',
+    });
   });
 });

@@ -73,11 +73,9 @@ export function checkOtlpJson(body: unknown): unknown {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new TypeError('object expected');
     logsService.ExportLogsServiceRequest.fromObject(body);
   } catch (error) {
-    // A RangeError too: attribute values nested past the stack's depth.
-    throw new AppError(
-      'GW_BAD_REQUEST',
-      `Body is not an OTLP ExportLogsServiceRequest: ${(error as Error).message}`,
-    );
+    // A RangeError is the stack running out: attribute values nested past what any exporter sends.
+    const reason = error instanceof RangeError ? 'values nested too deeply' : (error as Error).message;
+    throw new AppError('GW_BAD_REQUEST', `Body is not an OTLP ExportLogsServiceRequest: ${reason}`);
   }
   return body;
 }
