@@ -72,7 +72,12 @@ export class FollowedReader {
       try {
         await this.consumer.connect();
         await follow();
-        if (this.stopping) return;
+        // A stop that came while this attempt ran disconnected a consumer this attempt then
+        // connected again; leaving it would keep the process from exiting.
+        if (this.stopping) {
+          await this.consumer.disconnect();
+          return;
+        }
         this.alive = true;
         logger.info(`${name} restarted`);
         return;
