@@ -44,8 +44,10 @@ it('follows again after KafkaJS gives up on the consumer, and reads on from its 
     groupId: `followed-reader-${uniqueSuffix()}`,
     allowAutoTopicCreation: false,
   });
-  const crashes: boolean[] = [];
-  consumer.on(consumer.events.CRASH, ({ payload }) => crashes.push(payload.restart));
+  const crashes: { restart: boolean; error: string }[] = [];
+  consumer.on(consumer.events.CRASH, ({ payload }) =>
+    crashes.push({ restart: payload.restart, error: String(payload.error) }),
+  );
   const seen: string[] = [];
   let poisoned = false;
   let lost = 0;
@@ -75,16 +77,26 @@ it('follows again after KafkaJS gives up on the consumer, and reads on from its 
     await reader.start();
     expect(reader.following).toBe(true);
     await eventually('the reader to crash and follow again', async () =>
-      crashes.length > 0 && reader.following && seen.includes('m3') ? true : undefined,
+      poisoned && reader.following && seen.includes('m3') ? true : undefined,
     );
     await produce(['m4']);
     await eventually('a record written after the restart', async () =>
       seen.includes('m4') ? true : undefined,
     );
 
-    expect(crashes).toEqual([false]);
-    expect(lost).toBe(1);
-    expect(seen).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    // On a loaded machine KafkaJS may give up on the consumer again while it rejoins (seen once
+    // in a clean-clone run); each such crash is followed again too, and none loses a record.
+    expect({ crashes, lost }).toMatchObject({
+      crashes: expect.arrayContaining([
+        expect.objectContaining({
+          restart: false,
+          error: expect.stringContaining('handler failed for good'),
+        }),
+      ]),
+      lost: crashes.filter((crash) => !crash.restart).length,
+    });
+    expect([...new Set(seen)]).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(reader.following).toBe(true);
   } finally {
     await reader.stop();
   }

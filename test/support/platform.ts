@@ -28,16 +28,37 @@ export function uniqueSuffix(): string {
   return randomBytes(4).toString('hex');
 }
 
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether nothing listens on `port` of the loopback interface now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** How many ports each jest worker draws from, in 10000–19999. */
+const PORT_SLICE = 1000;
+let lastPort: number | undefined;
+
+/**
+ * A port nothing listens on, for a service or server a test starts. TRICKY: not `listen(0)`.
+ * Its ports come from the kernel's ephemeral range, which the kernel also hands to outgoing
+ * connections (a run opens thousands to Kafka and ClickHouse) and to every other `listen(0)` of
+ * the parallel suites, all in the moment between choosing the port and the service binding it.
+ * In a clean-clone run of 3 Dec a service exited with EADDRINUSE on such a port and its suite
+ * waited in vain for the events it never handled. These come from 10000–19999, below the
+ * ephemeral range and the private Kafka's ports (20000 and up), each jest worker from its own
+ * slice, so suites running in parallel never draw the same port.
+ */
+export async function freePort(): Promise<number> {
+  const low = 10_000 + ((Number(process.env.JEST_WORKER_ID ?? 1) - 1) % 10) * PORT_SLICE;
+  for (let attempt = 0; attempt < PORT_SLICE; attempt += 1) {
+    const offset = lastPort === undefined ? Math.floor(Math.random() * PORT_SLICE) : lastPort - low + 1;
+    lastPort = low + (offset % PORT_SLICE);
+    if (await portIsFree(lastPort)) return lastPort;
+  }
+  throw new Error(`no free port in ${low}–${low + PORT_SLICE - 1}`);
 }
 
 /** Polls `probe` until it returns a value, or fails after `timeoutMs` with `what`. */

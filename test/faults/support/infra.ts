@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, REPO } from '../../support/platform';
+import { freePort, portIsFree, REPO } from '../../support/platform';
 
 const run = promisify(execFile);
 
@@ -16,22 +16,13 @@ type Component = 'kafka' | 'clickhouse';
 
 /** Two ports apart, like infra.sh numbers Kafka nodes: broker and controller of node n. */
 async function kafkaPortBase(nodes: number): Promise<number> {
-  // A random base above the ephemeral range's usual start; checked free below.
+  // A random base between freePort's ports and the ephemeral range; checked free below.
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const base = 20_000 + 2 * Math.floor(Math.random() * 5_000);
     const free = await Promise.all(Array.from({ length: 2 * nodes }, (_, i) => portIsFree(base + i)));
     if (free.every(Boolean)) return base;
   }
   throw new Error('no free port range for a private Kafka');
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /** A private set of servers; every call runs infra.sh with this instance's environment. */
