@@ -82,9 +82,9 @@ export function planRetention(
   for (const { tenant: slug, oldestMs } of evidence) {
     const tenant = bySlug.get(slug);
     if (!tenant || tenant.onLegalHold) continue;
+    const cutoffMs = cutoffOf(tenant, nowMs);
     if (tenant.deleted) trimEvidence.push({ tenant: slug });
-    else if (oldestMs < cutoffOf(tenant, nowMs))
-      trimEvidence.push({ tenant: slug, cutoffMs: cutoffOf(tenant, nowMs) });
+    else if (oldestMs < cutoffMs) trimEvidence.push({ tenant: slug, cutoffMs });
   }
   return {
     dropPartitions,
