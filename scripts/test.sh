@@ -27,12 +27,6 @@ npx jest --ci --selectProjects unit integration --json --outputFile=.data/jest-r
 if (($# == 0)); then
   node scripts/proof.js --json --outputFile=.data/jest-faults.json || status=$?
 fi
-# One plain closing line, readable by any CI: "tests: N passed, N failed".
-node -e '
-  const fs = require("node:fs");
-  const runs = process.argv.slice(1).filter((f) => fs.existsSync(f)).map((f) => require(f));
-  const sum = (count) => runs.reduce((total, r) => total + count(r), 0);
-  const failed = sum((r) => r.numFailedTests + r.numRuntimeErrorTestSuites);
-  console.log(`tests: ${sum((r) => r.numPassedTests)} passed, ${failed} failed`);
-' "$PWD/.data/jest-results.json" "$PWD/.data/jest-faults.json" || true
+# Failed tests by name, then "tests: N passed, N failed", as the last lines of the log.
+node scripts/test-summary.js .data/jest-results.json .data/jest-faults.json || true
 exit "$status"
