@@ -48,6 +48,7 @@ describe('Kafka outage', () => {
   });
 
   it('answers 503 with Retry-After, turns unready, loses nothing, and resumes after Kafka returns', async () => {
+    const viewer = await pipeline.admin('POST', '/readers', { tenant: pipeline.tenant, role: 'viewer' });
     const stream = new EventStream(pipeline, { count: EVENTS, concurrency: 4, giveUpMs: 600_000 });
     const sending = stream.run();
     await acknowledgements(stream, sending, Math.floor(EVENTS / 4));
@@ -65,6 +66,11 @@ describe('Kafka outage', () => {
       120_000,
     );
     const acknowledgedWhileDown = stream.acknowledged;
+    // The dashboard needs the log's offsets for its freshness watermark: a 503 too, not a 500.
+    const dashboard = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/dashboard`, {
+      headers: { authorization: `Bearer ${String(viewer.body.api_key)}` },
+    });
+    const dashboardProblem = (await dashboard.json()) as { code?: string };
     await infra.infra('start', 'kafka');
     const returnedMs = Date.now();
     await eventually(
@@ -77,6 +83,7 @@ describe('Kafka outage', () => {
     proof.events(tally);
 
     expect(refused().every((r) => /^503 GW_KAFKA_UNAVAILABLE retry-after=[1-9]\d*$/.test(r))).toBe(true);
+    expect([dashboard.status, dashboardProblem.code]).toEqual([503, 'GW_KAFKA_UNAVAILABLE']);
     expect(stream.acknowledged).toBeGreaterThan(acknowledgedWhileDown);
     expect(tally).toMatchObject({ sent: EVENTS, acknowledged: EVENTS, lost: 0, duplicated: 0, unknown: 0 });
     await everyReaderFollowsSince(returnedMs);

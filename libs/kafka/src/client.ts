@@ -157,10 +157,13 @@ export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]
   return missing.map((t) => t.topic);
 }
 
-/** Whether KafkaJS calls an error, or the error it wraps, worth retrying. */
+/**
+ * Whether KafkaJS calls an error, or the error it wraps, worth retrying: after its own retries
+ * it throws a non-retriable KafkaJSNumberOfRetriesExceeded whose `cause` is the retriable one.
+ */
 function retriableKafkaError(error: unknown): boolean {
-  const { retriable, originalError } = (error ?? {}) as { retriable?: unknown; originalError?: unknown };
-  return retriable === true || (originalError !== undefined && retriableKafkaError(originalError));
+  const { retriable, cause } = (error ?? {}) as { retriable?: unknown; cause?: unknown };
+  return retriable === true || (cause !== undefined && cause !== error && retriableKafkaError(cause));
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   type StageOffsets,
 } from '@aispm/projection';
 import { authenticate, requireRole } from '../access';
+import { readEventLog } from '../event-log';
 import {
   DASHBOARD_LIMITS,
   dashboardQueries,
@@ -100,7 +101,7 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
     const q = dashboardQueries(deps.database, tenant, filters);
     // Freshness first: the watermark then bounds what the counts below already include.
     const observedMs = Date.now();
-    const fresh = freshness.observe(tenant, await stageOffsets(tenant), observedMs);
+    const fresh = freshness.observe(tenant, await readEventLog(() => stageOffsets(tenant)), observedMs);
     const [groups, agents, sessions, risky, recent, refs] = await Promise.all([
       clickhouse.query<Record<string, unknown>>(q.groups),
       clickhouse.query<{ agent_id: string; session_count: number; last_seen_ms: string }>(q.agents),

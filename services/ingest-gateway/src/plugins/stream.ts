@@ -27,6 +27,7 @@ import { AppError } from '@aispm/errors';
 import { formatCursor, parseCursor, startPositions, type StageCodec } from '@aispm/kafka';
 import type { Logger, Metrics } from '@aispm/observability';
 import { authenticate, requireRole } from '../access';
+import { readEventLog } from '../event-log';
 
 export interface StreamDeps {
   readonly control: ControlState;
@@ -75,13 +76,14 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
         throw new AppError('GW_BAD_REQUEST', 'Last-Event-ID is not an id this stream issued');
       }
       const topic = tenantTopic(tenant, 'posture');
-      const { positions, gap } = startPositions(cursor, await retainedRanges(deps.kafkaAdmin, topic));
+      const { positions, gap } = startPositions(
+        cursor,
+        await readEventLog(() => deps.kafkaAdmin.fetchTopicOffsets(topic)),
+      );
       const groupId = `${deps.groupPrefix}-stream-${deps.instanceId}-${randomUUID()}`;
       const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 });
       const log = deps.logger.child({ tenant, groupId });
-      await consumer.connect().catch((cause: unknown) => {
-        throw new AppError('GW_KAFKA_UNAVAILABLE', 'The event log cannot be read right now', { cause });
-      });
+      await readEventLog(() => consumer.connect());
 
       reply.hijack();
       const res = reply.raw;
@@ -175,23 +177,6 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
       log.debug({ cursor: formatCursor(positions) }, 'stream opened');
     });
   };
-}
-
-/**
- * The posture topic's retained offsets. A tenant created a moment ago may not have a partition
- * leader in the metadata yet, so this retries briefly before answering 503.
- */
-async function retainedRanges(admin: Admin, topic: string) {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await admin.fetchTopicOffsets(topic);
-    } catch (cause) {
-      if (attempt >= 5) {
-        throw new AppError('GW_KAFKA_UNAVAILABLE', 'The event log cannot be read right now', { cause });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-    }
-  }
 }
 
 /** Resolves when `res` can take more, or is gone. */
