@@ -17,6 +17,7 @@ import {
   exampleEnvelope,
   freePort,
   KAFKA_BROKERS,
+  postToGateway,
   spawnService,
   startPipeline,
   stopProcess,
@@ -318,7 +319,7 @@ it('keeps everything under a legal hold, then applies retention once it is clear
   expect(await evidenceTimes(slug)).toContain(recentEvidenceMs);
 });
 
-it('deletes a tenant: its topics, its rows and its keys', async () => {
+it('deletes a tenant: its topics, its rows and its keys, and every other tenant flows on', async () => {
   const slug = `${pipeline.tenantPrefix}-del`;
   await pipeline.admin('POST', '/tenants', { slug, tenant_ref: `tenant:${slug}` });
   const { body: collector } = await pipeline.admin('POST', '/collectors', { tenant: slug });
@@ -345,6 +346,32 @@ it('deletes a tenant: its topics, its rows and its keys', async () => {
   } finally {
     await admin.disconnect();
   }
+
+  // Every client that wrote to or read the deleted topics (the gateway's producer and admin, each
+  // stage's consumer and producer) must still reach the topics that remain, and new ones: the
+  // suite's tenant, and a tenant onboarded after the deletion.
+  const next = `${pipeline.tenantPrefix}-next`;
+  const created = await pipeline.admin('POST', '/tenants', { slug: next, tenant_ref: `tenant:${next}` });
+  expect(created.status).toBe(201);
+  const { body: nextCollector } = await pipeline.admin('POST', '/collectors', { tenant: next });
+  expect(await post(pipeline.gatewayUrl, String(nextCollector.api_key), envelopeFor(`tenant:${next}`))).toBe(
+    202,
+  );
+  await eventually('the next tenant’s event projected', async () =>
+    (await eventIds(next)).length === 1 ? true : undefined,
+  );
+  const before = (await eventIds(pipeline.tenant)).length;
+  const sent = await postToGateway(
+    pipeline.gatewayUrl,
+    '/enterprise/aispm/events',
+    pipeline.apiKey,
+    envelopeFor(pipeline.tenantRef),
+    { secret: pipeline.signingSecret },
+  );
+  expect(sent.status).toBe(202);
+  await eventually('the suite tenant’s event projected', async () =>
+    (await eventIds(pipeline.tenant)).length > before ? true : undefined,
+  );
 });
 
 it('never writes an API key or signing secret to the control topic in the clear', async () => {

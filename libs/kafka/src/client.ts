@@ -16,6 +16,8 @@ import {
 } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
+// Before any client exists: repairs KafkaJS's metadata refresh after a topic is deleted.
+import './deleted-topics';
 
 /** Connection settings of a Kafka client. */
 export interface KafkaSettings {

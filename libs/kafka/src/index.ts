@@ -12,3 +12,4 @@ export * from './health';
 export * from './range';
 export * from './cursor';
 export * from './follow';
+export { isUnknownTopic } from './deleted-topics';

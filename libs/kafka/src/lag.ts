@@ -4,6 +4,7 @@
  * position, so a stuck or dead consumer shows growing lag instead of none.
  */
 import type { Admin } from 'kafkajs';
+import { isUnknownTopic } from './deleted-topics';
 
 /** The lag of one partition. */
 export interface PartitionLag {
@@ -43,9 +44,12 @@ export async function consumerLag(
   try {
     committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   } catch (error) {
+    if (topics.length === 1) {
+      if (isUnknownTopic(error)) return [];
+      throw error;
+    }
     // One topic deleted since the caller listed them fails the whole request; read them one by
     // one then, so the others are still measured.
-    if (topics.length === 1) throw error;
     const each = await Promise.all(
       topics.map((topic) => consumerLag(admin, groupId, [topic]).catch(() => [])),
     );

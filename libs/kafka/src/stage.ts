@@ -256,10 +256,12 @@ abstract class StageRunner<I> {
           await this.processBatch(batch);
         } catch (error) {
           // KafkaJS retries the batch with backoff, and restarts the consumer when that runs out.
-          this.metrics.retries.inc({
-            operation: `${this.settings.service}_batch`,
-            tenant: parseTenantTopic(batch.topic)!.tenant,
-          });
+          const { tenant } = parseTenantTopic(batch.topic)!;
+          this.metrics.retries.inc({ operation: `${this.settings.service}_batch`, tenant });
+          this.logger.warn(
+            { err: error, tenant, topic: batch.topic, partition: batch.partition },
+            'batch failed; retrying',
+          );
           throw error;
         }
         // Only now is the batch durable and its offsets committed; KafkaJS fetches on from here.

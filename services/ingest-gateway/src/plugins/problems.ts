@@ -91,7 +91,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, new AppError('GW_BAD_REQUEST', error.message));
     }
-    request.log.error({ err: error }, 'unexpected error');
+    request.log.error(
+      { err: error, method: request.method, route: request.routeOptions.url },
+      'unexpected error',
+    );
     return sendProblem(reply, new AppError('GW_INTERNAL', 'Unexpected error; nothing was acknowledged'));
   });
   app.setNotFoundHandler((request, reply) =>

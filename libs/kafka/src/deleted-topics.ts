@@ -1,0 +1,71 @@
+/**
+ * Owns one repair to KafkaJS 2.2.4 (the last release, pinned in package.json): a client keeps
+ * every topic it ever produced to, subscribed to or asked about in its cluster's target topics,
+ * and asks the broker about all of them on each metadata refresh. Once one of them is deleted,
+ * as a tenant's topics are when the tenant is, every later refresh of that client fails with
+ * UNKNOWN_TOPIC_OR_PARTITION, whatever topic it is for, until the process restarts
+ * (tulios/kafkajs#1146 and #1622, open). A gateway would then answer 503 for every tenant
+ * onboarded after a deletion, and for all of them once its metadata ages out; so would each
+ * stage's producer and consumer.
+ *
+ * The repair: when a refresh fails that way, the target topics the broker no longer lists are
+ * forgotten, and the refresh runs once more. The client's own cached metadata cannot tell which
+ * topics were deleted: KafkaJS replaces it with a listing of every topic whenever it refreshes
+ * for no topic in particular (listTopics), so it is the broker's listing that decides. A topic
+ * created a moment ago and not listed yet is forgotten too; the caller's request for it fails
+ * or finds no partitions, as it would have without the repair, and names it again when retried.
+ */
+import Cluster from 'kafkajs/src/cluster';
+
+interface TopicMetadata {
+  readonly topic: string;
+}
+
+/** The parts of KafkaJS's Cluster (src/cluster/index.js) the repair uses. */
+interface ClusterInternals {
+  targetTopics: Set<string>;
+  readonly logger: { warn(message: string, extra: object): void };
+  readonly brokerPool: {
+    withBroker<T>(
+      use: (connection: { broker: { metadata(topics: string[]): Promise<T> } }) => Promise<T>,
+    ): Promise<T>;
+  };
+  refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+}
+
+/** Whether KafkaJS failed because a topic does not exist, itself or in the error it wraps. */
+export function isUnknownTopic(error: unknown, depth = 0): boolean {
+  const { type, cause } = (error ?? {}) as { type?: unknown; cause?: unknown };
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  return depth < 3 && cause !== undefined && isUnknownTopic(cause, depth + 1);
+}
+
+/** Drops the target topics the broker no longer lists, and names them. */
+async function forgetDeletedTopics(cluster: ClusterInternals): Promise<string[]> {
+  // No topics named: the broker lists them all.
+  const listed = await cluster.brokerPool.withBroker<{ topicMetadata: TopicMetadata[] }>(({ broker }) =>
+    broker.metadata([]),
+  );
+  const existing = new Set(listed.topicMetadata.map((t) => t.topic));
+  const deleted = [...cluster.targetTopics].filter((topic) => !existing.has(topic));
+  for (const topic of deleted) cluster.targetTopics.delete(topic);
+  if (deleted.length > 0)
+    cluster.logger.warn('Forgot deleted topics to refresh metadata', { topics: deleted });
+  return deleted;
+}
+
+function repaired(refresh: (this: ClusterInternals) => Promise<void>) {
+  return async function (this: ClusterInternals): Promise<void> {
+    try {
+      await refresh.call(this);
+    } catch (error) {
+      if (!isUnknownTopic(error) || (await forgetDeletedTopics(this)).length === 0) throw error;
+      await refresh.call(this);
+    }
+  };
+}
+
+const prototype = (Cluster as { prototype: ClusterInternals }).prototype;
+prototype.refreshMetadata = repaired(prototype.refreshMetadata);
+prototype.refreshMetadataIfNecessary = repaired(prototype.refreshMetadataIfNecessary);
