@@ -122,6 +122,22 @@ async function topicRetention(topic: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Waits for a topic's retention.ms to read `expected`. The controller has committed the change
+ * when the admin call returns; the broker that answers describeConfigs applies it a moment later.
+ */
+async function retentionBecomes(topic: string, expected: string): Promise<void> {
+  await eventually(
+    `retention.ms of ${topic} to be ${expected}`,
+    async () => {
+      const seen = await topicRetention(topic);
+      if (seen !== expected) throw new Error(`it is ${String(seen)}`);
+      return true;
+    },
+    30_000,
+  );
+}
+
 async function retentionRuns(): Promise<number> {
   const text = await (await fetch(`${pipeline.opsUrls.get('projector')}/metrics`)).text();
   const match = /aispm_retention_runs_total\{[^}]*outcome="ok"[^}]*\} (\d+)/.exec(text);
@@ -284,7 +300,7 @@ it('keeps everything under a legal hold, then applies retention once it is clear
   const hold = await pipeline.admin('PUT', `/tenants/${slug}/legal-hold`, { reason: 'litigation' });
   expect(hold.body.legal_hold).toEqual({ reason: 'litigation' });
   for (const stage of ['raw', 'redacted', 'normalized', 'posture', 'dlq']) {
-    expect(await topicRetention(`aispm.${slug}.${stage}`)).toBe('-1');
+    await retentionBecomes(`aispm.${slug}.${stage}`, '-1');
   }
 
   const old = envelopeFor(`tenant:${slug}`, { occurred_at: '2026-06-11T08:00:00Z' });
@@ -306,8 +322,8 @@ it('keeps everything under a legal hold, then applies retention once it is clear
   expect(await evidenceTimes(slug)).toContain(oldEvidenceMs);
 
   await pipeline.admin('DELETE', `/tenants/${slug}/legal-hold`, { reason: 'settled' });
-  expect(await topicRetention(`aispm.${slug}.raw`)).toBe(String(3600 * 1000));
-  expect(await topicRetention(`aispm.${slug}.normalized`)).toBe(String(24 * 3600 * 1000));
+  await retentionBecomes(`aispm.${slug}.raw`, String(3600 * 1000));
+  await retentionBecomes(`aispm.${slug}.normalized`, String(24 * 3600 * 1000));
   await eventually('the old event dropped', async () =>
     (await eventIds(slug)).join() === recent.event.event_id ? true : undefined,
   );

@@ -24,6 +24,8 @@ import { ControlState, controlKey, type ControlData } from './state';
 
 /** How long `publish` waits to read its own record back before it gives up with a 503. */
 const PUBLISH_READ_BACK_MS = 15_000;
+/** How long `catchUp` waits for the records the topic held when it was called. */
+const CATCH_UP_MS = 30_000;
 
 /** Identity of the process following the control topic. */
 export interface ControlPlaneSettings {
@@ -126,21 +128,11 @@ export class ControlPlane {
       acks: -1,
       messages: [{ key: controlKey(data), value: await this.codec.encode(TOPIC_SCHEMAS.control, record) }],
     });
-    const applied = this.untilApplied(BigInt(metadata!.baseOffset ?? '0'));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AppError(
-              'GW_CONTROL_PLANE_NOT_READY',
-              'The change is in the control topic, but this instance has not read it back yet; retry the read',
-            ),
-          ),
-        PUBLISH_READ_BACK_MS,
-      );
-    });
-    await Promise.race([applied, timeout]).finally(() => clearTimeout(timer));
+    await this.appliedWithin(
+      BigInt(metadata!.baseOffset ?? '0'),
+      PUBLISH_READ_BACK_MS,
+      'The change is in the control topic, but this instance has not read it back yet; retry the read',
+    );
   }
 
   async stop(): Promise<void> {
@@ -148,14 +140,23 @@ export class ControlPlane {
     await this.producer.disconnect();
   }
 
-  /** Resolves once every record the control topic holds now is applied, e.g. before trusting an absence. */
+  /**
+   * Resolves once every record the control topic holds now is applied, e.g. before trusting an
+   * absence or acting on a legal hold; fails after CATCH_UP_MS rather than wait on a reader that
+   * is not following.
+   */
   async catchUp(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
       const [partition] = await whileTopicsSettle(() => admin.fetchTopicOffsets(SHARED_TOPICS.control));
       const end = BigInt(partition?.high ?? '0');
-      if (end > 0n) await this.untilApplied(end - 1n);
+      if (end > 0n)
+        await this.appliedWithin(
+          end - 1n,
+          CATCH_UP_MS,
+          'This instance has not read the control topic to its end yet',
+        );
     } finally {
       await admin.disconnect();
     }
@@ -171,5 +172,14 @@ export class ControlPlane {
   private untilApplied(offset: bigint): Promise<void> {
     if (this.appliedOffset >= offset) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ offset, resolve }));
+  }
+
+  /** Resolves once `offset` is applied; fails with GW_CONTROL_PLANE_NOT_READY after `ms`. */
+  private async appliedWithin(offset: bigint, ms: number, notYet: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AppError('GW_CONTROL_PLANE_NOT_READY', notYet)), ms);
+    });
+    await Promise.race([this.untilApplied(offset), timeout]).finally(() => clearTimeout(timer));
   }
 }

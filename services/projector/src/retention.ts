@@ -54,6 +54,9 @@ export class RetentionJob {
   }
 
   private async runOnce(): Promise<void> {
+    // A legal hold set a moment ago may not have reached this instance yet; deleting under it
+    // could not be undone, so a run first reads the control topic up to its current end.
+    await this.control.catchUp();
     const state = this.control.state;
     const tenants = [...state.tenants.values()].map((tenant) => ({
       slug: tenant.slug,
