@@ -54,6 +54,8 @@ function collectorEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     AISPM_SIGNING_SECRET: pipeline.signingSecret,
     AISPM_TENANT_REF: pipeline.tenantRef,
     AISPM_SPOOL_DIR: mkdtempSync(path.join(os.tmpdir(), 'aispm-spool-')),
+    // Sending is meant to succeed here; on a loaded machine it can take longer than the 3 s default.
+    AISPM_COLLECTOR_TIMEOUT_MS: '20000',
     ...extra,
   };
 }
@@ -495,7 +497,7 @@ describe('gateway outage', () => {
 
     await rows(sql`session_id = ${'outage-session'}`, 4);
     const counts = await ch.query<{ event_id: string; copies: string }>(
-      `SELECT event_id, count() AS copies FROM ${pipeline.database}.events WHERE ${sql`tenant = ${pipeline.tenant}`} AND ${sql`session_id = ${'outage-session'}`} GROUP BY event_id`,
+      `SELECT event_id, count() AS copies FROM ${pipeline.database}.events FINAL WHERE ${sql`tenant = ${pipeline.tenant}`} AND ${sql`session_id = ${'outage-session'}`} GROUP BY event_id`,
     );
     expect(counts).toHaveLength(4);
     expect(counts.every((row) => Number(row.copies) === 1)).toBe(true);

@@ -386,7 +386,14 @@ describe('posture document and reader endpoints', () => {
   });
 
   it('serves a document valid against the shared schema, with the numbers of §11', async () => {
-    const { status, body } = await get('/dashboard', keys.viewer!);
+    // Rows are in ClickHouse before the projector commits their offsets, so the stage lags reach
+    // 0 a moment after every event is projected.
+    const { status, body } = await eventually('a dashboard with every stage caught up', async () => {
+      const answer = await get('/dashboard', keys.viewer!);
+      const freshness = (answer.body.control_plane as Doc | undefined)?.freshness as Doc | undefined;
+      const stages = (freshness?.stages ?? []) as { lag: number }[];
+      return stages.length > 0 && stages.every((stage) => stage.lag === 0) ? answer : undefined;
+    });
     expect(status).toBe(200);
     expect(validate(body)).toBe(true);
     expect(validate.errors ?? []).toEqual([]);

@@ -190,10 +190,12 @@ export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
 
 /** Spawns the server, forwards both streams unchanged, and reports tool calls on the side. */
 async function proxy(serverName: string, command: readonly string[]): Promise<number> {
-  const collector = await failOpen('mcp-proxy collector', async () =>
-    collectorFromConfig(loadCollectorConfig(), log),
-  );
-  const timeoutMs = 2_000;
+  const configured = await failOpen('mcp-proxy collector', async () => {
+    const config = loadCollectorConfig();
+    return { collector: collectorFromConfig(config, log), timeoutMs: config.AISPM_COLLECTOR_TIMEOUT_MS };
+  });
+  const collector = configured?.collector;
+  const timeoutMs = configured?.timeoutMs ?? 0;
   const tracker = new McpTracker(serverName, `mcp-${randomUUID()}`, () => new Date().toISOString());
   const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const fromClient = new LineDecoder();
