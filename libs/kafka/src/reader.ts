@@ -69,15 +69,19 @@ export async function readCommitted(
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    // TRICKY: the consumer may fetch from the beginning before the seeks below take effect, and
+    // the seek then fetches those offsets again; each offset is handed on once.
+    const next = new Map(ranges.map(({ partition, from }) => [partition, BigInt(from)]));
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         const range = pending.get(batch.partition);
         if (!range) return;
         for (const message of batch.messages) {
-          if (BigInt(message.offset) < BigInt(range.from) || BigInt(message.offset) >= BigInt(range.to))
-            continue;
+          const offset = BigInt(message.offset);
+          if (offset < next.get(batch.partition)! || offset >= BigInt(range.to)) continue;
           await onMessage(batch.partition, message);
+          next.set(batch.partition, offset + 1n);
         }
       },
     });
