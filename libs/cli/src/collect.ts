@@ -194,8 +194,6 @@ async function proxy(serverName: string, command: readonly string[]): Promise<nu
     const config = loadCollectorConfig();
     return { collector: collectorFromConfig(config, log), timeoutMs: config.AISPM_COLLECTOR_TIMEOUT_MS };
   });
-  const collector = configured?.collector;
-  const timeoutMs = configured?.timeoutMs ?? 0;
   const tracker = new McpTracker(serverName, `mcp-${randomUUID()}`, () => new Date().toISOString());
   const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const fromClient = new LineDecoder();
@@ -216,13 +214,13 @@ async function proxy(serverName: string, command: readonly string[]): Promise<nu
   child.stdout.on('data', (chunk: Buffer) =>
     observe(() => {
       const drafts = fromServer.push(chunk).flatMap((m) => tracker.fromServer(m));
-      if (drafts.length > 0) collector?.record(drafts);
+      if (drafts.length > 0) configured?.collector.record(drafts);
     }),
   );
   child.stdin.on('error', () => undefined);
   let flushing: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    flushing = flushing.then(() => collector?.flush(timeoutMs));
+    flushing = flushing.then(() => configured?.collector.flush(configured.timeoutMs));
   }, 1_000);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   const code = await new Promise<number>((resolve) => {
@@ -234,7 +232,7 @@ async function proxy(serverName: string, command: readonly string[]): Promise<nu
   });
   clearInterval(timer);
   await flushing;
-  await collector?.flush(timeoutMs);
+  await configured?.collector.flush(configured.timeoutMs);
   return code;
 }
 

@@ -18,6 +18,7 @@ import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
 // Before any client exists: repairs KafkaJS's metadata refresh after a topic is deleted.
 import './deleted-topics';
+import { retriableKafkaError } from './kafkajs-errors';
 
 /** Connection settings of a Kafka client. */
 export interface KafkaSettings {
@@ -157,15 +158,6 @@ export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]
   // "already exists" as false rather than failing, which is what we want.
   await admin.createTopics({ topics: missing, waitForLeaders: true });
   return missing.map((t) => t.topic);
-}
-
-/**
- * Whether KafkaJS calls an error, or the error it wraps, worth retrying: after its own retries
- * it throws a non-retriable KafkaJSNumberOfRetriesExceeded whose `cause` is the retriable one.
- */
-function retriableKafkaError(error: unknown): boolean {
-  const { retriable, cause } = (error ?? {}) as { retriable?: unknown; cause?: unknown };
-  return retriable === true || (cause !== undefined && cause !== error && retriableKafkaError(cause));
 }
 
 /**

@@ -16,6 +16,7 @@
  * or finds no partitions, as it would have without the repair, and names it again when retried.
  */
 import Cluster from 'kafkajs/src/cluster';
+import { isUnknownTopic } from './kafkajs-errors';
 
 interface TopicMetadata {
   readonly topic: string;
@@ -32,13 +33,6 @@ interface ClusterInternals {
   };
   refreshMetadata(): Promise<void>;
   refreshMetadataIfNecessary(): Promise<void>;
-}
-
-/** Whether KafkaJS failed because a topic does not exist, itself or in the error it wraps. */
-export function isUnknownTopic(error: unknown, depth = 0): boolean {
-  const { type, cause } = (error ?? {}) as { type?: unknown; cause?: unknown };
-  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-  return depth < 3 && cause !== undefined && isUnknownTopic(cause, depth + 1);
 }
 
 /** Drops the target topics the broker no longer lists, and names them. */

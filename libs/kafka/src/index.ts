@@ -12,4 +12,4 @@ export * from './health';
 export * from './range';
 export * from './cursor';
 export * from './follow';
-export { isUnknownTopic } from './deleted-topics';
+export { isUnknownTopic } from './kafkajs-errors';

@@ -4,7 +4,7 @@
  * position, so a stuck or dead consumer shows growing lag instead of none.
  */
 import type { Admin } from 'kafkajs';
-import { isUnknownTopic } from './deleted-topics';
+import { isUnknownTopic } from './kafkajs-errors';
 
 /** The lag of one partition. */
 export interface PartitionLag {

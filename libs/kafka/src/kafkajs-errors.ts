@@ -1,0 +1,31 @@
+/**
+ * Owns how KafkaJS errors are classified. After its own retries KafkaJS throws a non-retriable
+ * KafkaJSNumberOfRetriesExceeded whose `cause` is the error it gave up on, so each question is
+ * asked of the error and of the errors it wraps.
+ */
+
+/** How many wrapped errors are looked at; KafkaJS nests one or two. */
+const MAX_DEPTH = 4;
+
+function someInChain(
+  error: unknown,
+  test: (fields: { type?: unknown; retriable?: unknown }) => boolean,
+): boolean {
+  let current = error;
+  for (let depth = 0; depth <= MAX_DEPTH && current !== undefined && current !== null; depth += 1) {
+    const fields = current as { type?: unknown; retriable?: unknown; cause?: unknown };
+    if (test(fields)) return true;
+    current = fields.cause;
+  }
+  return false;
+}
+
+/** Whether KafkaJS calls the error, or one it wraps, worth retrying. */
+export function retriableKafkaError(error: unknown): boolean {
+  return someInChain(error, ({ retriable }) => retriable === true);
+}
+
+/** Whether KafkaJS failed because a topic does not exist. */
+export function isUnknownTopic(error: unknown): boolean {
+  return someInChain(error, ({ type }) => type === 'UNKNOWN_TOPIC_OR_PARTITION');
+}
