@@ -9,21 +9,16 @@ const inspector = require('node:inspector');
 const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
+const { PUBLIC_EXAMPLE_PATH } = require('@aispm/contracts');
 
 const REPO = path.resolve(__dirname, '..');
-const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
 const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const SCHEMA_REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const CLI = path.join(REPO, 'libs/cli/bin/aispm.js');
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
-const example = JSON.parse(
-  readFileSync(
-    path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-    'utf8',
-  ),
-);
+const example = JSON.parse(readFileSync(PUBLIC_EXAMPLE_PATH, 'utf8'));
 
 let counter = 0;
 /** A valid, unsigned envelope for `tenantRef` with a fresh event id and idempotency key. */

@@ -14,10 +14,10 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Kafka, logLevel } = require('kafkajs');
+const { PUBLIC_EXAMPLE_PATH } = require('@aispm/contracts');
 const { writeMarkdown } = require('./lib');
 
 const REPO = path.resolve(__dirname, '..');
-const SHARED = process.env.AISPM_SHARED_DIR ?? path.resolve(REPO, '../shared');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = 3;
 const RATES = (process.env.BENCH_RATES ?? '20,100').split(',').map(Number);
@@ -25,12 +25,7 @@ const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 20);
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 const SERVICES = ['ingest-gateway', 'redactor', 'normalizer', 'projector'];
 
-const example = JSON.parse(
-  readFileSync(
-    path.join(SHARED, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-    'utf8',
-  ),
-);
+const example = JSON.parse(readFileSync(PUBLIC_EXAMPLE_PATH, 'utf8'));
 
 function percentile(sorted, p) {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

@@ -11,9 +11,8 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { Kafka, logLevel } from 'kafkajs';
 import { sql } from '@aispm/clickhouse';
-import type { Envelope } from '@aispm/contracts';
+import { CAVRA_CONTRACTS_DIR, type Envelope } from '@aispm/contracts';
 import { CONTROL_SURFACES } from '@aispm/projection';
-import { SHARED_DIR } from '../support/fixtures';
 import {
   clickhouse,
   eventually,
@@ -306,9 +305,7 @@ describe('posture document and reader endpoints', () => {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   addFormats(ajv);
   const validate = ajv.compile(
-    JSON.parse(
-      readFileSync(path.join(SHARED_DIR, 'contracts/aispm-dashboard.schema.json'), 'utf8'),
-    ) as object,
+    JSON.parse(readFileSync(path.join(CAVRA_CONTRACTS_DIR, 'aispm-dashboard.schema.json'), 'utf8')) as object,
   );
 
   async function get(route: string, key: string): Promise<{ status: number; body: Doc }> {

@@ -24,6 +24,15 @@ export type SchemaName = (typeof SCHEMA_NAMES)[number];
 /** The folder holding the schema files; the same relative place from `src/` and `dist/`. */
 export const SCHEMA_DIR = path.resolve(__dirname, '../../../schemas');
 
+/** The CAVRA public contracts, copied into the repository (schemas/cavra/README.md). */
+export const CAVRA_CONTRACTS_DIR = path.join(SCHEMA_DIR, 'cavra');
+
+/** The public contract's own example envelope: the README's first event. */
+export const PUBLIC_EXAMPLE_PATH = path.join(
+  CAVRA_CONTRACTS_DIR,
+  'enterprise-live-ingestion-envelope-public-contract.example.json',
+);
+
 const cache = new Map<SchemaName, Record<string, unknown>>();
 
 /** The parsed schema document. */

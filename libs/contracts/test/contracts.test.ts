@@ -1,11 +1,12 @@
-import { SHARED_DIR } from '../../../test/support/fixtures';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  CAVRA_CONTRACTS_DIR,
   contentHash,
   loadSchema,
   parseTenantTopic,
+  PUBLIC_EXAMPLE_PATH,
   SCHEMA_DIR,
   SCHEMA_NAMES,
   SHARED_TOPICS,
@@ -16,7 +17,6 @@ import {
 } from '../src';
 
 const repoRoot = path.resolve(__dirname, '../../..');
-const sharedDir = SHARED_DIR;
 
 describe('topics', () => {
   it('names tenant topics per DESIGN §2 and parses them back', () => {
@@ -51,7 +51,7 @@ describe('schemas', () => {
   it('ships the envelope exactly as the public contract, plus an $id', () => {
     const publicContract = JSON.parse(
       readFileSync(
-        path.join(sharedDir, 'contracts/aispm-enterprise-live-ingestion-envelope.schema.json'),
+        path.join(CAVRA_CONTRACTS_DIR, 'aispm-enterprise-live-ingestion-envelope.schema.json'),
         'utf8',
       ),
     );
@@ -61,12 +61,7 @@ describe('schemas', () => {
   });
 
   it('accepts the public example envelope', () => {
-    const example = JSON.parse(
-      readFileSync(
-        path.join(sharedDir, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-        'utf8',
-      ),
-    );
+    const example = JSON.parse(readFileSync(PUBLIC_EXAMPLE_PATH, 'utf8'));
     const validate = validatorFor('envelope.v1');
     expect(validate(example)).toBe(true);
     expect(validate({ ...example, event: { ...example.event, occurred_at: 'yesterday' } })).toBe(false);
@@ -83,12 +78,7 @@ describe('schemas', () => {
 
 describe('contentHash', () => {
   it('ignores what a retry may change, and nothing else', () => {
-    const example = JSON.parse(
-      readFileSync(
-        path.join(sharedDir, 'contracts/enterprise-live-ingestion-envelope-public-contract.example.json'),
-        'utf8',
-      ),
-    );
+    const example = JSON.parse(readFileSync(PUBLIC_EXAMPLE_PATH, 'utf8'));
     const retried = {
       ...example,
       transport: { ...example.transport, retry_count: 3 },

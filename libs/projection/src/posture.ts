@@ -100,7 +100,7 @@ export interface PostureInput {
   readonly controlPlane: Record<string, unknown>;
 }
 
-/** A `cavra.aispm.dashboard.v1` document (../shared/contracts/aispm-dashboard.schema.json). */
+/** A `cavra.aispm.dashboard.v1` document (schemas/cavra/aispm-dashboard.schema.json). */
 export interface DashboardDocument {
   schema_version: 'cavra.aispm.dashboard.v1';
   product: 'CAVRA';
