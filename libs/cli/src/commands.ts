@@ -17,6 +17,7 @@ import { replayCommand } from './replay';
 import { COLLECT_COMMANDS } from './collect';
 import { UsageError, type Command, type Options } from './command';
 import { REDACTION_COMMANDS } from './redaction-commands';
+import { SEND_COMMANDS } from './send';
 import type { CliConfig } from './env';
 import { VERIFY_COMMANDS } from './verify';
 
@@ -358,6 +359,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   ...COLLECT_COMMANDS,
+  ...SEND_COMMANDS,
   ...VERIFY_COMMANDS,
   ...REDACTION_COMMANDS,
 };

@@ -36,6 +36,17 @@ export interface CollectorOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** What the gateway made of one envelope: its item receipt, less the index. */
+export interface DeliveryReceipt {
+  readonly outcome: 'accepted' | 'duplicate' | 'rejected';
+  readonly event_id?: string | null;
+  readonly code?: string;
+  readonly reason?: string;
+  readonly topic?: string;
+  readonly partition?: number;
+  readonly offset?: string;
+}
+
 /** What one flush did. */
 export interface FlushReport {
   /** Accepted or duplicate: the gateway has them. */
@@ -67,15 +78,20 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
 }
 
 type Outcome =
-  | { readonly kind: 'settled'; readonly refused: readonly { index: number; code: string; reason: string }[] }
+  | { readonly kind: 'settled'; readonly items: readonly ItemReceipt[] }
   | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
   | { readonly kind: 'hold'; readonly reason: string };
 
-interface ItemReceipt {
+interface ItemReceipt extends DeliveryReceipt {
   readonly index: number;
-  readonly outcome: string;
-  readonly code?: string;
-  readonly reason?: string;
+}
+
+/** What became of envelopes a caller spooled itself, by spool file. */
+export type ReceiptsByFile = Map<string, DeliveryReceipt>;
+
+/** Why what is still spooled after a flush was not delivered. */
+export interface SendReport extends FlushReport {
+  readonly heldBecause?: string;
 }
 
 // Reusing a key with other content means the event is already there in another form: nothing
@@ -107,9 +123,7 @@ export class Collector {
   /** Builds the envelopes of `drafts` and spools them; returns how many were spooled. Never throws. */
   record(drafts: readonly Draft[]): number {
     try {
-      const envelopes = drafts.map((draft) => buildEnvelope(draft, this.options.settings));
-      this.options.spool.add(envelopes);
-      return envelopes.length;
+      return this.enqueue(drafts.map((draft) => buildEnvelope(draft, this.options.settings))).length;
     } catch (error) {
       this.options.log('error', 'could not spool events; they are lost', {
         err: String(error),
@@ -119,11 +133,26 @@ export class Collector {
     }
   }
 
+  /** Spools complete envelopes as they are; returns their spool files, in order. Throws if it cannot. */
+  enqueue(envelopes: readonly Envelope[]): string[] {
+    return this.options.spool.add(envelopes).files;
+  }
+
   /** Sends what is spooled until the spool is empty or `timeoutMs` has passed. Never throws. */
   async flush(timeoutMs: number): Promise<FlushReport> {
+    const { heldBecause: _, ...report } = await this.send(timeoutMs, new Map());
+    return report;
+  }
+
+  /**
+   * Flushes like `flush`, and writes the gateway's receipt of every envelope it settled into
+   * `receipts`, by spool file; `heldBecause` says why the rest is still spooled.
+   */
+  async send(timeoutMs: number, receipts: ReceiptsByFile): Promise<SendReport> {
     const deadline = Date.now() + timeoutMs;
     let delivered = 0;
     let refused = 0;
+    let heldBecause: string | undefined;
     try {
       for (;;) {
         const entries = this.options.spool.take(this.batchSize);
@@ -133,24 +162,31 @@ export class Collector {
           deadline,
         );
         if (outcome.kind !== 'settled') {
+          heldBecause = outcome.reason;
           this.options.log('warn', 'gateway unavailable; events stay spooled', {
             reason: outcome.reason,
             spooled: this.options.spool.size(),
           });
           break;
         }
-        for (const item of outcome.refused) {
+        let refusedHere = 0;
+        for (const { index, ...receipt } of outcome.items) {
+          const entry = entries[index];
+          if (entry) receipts.set(entry.file, receipt);
+          if (receipt.outcome !== 'rejected' || SETTLED_CODES.has(receipt.code ?? '')) continue;
+          refusedHere += 1;
           this.options.log('error', 'the gateway refused an event; dropped', {
-            event_id: entries[item.index]?.envelope.event.event_id,
-            code: item.code,
-            reason: item.reason,
+            event_id: entry?.envelope.event.event_id,
+            code: receipt.code,
+            reason: receipt.reason,
           });
         }
-        refused += outcome.refused.length;
-        delivered += entries.length - outcome.refused.length;
+        refused += refusedHere;
+        delivered += entries.length - refusedHere;
         this.options.spool.remove(entries.map((entry) => entry.file));
       }
     } catch (error) {
+      heldBecause = `flush failed: ${String(error)}`;
       this.options.log('error', 'flush failed; events stay spooled', { err: String(error) });
     }
     let pending = 0;
@@ -159,7 +195,7 @@ export class Collector {
     } catch {
       // An unreadable spool directory was logged by the failure above.
     }
-    return { delivered, refused, pending };
+    return { delivered, refused, pending, ...(heldBecause === undefined ? {} : { heldBecause }) };
   }
 
   /** Posts one batch, retrying while the deadline allows; `retry` or `hold` leaves it spooled. */
@@ -217,12 +253,7 @@ export class Collector {
     const status = response.status;
     const items = receiptsOf(text);
     if ((status === 202 || status === 207 || status === 400) && items) {
-      return {
-        kind: 'settled',
-        refused: items
-          .filter((item) => item.outcome === 'rejected' && !SETTLED_CODES.has(item.code ?? ''))
-          .map((item) => ({ index: item.index, code: item.code ?? '', reason: item.reason ?? '' })),
-      };
+      return { kind: 'settled', items };
     }
     if (status === 429 || status === 408 || status >= 500) {
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());

@@ -11,22 +11,30 @@ import { stderrLog, type Log } from './log';
 import { Spool } from './spool';
 import type { ActionsEnvironment } from './adapters/github';
 
-export const loadCollectorConfig = (env: NodeJS.ProcessEnv = process.env) =>
-  loadConfig(
-    [
-      'AISPM_URL',
-      'AISPM_COLLECTOR_KEY',
-      'AISPM_SIGNING_SECRET',
-      'AISPM_TENANT_REF',
-      'AISPM_ENVIRONMENT',
-      'AISPM_CONNECTOR_ID',
-      'AISPM_SPOOL_DIR',
-      'AISPM_SPOOL_MAX_EVENTS',
-      'AISPM_COLLECTOR_TIMEOUT_MS',
-    ],
-    env,
-  );
+const COLLECTOR_KEYS = [
+  'AISPM_URL',
+  'AISPM_COLLECTOR_KEY',
+  'AISPM_SIGNING_SECRET',
+  'AISPM_TENANT_REF',
+  'AISPM_ENVIRONMENT',
+  'AISPM_CONNECTOR_ID',
+  'AISPM_SPOOL_DIR',
+  'AISPM_SPOOL_MAX_EVENTS',
+  'AISPM_COLLECTOR_TIMEOUT_MS',
+] as const;
+
+export const loadCollectorConfig = (
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: Partial<Record<(typeof COLLECTOR_KEYS)[number], string>> = {},
+) => loadConfig(COLLECTOR_KEYS, env, defaults);
 export type CollectorConfig = ReturnType<typeof loadCollectorConfig>;
+
+/**
+ * The configuration of a sender of complete envelopes (`aispm send`): a collector's, except that
+ * no tenant ref is needed, since the envelopes already carry theirs.
+ */
+export const loadSenderConfig = (env: NodeJS.ProcessEnv = process.env) =>
+  loadCollectorConfig(env, { AISPM_TENANT_REF: '' });
 
 /**
  * A collector built from `config`. `credential` replaces the API key (a workload-identity token);

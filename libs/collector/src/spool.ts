@@ -33,26 +33,35 @@ export class Spool {
     private readonly log: Log,
   ) {}
 
-  /** Writes each envelope durably; returns how many older ones were dropped to stay in bounds. */
-  add(envelopes: readonly Envelope[]): number {
+  /**
+   * Writes each envelope durably; returns their files, in order, and how many older ones were
+   * dropped to stay in bounds.
+   */
+  add(envelopes: readonly Envelope[]): { files: string[]; dropped: number } {
+    const written: string[] = [];
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     for (const envelope of envelopes) {
       // Time first, so a sorted listing is oldest first; the sequence and random part keep
       // names unique within one millisecond and across processes.
-      const name = `${String(Date.now()).padStart(15, '0')}-${String(this.sequence++).padStart(6, '0')}-${randomBytes(4).toString('hex')}-${envelope.event.event_id}`;
+      // The event id is the sender's text: only a bounded run of safe characters goes into a name.
+      const id = String(envelope.event?.event_id ?? '')
+        .replace(/[^A-Za-z0-9_.-]/g, '_')
+        .slice(0, 80);
+      const name = `${String(Date.now()).padStart(15, '0')}-${String(this.sequence++).padStart(6, '0')}-${randomBytes(4).toString('hex')}-${id}`;
       const temporary = path.join(this.dir, `.${name}.tmp`);
       writeFileSync(temporary, JSON.stringify(envelope), { mode: 0o600 });
       renameSync(temporary, path.join(this.dir, `${name}${SUFFIX}`));
+      written.push(`${name}${SUFFIX}`);
     }
     const files = this.files();
     const excess = files.length - this.maxEvents;
-    if (excess <= 0) return 0;
+    if (excess <= 0) return { files: written, dropped: 0 };
     this.remove(files.slice(0, excess));
     this.log('warn', 'spool full; dropped the oldest events', {
       dropped: excess,
       max_events: this.maxEvents,
     });
-    return excess;
+    return { files: written, dropped: excess };
   }
 
   /** Up to `limit` of the oldest entries; unreadable files are dropped (and logged). */

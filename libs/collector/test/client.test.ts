@@ -4,7 +4,17 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ReplayCache, verifySignature } from '@aispm/auth';
-import { backoffMs, BATCH_PATH, Collector, hookDrafts, parseRetryAfter, Spool, type Log } from '../src';
+import {
+  backoffMs,
+  BATCH_PATH,
+  buildEnvelope,
+  Collector,
+  hookDrafts,
+  parseRetryAfter,
+  Spool,
+  type Log,
+  type ReceiptsByFile,
+} from '../src';
 import { fixture } from './fixtures';
 
 const quiet: Log = () => undefined;
@@ -188,5 +198,64 @@ describe('collector', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('reports the receipt of each envelope it settled by spool file, and why the rest waits', async () => {
+    const { server, url } = await gateway([
+      (_request, _body, response) =>
+        response.writeHead(207, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            items: [
+              {
+                index: 0,
+                outcome: 'accepted',
+                event_id: 'a',
+                topic: 'aispm.t.raw',
+                partition: 0,
+                offset: '7',
+              },
+              { index: 1, outcome: 'rejected', event_id: 'b', code: 'GW_SCHEMA_INVALID', reason: 'bad' },
+            ],
+          }),
+        ),
+      (_request, _body, response) => response.writeHead(401).end('{"code":"GW_UNAUTHENTICATED"}'),
+    ]);
+    const spool = new Spool(spoolDir(), 100, quiet);
+    const collector = new Collector({
+      target: { url, credential: 'k' },
+      settings,
+      spool,
+      log: quiet,
+      batchSize: 2,
+    });
+    const envelopes = drafts.map((draft) => buildEnvelope(draft, settings));
+    const files = collector.enqueue([...envelopes, envelopes[0]!]);
+    const receipts: ReceiptsByFile = new Map();
+    try {
+      const report = await collector.send(5_000, receipts);
+      expect(report).toMatchObject({ delivered: 1, refused: 1, pending: 1 });
+      expect(report.heldBecause).toMatch(/^HTTP 401/);
+    } finally {
+      server.close();
+    }
+    expect(receipts.get(files[0]!)).toEqual({
+      outcome: 'accepted',
+      event_id: 'a',
+      topic: 'aispm.t.raw',
+      partition: 0,
+      offset: '7',
+    });
+    expect(receipts.get(files[1]!)).toMatchObject({ outcome: 'rejected', code: 'GW_SCHEMA_INVALID' });
+    expect(receipts.has(files[2]!)).toBe(false);
+  });
+
+  it('spools an envelope whose event id is no safe file name', () => {
+    const spool = new Spool(spoolDir(), 100, quiet);
+    const envelope = buildEnvelope(drafts[0]!, settings);
+    const { files } = spool.add([
+      { ...envelope, event: { ...envelope.event, event_id: '../../etc/passwd' } },
+    ]);
+    expect(files[0]).toMatch(/-\.\._\.\._etc_passwd\.json$/);
+    expect(spool.take(10).map((entry) => entry.envelope.event.event_id)).toEqual(['../../etc/passwd']);
   });
 });

@@ -14,6 +14,7 @@ export interface ErrorSpec {
 /** Every error code, with its meaning. Add new codes; never rename or reuse one. */
 export const ERROR_CODES = {
   CONFIG_INVALID: { retriable: false, status: 500, title: 'Configuration is invalid' },
+  CLI_BAD_INPUT: { retriable: false, status: 400, title: 'An input item is not an envelope' },
   GW_BAD_JSON: { retriable: false, status: 400, title: 'Body is not valid JSON' },
   GW_SCHEMA_INVALID: { retriable: false, status: 400, title: 'Envelope does not match the contract' },
   GW_UNAUTHENTICATED: { retriable: false, status: 401, title: 'Missing or invalid credentials' },
