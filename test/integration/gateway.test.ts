@@ -317,8 +317,6 @@ describe('refusals', () => {
           AISPM_INSTANCE_ID: 'gateway-limited',
           GATEWAY_QUOTA_EVENTS_PER_SECOND: '1',
           GATEWAY_QUOTA_EVENT_BURST: '3',
-          // Small enough that the whole oversized body fits in loopback socket buffers: the
-          // gateway answers 413 before reading it, and the client still sees that answer.
           AISPM_MAX_BODY_BYTES: '65536',
           GATEWAY_MAX_INFLIGHT_REQUESTS: '1',
         },
@@ -334,6 +332,40 @@ describe('refusals', () => {
     it('answers a body over the limit with 413', async () => {
       const answer = await postToGateway(limited.opsUrl, EVENTS, unsignedKey, Buffer.alloc(200 * 1024, 0x20));
       expect([answer.status, answer.body.code]).toEqual([413, 'GW_BODY_TOO_LARGE']);
+    });
+
+    it('lets a client still sending a body far over the limit read its 413', async () => {
+      // node:http writes the whole body before it reads; a close without lingering reset the
+      // connection under it (EPIPE) before it saw the answer.
+      const body = Buffer.alloc(20 * 1024 * 1024, 0x20);
+      const { port } = new URL(limited.opsUrl);
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const outcome = await new Promise<{ status: number; error?: string }>((resolve) => {
+          let status = 0;
+          let error: string | undefined;
+          const sending = request(
+            {
+              host: '127.0.0.1',
+              port: Number(port),
+              path: EVENTS,
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${unsignedKey}`,
+                'content-type': 'application/json',
+                'content-length': body.length,
+              },
+            },
+            (response) => {
+              status = response.statusCode ?? 0;
+              response.resume();
+            },
+          );
+          sending.on('error', (failure: NodeJS.ErrnoException) => (error = failure.code ?? failure.message));
+          sending.on('close', () => resolve({ status, ...(error === undefined ? {} : { error }) }));
+          sending.end(body);
+        });
+        expect(outcome).toEqual({ status: 413 });
+      }
     });
 
     it('answers 429 with Retry-After when a tenant is over its quota', async () => {

@@ -19,6 +19,7 @@ import { installProblemHandlers, problemServerOptions } from './plugins/problems
 import { streamRoutes, type StreamDeps } from './plugins/stream';
 import { readRoutes, type ReadDeps } from './plugins/reads';
 import { redactionRoutes } from './plugins/redaction';
+import { lingerAfterAnswer } from './lingering-close';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -61,6 +62,9 @@ export function buildGateway(
     ...problemServerOptions,
   });
   installProblemHandlers(app);
+  app.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode === 413) lingerAfterAnswer(request.raw);
+  });
   app.decorateRequest('tenant', '');
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.ingestRequests.inc({
