@@ -20,12 +20,18 @@ function head(message) {
   return shown.join('\n');
 }
 
-const runs = process.argv
-  .slice(2)
-  .filter((file) => fs.existsSync(file))
-  .map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
 let passed = 0;
 let failed = 0;
+const runs = [];
+for (const file of process.argv.slice(2)) {
+  try {
+    runs.push(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch (error) {
+    // A jest run that was stopped (its time bound) or never started writes no results.
+    failed += 1;
+    console.log(`FAILED ${file}: no test results (${error.code ?? error.message}); see the log above`);
+  }
+}
 for (const run of runs) {
   passed += run.numPassedTests;
   failed += run.numFailedTests + run.numRuntimeErrorTestSuites;

@@ -23,10 +23,18 @@ bash deploy/local/infra.sh start
 mkdir -p .data
 status=0
 rm -f .data/jest-results.json .data/jest-faults.json
-npx jest --ci --selectProjects unit integration --json --outputFile=.data/jest-results.json "$@" || status=$?
+# Each run is bounded, so a hung suite still ends in a summary well inside CI's 90 minutes:
+# `timeout` stops jest (and, after the grace, kills it), and the summary counts a run that wrote
+# no results as failed. --forceExit: a suite's Kafka client still retrying is no reason to wait.
+bounded() { timeout --kill-after=60 "$1" "${@:2}"; }
+results=(.data/jest-results.json)
+bounded "${AISPM_TEST_BOUND:-40m}" npx jest --ci --forceExit --selectProjects unit integration \
+  --json --outputFile=.data/jest-results.json "$@" || status=$?
 if (($# == 0)); then
-  node scripts/proof.js --json --outputFile=.data/jest-faults.json || status=$?
+  results+=(.data/jest-faults.json)
+  bounded "${AISPM_FAULTS_BOUND:-35m}" node scripts/proof.js --json --outputFile=.data/jest-faults.json ||
+    status=$?
 fi
 # Failed tests by name, then "tests: N passed, N failed", as the last lines of the log.
-node scripts/test-summary.js .data/jest-results.json .data/jest-faults.json || true
+node scripts/test-summary.js "${results[@]}" || true
 exit "$status"

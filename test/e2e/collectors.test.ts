@@ -3,7 +3,7 @@
  * as JSON and protobuf, the MCP proxy in front of a real MCP server on the official SDK, the
  * GitHub Actions step authenticated by an OIDC token, and a gateway outage survived by the spool.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import {
   stopProcess,
   type Pipeline,
 } from '../support/platform';
+import { spawnTracked } from '../support/reaper';
 
 jest.setTimeout(240_000);
 
@@ -68,7 +69,10 @@ function runCli(
   env: NodeJS.ProcessEnv,
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AISPM, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [AISPM, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -225,7 +229,10 @@ class RecordingTransport implements Transport {
   ) {}
 
   async start(): Promise<void> {
-    this.child = spawn(process.execPath, this.argv, { env: this.env, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawnTracked(process.execPath, this.argv, {
+      env: this.env,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.received.push(chunk);
       const lines = (this.pending + chunk.toString('utf8')).split('\n');

@@ -7,7 +7,7 @@
 import { tenantTopic, TENANT_STAGES } from '@aispm/contracts';
 import { Kafka, logLevel } from 'kafkajs';
 import { eventually, startPipeline, type Pipeline } from '../support/platform';
-import { PrivateInfra } from './support/infra';
+import { PrivateInfra } from '../support/private-infra';
 import { EventStream, settle } from './support/load';
 import { Proof } from './support/proof';
 

@@ -14,7 +14,7 @@ import { stageGroupId } from '@aispm/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { sql } from '@aispm/clickhouse';
 import { clickhouse, eventually, startPipeline, type Pipeline } from '../support/platform';
-import { PrivateInfra } from './support/infra';
+import { PrivateInfra } from '../support/private-infra';
 import { acknowledgements, EventStream, settle } from './support/load';
 import { Proof } from './support/proof';
 

@@ -3,7 +3,7 @@
  * child processes with their own ports, consumer groups, database and operator key, so a suite never
  * shares state with another suite or with a platform started by `npm run up`.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { signRequest } from '@aispm/auth';
 import { ClickHouse } from '@aispm/clickhouse';
 import { Kafka, logLevel } from 'kafkajs';
+import { spawnTracked } from './reaper';
 
 export { publicExampleEnvelope as exampleEnvelope } from './fixtures';
 
@@ -190,7 +191,7 @@ export function spawnService(
   env: NodeJS.ProcessEnv,
   port: number,
 ): { child: ChildProcess; opsUrl: string } {
-  const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
+  const child = spawnTracked(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
     env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, portIsFree, REPO } from '../../support/platform';
+import { freePort, portIsFree, REPO } from './platform';
+import { onSuiteEnd } from './reaper';
 
 const run = promisify(execFile);
 
@@ -27,6 +28,8 @@ async function kafkaPortBase(nodes: number): Promise<number> {
 
 /** A private set of servers; every call runs infra.sh with this instance's environment. */
 export class PrivateInfra {
+  private unregister: () => void = () => undefined;
+
   private constructor(
     readonly dataDir: string,
     private readonly env: NodeJS.ProcessEnv,
@@ -56,6 +59,8 @@ export class PrivateInfra {
     delete env.KAFKA_BROKERS;
     delete env.CLICKHOUSE_URL;
     const infra = new PrivateInfra(dataDir, env, nodes, components);
+    // Registered before starting: a start that fails halfway may have left a server running.
+    infra.unregister = onSuiteEnd(() => infra.destroy());
     await infra.infra('start', ...components);
     return infra;
   }
@@ -85,6 +90,7 @@ export class PrivateInfra {
 
   /** Stops everything it started and removes the data dir. */
   async destroy(): Promise<void> {
+    this.unregister();
     try {
       await this.infra('stop', ...this.components);
     } finally {
