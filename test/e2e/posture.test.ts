@@ -12,6 +12,7 @@ import addFormats from 'ajv-formats';
 import { Kafka, logLevel } from 'kafkajs';
 import { sql } from '@aispm/clickhouse';
 import { CAVRA_CONTRACTS_DIR, type Envelope } from '@aispm/contracts';
+import { stageGroupId } from '@aispm/kafka';
 import { CONTROL_SURFACES } from '@aispm/projection';
 import {
   clickhouse,
@@ -454,16 +455,26 @@ describe('posture document and reader endpoints', () => {
     await consumer.disconnect();
     await producer.send({ topic, messages: copies.slice(0, 60) as never });
     await producer.disconnect();
-    const ch = clickhouse();
+    // Processed means the projector has committed past the copies. Counting the stored rows
+    // instead raced ClickHouse's background merges, which may already have collapsed them.
+    const admin = kafka.admin();
+    await admin.connect();
     try {
-      await eventually('the copies inserted', async () => {
-        const [row] = await ch.query<{ n: string }>(
-          `SELECT count() AS n FROM ${pipeline.database}.events WHERE ` + sql`tenant = ${pipeline.tenant}`,
+      const ends = await admin.fetchTopicOffsets(topic);
+      await eventually('the projector to commit past the copies', async () => {
+        const [committed] = await admin.fetchOffsets({
+          groupId: stageGroupId(String(pipeline.env.AISPM_GROUP_PREFIX), 'projector'),
+          topics: [topic],
+        });
+        const behind = ends.filter(
+          (end) =>
+            Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1') <
+            Number(end.high),
         );
-        return Number(row?.n) >= 120 ? true : undefined;
+        return behind.length === 0 ? true : undefined;
       });
     } finally {
-      await ch.close();
+      await admin.disconnect();
     }
     const after = await get('/dashboard', keys.viewer!);
     expect(comparable(after.body)).toEqual(before);
