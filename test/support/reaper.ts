@@ -1,9 +1,10 @@
 /**
  * What a suite started must not outlive it. Every child process a test spawns goes through
  * `spawnTracked`, in a process group of its own, and every private server registers its stop with
- * `onSuiteEnd`; `test/support/reap-after-suite.ts` empties the registry after each suite's own
- * hooks, whatever happened in them. Without it, a suite whose `beforeAll` threw after starting
- * services left them running, and jest waited on them forever instead of printing its summary.
+ * `onSuiteEnd`; the suites' jest environment (`reaping-environment.js`) empties the registry
+ * after each suite's own hooks, whatever happened in them. Without it, a suite whose `beforeAll`
+ * threw after starting services left them running, and jest waited on them forever instead of
+ * printing its summary.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
@@ -79,3 +80,6 @@ export async function reapAll(): Promise<void> {
 process.once('exit', () => {
   for (const pid of groups) signalGroup(pid, 'SIGKILL');
 });
+
+// The environment finds the registry here, on the suite's global object.
+(globalThis as Record<symbol, unknown>)[Symbol.for('aispm.test.reaper')] = { reapAll };
