@@ -22,7 +22,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/{integration,e2e}/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      setupFilesAfterEnv: ['<rootDir>/test/support/reap-after-suite.ts'],
+      testEnvironment: '<rootDir>/test/support/reaping-environment.js',
       slowTestThreshold: 60,
     },
     {
@@ -31,7 +31,7 @@ module.exports = {
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      setupFilesAfterEnv: ['<rootDir>/test/support/reap-after-suite.ts'],
+      testEnvironment: '<rootDir>/test/support/reaping-environment.js',
       slowTestThreshold: 300,
     },
   ],

@@ -21,6 +21,21 @@ if ((${#missing[@]} > 0)); then
 fi
 bash deploy/local/infra.sh start
 mkdir -p .data
+# Every process this run starts from here on inherits the marker; whatever still carries it when
+# the suites have ended (a jest stopped by its time bound leaves its suites' services and private
+# servers behind) is stopped before the summary. The shared servers started above carry none.
+export AISPM_TEST_RUN="$$-$(date +%s%N)"
+reap_leftovers() {
+  local environ pid
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    [[ $pid == "$$" ]] && continue
+    if grep -qzx "AISPM_TEST_RUN=$AISPM_TEST_RUN" "$environ" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+}
 status=0
 rm -f .data/jest-results.json .data/jest-faults.json
 # Each run is bounded, so a hung suite still ends in a summary well inside CI's 90 minutes:
@@ -35,6 +50,7 @@ if (($# == 0)); then
   bounded "${AISPM_FAULTS_BOUND:-35m}" node scripts/proof.js --json --outputFile=.data/jest-faults.json ||
     status=$?
 fi
+reap_leftovers
 # Failed tests by name, then "tests: N passed, N failed", as the last lines of the log.
 node scripts/test-summary.js "${results[@]}" || true
 exit "$status"
