@@ -466,10 +466,13 @@ describe('posture document and reader endpoints', () => {
           groupId: stageGroupId(String(pipeline.env.AISPM_GROUP_PREFIX), 'projector'),
           topics: [topic],
         });
+        // An empty partition has nothing committed (-1) and nothing to commit.
         const behind = ends.filter(
           (end) =>
-            Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1') <
-            Number(end.high),
+            Math.max(
+              0,
+              Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1'),
+            ) < Number(end.high),
         );
         return behind.length === 0 ? true : undefined;
       });
