@@ -4,28 +4,25 @@
  * else. Two tenants' users query each other's data every way we know of; any row of the other
  * tenant, or any answer from another database, fails the test.
  */
-import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { hashSecret } from '@aispm/auth';
 import { ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS } from '@aispm/contracts';
 import type { Envelope } from '@aispm/contracts';
 import {
+  CLICKHOUSE_USERS_DIR,
   cli,
   CLICKHOUSE_URL,
   eventually,
   exampleEnvelope,
   KAFKA_BROKERS,
   postToGateway,
-  REPO,
   startPipeline,
   uniqueSuffix,
   type Pipeline,
 } from '../support/platform';
 
 jest.setTimeout(240_000);
-
-const USERS_DIR = path.join(process.env.AISPM_DATA_DIR ?? path.join(REPO, '.data'), 'clickhouse/users.d');
 
 interface Tenant {
   /** A short name for ids. */
@@ -105,7 +102,7 @@ describe('dashboard users in ClickHouse', () => {
   }
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ CLICKHOUSE_USERS_DIR: USERS_DIR });
+    pipeline = await startPipeline({ CLICKHOUSE_CLICKHOUSE_USERS_DIR: CLICKHOUSE_USERS_DIR });
     tenants.push({
       slug: pipeline.tenant,
       label: 'a',

@@ -15,6 +15,7 @@ import { ClickHouse } from '@aispm/clickhouse';
 import type { Envelope } from '@aispm/contracts';
 import { newEventOf } from '../support/fixtures';
 import {
+  CLICKHOUSE_USERS_DIR,
   CLICKHOUSE_URL,
   clickhouse,
   eventually,
@@ -25,8 +26,6 @@ import {
 } from '../support/platform';
 
 jest.setTimeout(240_000);
-
-const USERS_DIR = path.join(process.env.AISPM_DATA_DIR ?? path.join(REPO, '.data'), 'clickhouse/users.d');
 
 type Who =
   | 'viewer'
@@ -79,7 +78,7 @@ let profileBefore: unknown;
 const ADMIN = '/enterprise/aispm/admin';
 
 beforeAll(async () => {
-  pipeline = await startPipeline({ CLICKHOUSE_USERS_DIR: USERS_DIR });
+  pipeline = await startPipeline({ CLICKHOUSE_CLICKHOUSE_USERS_DIR: CLICKHOUSE_USERS_DIR });
   const slug = `${pipeline.tenantPrefix}-other`;
   other = { slug, tenantRef: `tenant:${slug}`, signingSecret: '' };
   expect((await pipeline.admin('POST', '/tenants', { slug, tenant_ref: other.tenantRef })).status).toBe(201);

@@ -20,6 +20,11 @@ export const REPO = path.resolve(__dirname, '../..');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 export const SCHEMA_REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+/** The shared ClickHouse's users.d, where a suite's projector writes dashboard users. */
+export const CLICKHOUSE_USERS_DIR = path.join(
+  process.env.AISPM_DATA_DIR ?? path.join(REPO, '.data'),
+  'clickhouse/users.d',
+);
 
 export const SERVICES = ['ingest-gateway', 'redactor', 'normalizer', 'projector'] as const;
 export type ServiceName = (typeof SERVICES)[number];

@@ -141,3 +141,17 @@ export async function applyRetention(
     );
   }
 }
+
+/** Drops every row a deleted tenant has: its events partitions and its health evidence. */
+export async function dropTenantRows(
+  clickhouse: ClickHouse,
+  database: string,
+  tenant: string,
+): Promise<void> {
+  const partitions = await eventPartitions(clickhouse, database);
+  await applyRetention(clickhouse, database, {
+    dropPartitions: partitions.filter((partition) => partition.tenant === tenant),
+    deleteBefore: [],
+    trimEvidence: [{ tenant }],
+  });
+}

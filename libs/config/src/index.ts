@@ -176,6 +176,16 @@ export const CONFIG_KEYS = {
     String(24 * 3600 * 1000),
     'Default retention of raw topics (unredacted data).',
   ),
+  AISPM_TENANT_DELETION_RETRY_MS: key(
+    integer(100, 3_600_000),
+    '10000',
+    'How often a gateway retries the steps of tenant deletions that have not finished (a crash, Kafka or ClickHouse away).',
+  ),
+  AISPM_CRASH_AFTER_DELETION_STEP: key(
+    oneOf('', 'revoke_credentials', 'destroy_data_key', 'delete_topics', 'drop_rows'),
+    '',
+    'Fault tests only: the gateway kills itself (SIGKILL) right after this step of a tenant deletion. Empty in production.',
+  ),
   AISPM_MAX_BODY_BYTES: key(
     integer(1024, 512 * 1024 * 1024),
     String(5 * 1024 * 1024),

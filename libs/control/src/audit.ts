@@ -22,6 +22,11 @@ export function auditActor(principal: Principal): AuditRecord['actor'] {
   };
 }
 
+/** An actor that is no principal: the platform itself, e.g. a reconcile finishing a deletion. */
+export function systemActor(id: string): AuditRecord['actor'] {
+  return { kind: 'system', id, tenant: '' };
+}
+
 /** Appends audit records. */
 export class AuditTrail {
   constructor(
@@ -32,14 +37,14 @@ export class AuditTrail {
   /** Appends one record; resolves once Kafka has it (acks=all). */
   async append(
     action: string,
-    principal: Principal,
+    by: Principal | AuditRecord['actor'],
     tenant: string,
     detail: Record<string, unknown>,
   ): Promise<void> {
     const record: AuditRecord = {
       schema_version: 'aispm.audit_record.v1',
       action,
-      actor: auditActor(principal),
+      actor: 'id' in by ? by : auditActor(by),
       tenant,
       at_ms: Date.now(),
       detail,

@@ -5,4 +5,5 @@
 export * from './state';
 export * from './plane';
 export * from './audit';
+export * from './deletion';
 export * from './redaction';

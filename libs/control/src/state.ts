@@ -36,6 +36,20 @@ export type Principal =
   | { readonly kind: 'collector'; readonly collector: ControlCollector; readonly tenant: ControlTenant }
   | { readonly kind: 'reader'; readonly reader: ControlReader; readonly tenant: ControlTenant | undefined };
 
+/** What belongs to one incarnation of a tenant slug (DESIGN §18). */
+interface TenantBound {
+  readonly tenant: string;
+  readonly incarnation?: string;
+}
+
+/**
+ * Whether `entity` belongs to `tenant`'s incarnation. Records written before incarnations carry
+ * none, and match a tenant that has none: one created before them too.
+ */
+export function sameIncarnation(entity: TenantBound, tenant: ControlTenant): boolean {
+  return entity.tenant === tenant.slug && (entity.incarnation ?? '') === (tenant.incarnation ?? '');
+}
+
 /** The folded state of the control topic. */
 export class ControlState {
   readonly tenants = new Map<string, ControlTenant>();
@@ -76,11 +90,35 @@ export class ControlState {
     return [...this.tenants.values()].filter((tenant) => !tenant.deleted);
   }
 
+  /**
+   * The live tenant `entity` belongs to: undefined when the tenant is deleted or the slug now
+   * names a later incarnation, whose credentials, readers and data the entity must never reach.
+   */
+  tenantOf(entity: TenantBound): ControlTenant | undefined {
+    const tenant = this.tenant(entity.tenant);
+    return tenant && sameIncarnation(entity, tenant) ? tenant : undefined;
+  }
+
+  /** The collectors of a live tenant's current incarnation. */
+  collectorsOf(tenant: ControlTenant): ControlCollector[] {
+    return [...this.collectors.values()].filter((collector) => sameIncarnation(collector, tenant));
+  }
+
+  /** The readers of a live tenant's current incarnation. */
+  readersOf(tenant: ControlTenant): ControlReader[] {
+    return [...this.readers.values()].filter((reader) => sameIncarnation(reader, tenant));
+  }
+
+  /** Deleted tenants whose deletion reconcile has not finished. */
+  pendingDeletions(): ControlTenant[] {
+    return [...this.tenants.values()].filter((tenant) => tenant.deleted && !tenant.purged);
+  }
+
   /** The live collector bound to a client certificate fingerprint (mTLS), if any. */
   collectorByCertificate(sha256: string): { collector: ControlCollector; tenant: ControlTenant } | undefined {
     for (const collector of this.collectors.values()) {
       if (collector.cert_sha256 !== sha256 || collector.revoked) continue;
-      const tenant = this.tenant(collector.tenant);
+      const tenant = this.tenantOf(collector);
       if (tenant) return { collector, tenant };
     }
     return undefined;
@@ -89,7 +127,7 @@ export class ControlState {
   /** Live collectors bound to workload identity (OIDC claims), for token authentication. */
   workloadCollectors(): { collector: ControlCollector; tenant: ControlTenant }[] {
     return [...this.collectors.values()].flatMap((collector) => {
-      const tenant = this.tenant(collector.tenant);
+      const tenant = this.tenantOf(collector);
       return collector.oidc_claims && !collector.revoked && tenant ? [{ collector, tenant }] : [];
     });
   }
@@ -106,13 +144,13 @@ export class ControlState {
     const [type, id] = [owner.slice(0, owner.indexOf(':')), owner.slice(owner.indexOf(':') + 1)];
     if (type === 'collector') {
       const collector = this.collectors.get(id);
-      const tenant = collector && this.tenant(collector.tenant);
+      const tenant = collector && this.tenantOf(collector);
       return collector && !collector.revoked && tenant ? { kind: 'collector', collector, tenant } : undefined;
     }
     const reader = this.readers.get(id);
     if (!reader || reader.revoked) return undefined;
     if (reader.tenant === OPERATOR_TENANT) return { kind: 'reader', reader, tenant: undefined };
-    const tenant = this.tenant(reader.tenant);
+    const tenant = this.tenantOf(reader);
     return tenant ? { kind: 'reader', reader, tenant } : undefined;
   }
 

@@ -37,6 +37,7 @@ export interface GatewayDeps
   readonly probes: Probes;
   readonly control: ControlPlane;
   readonly audit: AuditTrail;
+  readonly deletions: AdminDeps['deletions'];
   readonly kafkaAdmin: Admin;
   readonly topics: AdminDeps['topics'];
   readonly bodyLimit: number;

@@ -1,6 +1,6 @@
 import { clickHouseFromConfig, identifier, literal, sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
-import { AuditTrail, ControlPlane } from '@aispm/control';
+import { AuditTrail, ControlPlane, TenantDeletions } from '@aispm/control';
 import { OidcVerifier, ReplayCache } from '@aispm/auth';
 import { HealthFollower } from '@aispm/health';
 import { createKafka, HealthReporter, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
@@ -12,6 +12,7 @@ import { buildGateway, type GatewayDeps } from './app';
 import { loadEnv } from './env';
 import { IdempotencyIndex } from './idempotency';
 import { KafkaProbe } from './kafka-probe';
+import { crashAfterStep, deletionEffects } from './tenant-deletion';
 
 runMain(async () => {
   const config = loadEnv();
@@ -73,11 +74,25 @@ runMain(async () => {
   // Metrics carry tenant labels, so they are served on the ops port only, not the public one.
   const ops = buildOpsServer(metrics, probes);
   await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
+  const audit = new AuditTrail(producer, codec);
+  const deletions = new TenantDeletions(
+    control,
+    audit,
+    deletionEffects(kafkaAdmin, kms, clickhouse, config.CLICKHOUSE_DATABASE),
+    logger,
+    {
+      instance: config.AISPM_INSTANCE_ID,
+      intervalMs: config.AISPM_TENANT_DELETION_RETRY_MS,
+      afterStep: crashAfterStep(config.AISPM_CRASH_AFTER_DELETION_STEP),
+    },
+  );
+  deletions.start();
   const gatewayDeps: GatewayDeps = {
     logger,
     metrics,
     control,
-    audit: new AuditTrail(producer, codec),
+    audit,
+    deletions,
     kafkaAdmin,
     health,
     groupPrefix: config.AISPM_GROUP_PREFIX,
@@ -145,6 +160,7 @@ runMain(async () => {
     kafkaProbe.stop();
     // Stop intake first (in-flight requests finish and get their answer), then flush the producer.
     await Promise.all([app.close(), mtls?.close()]);
+    await deletions.stop();
     await producer.disconnect();
     await reporter.stop();
     await Promise.all([kafkaAdmin.disconnect(), control.stop(), health.stop(), clickhouse.close()]);

@@ -83,7 +83,7 @@ export class DashboardAccess {
     const state = this.control.state;
     return [...state.readers.values()]
       .filter((reader) => reader.clickhouse_user && this.serves(reader.tenant))
-      .map((reader) => ({ reader, live: !reader.revoked && state.tenant(reader.tenant) !== undefined }));
+      .map((reader) => ({ reader, live: !reader.revoked && state.tenantOf(reader) !== undefined }));
   }
 
   private async reconcile(): Promise<void> {

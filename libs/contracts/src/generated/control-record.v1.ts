@@ -11,6 +11,10 @@ export interface ControlRecord {
 export interface Tenant {
   type: 'tenant';
   slug: string;
+  /**
+   * Minted when the tenant is created (DESIGN §18): collectors, readers, dashboard users, the data key and the topics belong to it, and a re-created slug gets a new one that inherits nothing. Absent on tenants created before incarnations.
+   */
+  incarnation?: string;
   tenant_ref: string;
   retention_days: number;
   raw_retention_hours: number;
@@ -19,6 +23,10 @@ export interface Tenant {
    */
   max_event_age_days?: number;
   deleted: boolean;
+  /**
+   * With deleted: every step of the deletion reconcile is done (credentials revoked, data key destroyed, topics deleted, rows dropped). The slug may be created again only then.
+   */
+  purged?: boolean;
   redaction?: TenantRedaction;
 }
 /**
@@ -56,6 +64,10 @@ export interface Collector {
   type: 'collector';
   collector_id: string;
   tenant: string;
+  /**
+   * The incarnation of the tenant slug this belongs to (DESIGN §18): minted when the tenant is created; a re-created slug has a new one and inherits nothing of the old. Absent on records written before incarnations, which belong to a tenant that has none.
+   */
+  incarnation?: string;
   key_sha256: string;
   /**
    * The signing secret sealed under the KMS.
@@ -96,6 +108,10 @@ export interface Reader {
    * A tenant slug, or * for a platform operator.
    */
   tenant: string;
+  /**
+   * The incarnation of the tenant slug this belongs to (DESIGN §18): minted when the tenant is created; a re-created slug has a new one and inherits nothing of the old. Absent on records written before incarnations, which belong to a tenant that has none.
+   */
+  incarnation?: string;
   role: 'viewer' | 'auditor' | 'admin';
   key_sha256: string;
   /**

@@ -12,7 +12,7 @@ import type { Admin } from 'kafkajs';
 import { generateSecret, hashSecret } from '@aispm/auth';
 import { tenantDatabase } from '@aispm/clickhouse';
 import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
-import { OPERATOR_TENANT, type AuditTrail, type ControlPlane } from '@aispm/control';
+import { OPERATOR_TENANT, type AuditTrail, type ControlPlane, type TenantDeletions } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import {
   ensureTopics,
@@ -27,6 +27,7 @@ import { authenticate, isOperator, requireOperator, requireRole } from '../acces
 export interface AdminDeps {
   readonly control: ControlPlane;
   readonly audit: AuditTrail;
+  readonly deletions: TenantDeletions;
   readonly kafkaAdmin: Admin;
   readonly kms: Kms;
   readonly rawEncryptor: RawEncryptor;
@@ -70,6 +71,11 @@ function newId(prefix: string): string {
   return `${prefix}_${randomBytes(8).toString('hex')}`;
 }
 
+/** The incarnation a tenant's entities are bound to, for their records. */
+function incarnationOf(tenant: ControlTenant): { incarnation?: string } {
+  return tenant.incarnation ? { incarnation: tenant.incarnation } : {};
+}
+
 export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
   const { control } = deps;
   const state = control.state;
@@ -89,16 +95,14 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       raw_retention_hours: tenant.raw_retention_hours,
       max_event_age_days: tenant.max_event_age_days ?? null,
       legal_hold: hold?.active ? { reason: hold.reason } : null,
-      collectors: [...state.collectors.values()]
-        .filter((c) => c.tenant === tenant.slug)
-        .map((c) => ({
-          collector_id: c.collector_id,
-          revoked: c.revoked,
-          require_signature: c.require_signature,
-          expected_interval_s: c.expected_interval_s ?? null,
-        })),
-      readers: [...state.readers.values()]
-        .filter((r) => r.tenant === tenant.slug)
+      collectors: state.collectorsOf(tenant).map((c) => ({
+        collector_id: c.collector_id,
+        revoked: c.revoked,
+        require_signature: c.require_signature,
+        expected_interval_s: c.expected_interval_s ?? null,
+      })),
+      readers: state
+        .readersOf(tenant)
         .map((r) => ({ reader_id: r.reader_id, role: r.role, revoked: r.revoked })),
     };
   }
@@ -125,7 +129,9 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
   }
 
   function existingCollector(principal: ReturnType<typeof authenticate>, id: string): ControlCollector {
-    const collector = state.collectors.get(id);
+    const found = state.collectors.get(id);
+    // A collector of a deleted tenant, or of an earlier incarnation of its slug, is gone.
+    const collector = found && state.tenantOf(found) ? found : undefined;
     if (!collector) {
       if (!isOperator(principal)) throw new AppError('GW_FORBIDDEN', `No access to collector ${id}`);
       throw new AppError('GW_NOT_FOUND', `No collector ${id}`);
@@ -171,12 +177,19 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         requireOperator(principal);
         const { slug, tenant_ref, retention_days, raw_retention_hours, max_event_age_days } = request.body;
         if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
+        if (state.tenants.get(slug)?.deleted && !state.tenants.get(slug)?.purged) {
+          throw new AppError(
+            'GW_CONFLICT',
+            `The previous tenant ${slug} is still being deleted; retry once \`aispm tenant delete ${slug}\` answers that it is done`,
+          );
+        }
         if (state.liveTenants().some((t) => t.tenant_ref === tenant_ref)) {
           throw new AppError('GW_CONFLICT', `Another tenant already has tenant_ref ${tenant_ref}`);
         }
         const tenant: ControlTenant = {
           type: 'tenant',
           slug,
+          incarnation: newId('inc'),
           tenant_ref,
           retention_days,
           raw_retention_hours,
@@ -226,26 +239,37 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       return describeTenant(liveTenant(request.params.slug));
     });
 
-    app.delete<{ Params: { slug: string } }>('/tenants/:slug', async (request) => {
+    app.delete<{ Params: { slug: string } }>('/tenants/:slug', async (request, reply) => {
       const principal = authenticate(state, request);
       requireOperator(principal);
-      const tenant = liveTenant(request.params.slug);
-      if (state.onLegalHold(tenant.slug)) {
-        throw new AppError('GW_CONFLICT', `Tenant ${tenant.slug} is on legal hold; clear the hold first`);
+      const slug = request.params.slug;
+      const recorded = state.tenants.get(slug);
+      // A deletion still reconciling is answered like a first one, and pushed on.
+      if (!recorded?.deleted || recorded.purged) {
+        const tenant = liveTenant(slug);
+        if (state.onLegalHold(tenant.slug)) {
+          throw new AppError('GW_CONFLICT', `Tenant ${tenant.slug} is on legal hold; clear the hold first`);
+        }
+        // The desired state first: from here on every key of the tenant is refused, and every
+        // instance holding the control plane carries the deletion through (TenantDeletions).
+        await control.publish({ ...tenant, deleted: true });
+        await deps.audit.append('tenant.delete', principal, tenant.slug, {
+          incarnation: tenant.incarnation ?? null,
+        });
+        request.log.warn({ tenant: tenant.slug }, 'tenant deletion requested');
       }
-      await control.publish({ ...tenant, deleted: true });
-      // Deleting the topics destroys the raw log with them; the projector drops the tenant's
-      // ClickHouse partitions when it applies the deletion.
-      await deps.kafkaAdmin.deleteTopics({
-        topics: tenantTopicConfigs(tenant.slug, tenantPolicy(tenant, false, deps.topics)).map((t) => t.topic),
-      });
-      // Crypto-shredding: without the tenant's KEK no copy of its raw log (a replica, a backup,
-      // a segment not yet removed) can be decrypted, whatever happens to the topic.
-      deps.rawEncryptor.forget(tenant.slug);
-      await deps.kms.destroyTenantKey(tenant.slug);
-      await deps.audit.append('tenant.delete', principal, tenant.slug, { raw_key_destroyed: true });
-      request.log.warn({ tenant: tenant.slug }, 'tenant deleted');
-      return { slug: tenant.slug, deleted: true, raw_key_destroyed: true };
+      try {
+        await deps.deletions.purge(slug);
+      } catch (error) {
+        request.log.error({ err: error, tenant: slug }, 'tenant deletion not finished; it is retried');
+        return reply.code(202).send({
+          slug,
+          deleted: true,
+          raw_key_destroyed: false,
+          pending: `${(error as Error).message}; the gateway retries until it is done`,
+        });
+      }
+      return { slug, deleted: true, raw_key_destroyed: true };
     });
 
     app.post<{
@@ -292,11 +316,11 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         const body = request.body;
         const principal = authenticate(state, request);
         requireRole(principal, 'admin', body.tenant);
-        liveTenant(body.tenant);
         const issued = await issueCollectorSecrets({
           type: 'collector',
           collector_id: newId('col'),
           tenant: body.tenant,
+          ...incarnationOf(liveTenant(body.tenant)),
           require_signature: body.require_signature,
           scopes: {
             connector_types: body.connector_types,
@@ -366,15 +390,13 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         const principal = authenticate(state, request);
         const { tenant, role } = request.body;
         if (tenant === OPERATOR_TENANT) requireOperator(principal);
-        else {
-          requireRole(principal, 'admin', tenant);
-          liveTenant(tenant);
-        }
+        else requireRole(principal, 'admin', tenant);
         const apiKey = generateSecret('aispm_rk');
         const reader: ControlReader = {
           type: 'reader',
           reader_id: newId('rdr'),
           tenant,
+          ...(tenant === OPERATOR_TENANT ? {} : incarnationOf(liveTenant(tenant))),
           role,
           key_sha256: hashSecret(apiKey),
           revoked: false,
@@ -405,7 +427,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
 
     app.post<{ Params: { id: string } }>('/readers/:id/revoke', async (request) => {
       const principal = authenticate(state, request);
-      const reader = state.readers.get(request.params.id);
+      const found = state.readers.get(request.params.id);
+      const reader = found && (found.tenant === OPERATOR_TENANT || state.tenantOf(found)) ? found : undefined;
       if (!reader)
         throw new AppError(
           isOperator(principal) ? 'GW_NOT_FOUND' : 'GW_FORBIDDEN',

@@ -142,7 +142,7 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
       '/enterprise/aispm/webhooks/github/:collector_id',
       async (request, reply) => {
         const collector = deps.control.collectors.get(request.params.collector_id);
-        const tenant = collector && !collector.revoked ? deps.control.tenant(collector.tenant) : undefined;
+        const tenant = collector && !collector.revoked ? deps.control.tenantOf(collector) : undefined;
         if (!collector || !tenant || !collector.sealed_signing_secret)
           throw new AppError('GW_UNAUTHENTICATED', 'No live collector with a signing secret has that id');
         const secret = await signingSecret(collector.collector_id, collector.sealed_signing_secret);

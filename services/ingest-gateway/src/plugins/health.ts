@@ -97,7 +97,7 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
           dlqDepth,
           state: deps.health.state,
           reportMaxAgeMs: 3 * deps.healthIntervalMs,
-          collectors: [...deps.control.collectors.values()].filter((c) => c.tenant === slug),
+          collectors: deps.control.collectorsOf(tenant),
           seenHere: (id) => seen.get(id),
           knownSinceMs: deps.health.startedMs - deps.health.state.windowMs,
           lastCaughtUpMs: lastCaughtUp.get(slug),

@@ -1,0 +1,36 @@
+/**
+ * What a tenant deletion does outside the control topic, wired for the gateway (the reconcile
+ * itself is `TenantDeletions` in @aispm/control). Each effect is safe to run again: a topic
+ * already gone is not listed, a key already destroyed is a no-op, rows already dropped are absent.
+ */
+import type { Admin } from 'kafkajs';
+import { dropTenantRows, type ClickHouse } from '@aispm/clickhouse';
+import { parseTenantTopic } from '@aispm/contracts';
+import type { DeletionEffects, DeletionStep } from '@aispm/control';
+import type { Kms } from '@aispm/kms';
+
+export function deletionEffects(
+  kafkaAdmin: Admin,
+  kms: Kms,
+  clickhouse: ClickHouse,
+  database: string,
+): DeletionEffects {
+  return {
+    destroyDataKey: (slug) => kms.destroyTenantKey(slug),
+    async deleteTopics(slug) {
+      const topics = (await kafkaAdmin.listTopics()).filter(
+        (topic) => parseTenantTopic(topic)?.tenant === slug,
+      );
+      if (topics.length > 0) await kafkaAdmin.deleteTopics({ topics });
+    },
+    dropRows: (slug) => dropTenantRows(clickhouse, database, slug),
+  };
+}
+
+/** The fault tests' crash point: SIGKILL right after `crashAfter`, as a machine that dies would. */
+export function crashAfterStep(crashAfter: DeletionStep | ''): ((step: DeletionStep) => void) | undefined {
+  if (crashAfter === '') return undefined;
+  return (step) => {
+    if (step === crashAfter) process.kill(process.pid, 'SIGKILL');
+  };
+}
