@@ -9,17 +9,70 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type { Logger } from 'pino';
 
+/** Query parameters whose values are credentials, whatever route they were sent to. */
+const CREDENTIAL_PARAMETER = /key|token|secret|passw|signature|auth|cookie/i;
+
+/**
+ * `url` with the value of every query parameter that may hold a credential replaced by
+ * `[redacted]`. A client that sends its key as `?api_key=` is refused, and its key must not be
+ * kept in the log that records the refusal.
+ */
+export function redactUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at === -1) return url;
+  const query = url
+    .slice(at + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq === -1 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // A malformed name is judged as it is.
+      }
+      return eq !== -1 && CREDENTIAL_PARAMETER.test(decoded) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, at)}?${query.join('&')}`;
+}
+
+interface LoggedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly host?: string;
+  readonly ip?: string;
+  readonly socket?: { readonly remotePort?: number };
+}
+
 /**
  * A structured JSON logger for `service`; records carry `service` and `instance`. Services log
- * to stdout; a command-line tool passes `stderr`, keeping stdout for its output.
+ * to stdout; a command-line tool passes `stderr`, keeping stdout for its output (tests, a stream
+ * of their own). Fastify logs requests through its `req` serializer, which this one replaces to
+ * keep credentials out.
  */
 export function createLogger(
   service: string,
   instance: string,
   level: string,
-  stream: 'stdout' | 'stderr' = 'stdout',
+  stream: 'stdout' | 'stderr' | NodeJS.WritableStream = 'stdout',
 ): Logger {
-  return pino({ level, base: { service, instance } }, pino.destination(stream === 'stdout' ? 1 : 2));
+  return pino(
+    {
+      level,
+      base: { service, instance },
+      serializers: {
+        req: (req: LoggedRequest) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
+    },
+    typeof stream === 'string' ? pino.destination(stream === 'stdout' ? 1 : 2) : stream,
+  );
 }
 
 /** Readiness and liveness probes a service reports. */
