@@ -10,6 +10,8 @@
 # server that already runs. `stop` is idempotent. `status` prints one line per
 # server and exits non-zero if any is down. Defaults live in env.sh.
 set -euo pipefail
+# Data, logs and keys this script's servers and services write are readable by their owner only.
+umask 077
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh

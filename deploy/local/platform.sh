@@ -8,6 +8,8 @@
 # `up` is idempotent (what runs is left alone) and prints the endpoints;
 # `down` stops everything it started, by pid, services first.
 set -euo pipefail
+# Data, logs and keys this script's servers and services write are readable by their owner only.
+umask 077
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh

@@ -5,7 +5,7 @@
  * runs a classic consumer group and a transactional produce that sends offsets on this broker.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { StageCodec } from '@aispm/kafka';
@@ -31,6 +31,12 @@ const kafka = new Kafka({
 function infra(...args: string[]): string {
   return execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), ...args], { encoding: 'utf8' });
 }
+
+describe('the data dir', () => {
+  it('is readable by its owner only: it holds keys, logs and the servers’ data', () => {
+    expect((statSync(dataDir).mode & 0o777).toString(8)).toBe('700');
+  });
+});
 
 describe('Kafka', () => {
   it('is the KRaft cluster our scripts formatted', async () => {

@@ -36,17 +36,22 @@ mark_logs() {
   done
 }
 
+# Data, logs and keys are the platform's alone (DESIGN §18): what the servers and services write
+# is created owner-only (umask, set in env.sh), and the data dir closes whatever an older run
+# left readable to others.
 ensure_dirs() {
   mkdir -p "$AISPM_DATA_DIR" "$AISPM_LOG_DIR" "$AISPM_RUN_DIR" "$AISPM_CACHE_DIR"
+  chmod 700 "$AISPM_DATA_DIR"
 }
 
 # --- Installing ------------------------------------------------------------
 
+# System packages install with the usual umask, not the owner-only one the platform's files get.
 as_root() {
   if [[ $EUID -eq 0 ]]; then
-    "$@"
+    (umask 022 && "$@")
   elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
+    (umask 022 && sudo "$@")
   else
     die "root is needed to run: $*"
   fi
