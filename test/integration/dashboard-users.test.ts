@@ -102,7 +102,7 @@ describe('dashboard users in ClickHouse', () => {
   }
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ CLICKHOUSE_CLICKHOUSE_USERS_DIR: CLICKHOUSE_USERS_DIR });
+    pipeline = await startPipeline({ CLICKHOUSE_USERS_DIR });
     tenants.push({
       slug: pipeline.tenant,
       label: 'a',

@@ -78,7 +78,7 @@ let profileBefore: unknown;
 const ADMIN = '/enterprise/aispm/admin';
 
 beforeAll(async () => {
-  pipeline = await startPipeline({ CLICKHOUSE_CLICKHOUSE_USERS_DIR: CLICKHOUSE_USERS_DIR });
+  pipeline = await startPipeline({ CLICKHOUSE_USERS_DIR });
   const slug = `${pipeline.tenantPrefix}-other`;
   other = { slug, tenantRef: `tenant:${slug}`, signingSecret: '' };
   expect((await pipeline.admin('POST', '/tenants', { slug, tenant_ref: other.tenantRef })).status).toBe(201);
