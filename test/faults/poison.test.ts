@@ -3,21 +3,32 @@
  * partition moves on. Each stage's input topic gets the same poison: bytes that are not in the
  * wire format, a schema id the registry does not know, and a well-formed message of another
  * schema (which, decoded as input, would make the stage's core throw). An event sent after them
- * must still be projected.
+ * must still be projected. The shared topics (control, audit, health) get the same poison, on a
+ * Kafka of the suite's own: it goes to `aispm.dlq`, and every service stays ready and working.
  */
 import { randomBytes } from 'node:crypto';
-import { SCHEMA_NAMES, tenantTopic, TOPIC_SCHEMAS, type DlqRecord, type TenantStage } from '@aispm/contracts';
+import {
+  SCHEMA_NAMES,
+  SHARED_TOPICS,
+  tenantTopic,
+  TOPIC_SCHEMAS,
+  type DlqRecord,
+  type TenantStage,
+} from '@aispm/contracts';
 import { StageCodec } from '@aispm/kafka';
 import { LocalKms, RawEncryptor } from '@aispm/kms';
 import { Kafka, logLevel } from 'kafkajs';
 import {
+  cli,
   eventually,
   KAFKA_BROKERS,
   postToGateway,
   SCHEMA_REGISTRY_URL,
+  SERVICES,
   startPipeline,
   type Pipeline,
 } from '../support/platform';
+import { PrivateInfra } from '../support/private-infra';
 import { projectedIds, streamEnvelope } from './support/load';
 import { Proof } from './support/proof';
 
@@ -148,14 +159,19 @@ function parseTopicStage(topic: string): string {
   return topic.split('.').pop()!;
 }
 
-/** Reads `count` records from the tenant's DLQ, decoded. */
-async function readDlq(tenant: string, count: number): Promise<DlqRecord[]> {
+/** Reads `count` records from a DLQ topic (the tenant's by default), decoded. */
+async function readDlq(
+  tenant: string,
+  count: number,
+  topic = tenantTopic(tenant, 'dlq'),
+  from = kafka,
+): Promise<DlqRecord[]> {
   const codec = new StageCodec(SCHEMA_REGISTRY_URL);
-  const consumer = kafka.consumer({ groupId: `poison-reader-${randomBytes(4).toString('hex')}` });
+  const consumer = from.consumer({ groupId: `poison-reader-${randomBytes(4).toString('hex')}` });
   const records: DlqRecord[] = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [tenantTopic(tenant, 'dlq')], fromBeginning: true });
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
         records.push(await codec.decode<DlqRecord>(message.value));
@@ -171,3 +187,99 @@ async function readDlq(tenant: string, count: number): Promise<DlqRecord[]> {
     await consumer.disconnect();
   }
 }
+
+describe('poison on the shared topics', () => {
+  let infra: PrivateInfra;
+  let shared: Pipeline;
+  let sharedKafka: Kafka;
+
+  beforeAll(async () => {
+    infra = await PrivateInfra.start(['kafka']);
+    sharedKafka = new Kafka({
+      clientId: 'shared-poison-test',
+      brokers: infra.kafkaBrokers.split(','),
+      logLevel: logLevel.NOTHING,
+    });
+    shared = await startPipeline({ KAFKA_BROKERS: infra.kafkaBrokers, AISPM_HEALTH_INTERVAL_MS: '1000' });
+  });
+
+  afterAll(async () => {
+    await shared?.stop();
+    await infra?.destroy();
+  });
+
+  async function allReady(): Promise<boolean> {
+    const answers = await Promise.all(
+      SERVICES.map(async (service) => {
+        const response = await fetch(`${shared.opsUrls.get(service)}/readyz`).catch(() => undefined);
+        return response?.ok === true;
+      }),
+    );
+    return answers.every(Boolean);
+  }
+
+  it('dead-letters it to aispm.dlq, and every service stays ready and goes on working', async () => {
+    const codec = new StageCodec(SCHEMA_REGISTRY_URL);
+    await codec.register(SCHEMA_NAMES);
+    const kinds = await poisons(codec);
+    const producer = sharedKafka.producer();
+    await producer.connect();
+    const poisoned: string[] = [];
+    const faults = [];
+    for (const topic of [SHARED_TOPICS.control, SHARED_TOPICS.audit, SHARED_TOPICS.health]) {
+      for (const kind of kinds) {
+        faults.push(proof.injected(`poison (${kind.name}) on ${topic}`));
+        const [written] = await producer.send({
+          topic,
+          messages: [{ key: shared.tenant, value: kind.value }],
+          acks: -1,
+        });
+        poisoned.push(`${topic}@${written!.baseOffset}`);
+      }
+    }
+    await producer.disconnect();
+
+    // The control plane still works: a tenant created after the poison takes events.
+    const slug = `${shared.tenantPrefix}-after`;
+    const created = await shared.admin('POST', '/tenants', { slug, tenant_ref: `tenant:${slug}` });
+    expect(created.status).toBe(201);
+    const after = `evt_after_shared_poison_${randomBytes(4).toString('hex')}`;
+    const answer = await postToGateway(
+      shared.gatewayUrl,
+      '/enterprise/aispm/events',
+      shared.apiKey,
+      streamEnvelope(shared, after),
+      { secret: shared.signingSecret },
+    );
+    expect(answer.status).toBe(202);
+    await eventually(
+      'the event sent after the poison to be projected',
+      async () => ((await projectedIds(shared)).has(after) ? true : undefined),
+      120_000,
+    );
+    expect(await allReady()).toBe(true);
+
+    // Every poison is in aispm.dlq: control poison once per service (each control reader reports
+    // what it found), audit and health poison once, from the projector.
+    const expected = kinds.length * (SERVICES.length + 2);
+    const letters = await readDlq('', expected, SHARED_TOPICS.deadLetters, sharedKafka);
+    const found = new Set(letters.map((l) => `${l.source.topic}@${l.source.offset}`));
+    expect(poisoned.filter((p) => !found.has(p))).toEqual([]);
+    for (const letter of letters) {
+      expect(letter.code).toBe('KAFKA_DECODE_FAILED');
+      expect(letter.message.length).toBeGreaterThan(0);
+    }
+
+    // The audit chain holds across the poison's positions, which it records as dead-lettered links.
+    const lastAuditPoison = Math.max(
+      ...poisoned.filter((p) => p.startsWith(SHARED_TOPICS.audit)).map((p) => Number(p.split('@')[1])),
+    );
+    const verdict = await eventually('the audit chain past the poison', async () => {
+      const result = cli(['audit', 'verify', '--database', shared.database], shared.env);
+      return Number(result.to) > lastAuditPoison ? result : undefined;
+    });
+    expect(verdict.holds).toBe(true);
+    expect(await allReady()).toBe(true);
+    proof.survived(...faults);
+  });
+});

@@ -14,6 +14,8 @@ export const SHARED_TOPICS = {
   control: 'aispm.control',
   health: 'aispm.health',
   audit: 'aispm.audit',
+  /** Dead letters of the shared topics' readers: records they could not decode. */
+  deadLetters: 'aispm.dlq',
 } as const;
 export type SharedTopic = keyof typeof SHARED_TOPICS;
 
@@ -27,6 +29,7 @@ export const TOPIC_SCHEMAS: Readonly<Record<TenantStage | SharedTopic, SchemaNam
   control: 'control-record.v1',
   health: 'health-evidence.v1',
   audit: 'audit-record.v1',
+  deadLetters: 'dlq-record.v1',
 };
 
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;

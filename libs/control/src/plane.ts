@@ -12,6 +12,7 @@ import {
   ensureTopics,
   FollowedReader,
   PARTITIONER,
+  SharedDeadLetters,
   sharedTopicConfigs,
   subscribeWhenReady,
   whileTopicsSettle,
@@ -40,6 +41,7 @@ export class ControlPlane {
   readonly state = new ControlState();
   private readonly reader: FollowedReader;
   private readonly producer: Producer;
+  private readonly deadLetters: SharedDeadLetters;
   private appliedOffset = -1n;
   private startEndOffset = 0n;
   private readonly listeners = new Set<(data: ControlData) => void>();
@@ -61,6 +63,7 @@ export class ControlPlane {
     // While its reader is lost, the instance no longer follows revocations: it is not caught up,
     // so it reports unready and traffic moves to instances that are, until the reader has read
     // the topic again from the start.
+    this.deadLetters = new SharedDeadLetters(kafka, codec, logger, `${settings.service} control reader`);
     this.reader = new FollowedReader(consumer, {
       name: 'control topic reader',
       logger,
@@ -104,9 +107,16 @@ export class ControlPlane {
     await subscribeWhenReady(consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ message }) => {
-        if (message.value) {
-          const record = await this.codec.decode<ControlRecord>(message.value);
+      eachMessage: async ({ partition, message }) => {
+        const record = message.value
+          ? await this.deadLetters.decodeOr<ControlRecord>(
+              SHARED_TOPICS.control,
+              partition,
+              message,
+              TOPIC_SCHEMAS.control,
+            )
+          : undefined;
+        if (record) {
           this.state.apply(record);
           for (const listener of this.listeners) listener(record.data);
         }
@@ -137,7 +147,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     await this.reader.stop();
-    await this.producer.disconnect();
+    await Promise.all([this.producer.disconnect(), this.deadLetters.stop()]);
   }
 
   /**

@@ -6,8 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { identifier, type ClickHouse } from '@aispm/clickhouse';
-import { SHARED_TOPICS, type HealthEvidence } from '@aispm/contracts';
-import { FollowedReader, subscribeWhenReady, whileTopicsSettle, type StageCodec } from '@aispm/kafka';
+import { SHARED_TOPICS, TOPIC_SCHEMAS, type HealthEvidence } from '@aispm/contracts';
+import {
+  FollowedReader,
+  SharedDeadLetters,
+  subscribeWhenReady,
+  whileTopicsSettle,
+  type StageCodec,
+} from '@aispm/kafka';
 import type { Logger, Metrics } from '@aispm/observability';
 import { HealthState } from './state';
 
@@ -78,8 +84,13 @@ export class HealthFollower {
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
+        // The projector's evidence sink dead-letters what does not decode; every follower only
+        // steps over it.
         try {
-          this.state.apply(await this.codec.decode<HealthEvidence>(message.value), Date.now());
+          this.state.apply(
+            await this.codec.decode<HealthEvidence>(message.value, TOPIC_SCHEMAS.health),
+            Date.now(),
+          );
         } catch (error) {
           this.logger.warn({ err: error, offset: message.offset }, 'health record skipped');
         }
@@ -104,17 +115,19 @@ export class HealthFollower {
 /**
  * Writes the evidence of the tenants a projector serves into `<database>.health_evidence`,
  * committing offsets only after the insert; a redelivered record rewrites the same rows, which
- * the ReplacingMergeTree collapses. Records of other tenants are skipped by key, undecoded.
+ * the ReplacingMergeTree collapses. Records of other tenants are skipped by key, undecoded; a
+ * record that does not decode goes to `aispm.dlq`.
  */
 export class HealthEvidenceSink {
   private readonly consumer: Consumer;
   private readonly reader: FollowedReader;
   private readonly table: string;
   private readonly tenantPattern: RegExp;
+  private readonly deadLetters: SharedDeadLetters;
 
   constructor(
     kafka: Kafka,
-    private readonly codec: StageCodec,
+    codec: StageCodec,
     private readonly clickhouse: ClickHouse,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
@@ -125,6 +138,7 @@ export class HealthEvidenceSink {
       groupId: `${settings.groupPrefix}-health-evidence`,
       allowAutoTopicCreation: false,
     });
+    this.deadLetters = new SharedDeadLetters(kafka, codec, logger, 'projector health evidence sink');
     this.reader = new FollowedReader(this.consumer, {
       name: 'health evidence sink',
       logger,
@@ -139,6 +153,7 @@ export class HealthEvidenceSink {
 
   async stop(): Promise<void> {
     await this.reader.stop();
+    await this.deadLetters.stop();
   }
 
   /** Resumes where the sink committed, after a start or a crash. */
@@ -153,7 +168,13 @@ export class HealthEvidenceSink {
         for (const message of batch.messages) {
           const tenant = message.key?.toString() ?? '';
           if (!this.tenantPattern.test(tenant)) continue;
-          rows.push(...evidenceRows(await this.codec.decode<HealthEvidence>(message.value), insertedMs));
+          const evidence = await this.deadLetters.decodeOr<HealthEvidence>(
+            batch.topic,
+            batch.partition,
+            message,
+            TOPIC_SCHEMAS.health,
+          );
+          if (evidence) rows.push(...evidenceRows(evidence, insertedMs));
         }
         try {
           await this.clickhouse.insert(this.table, rows);

@@ -128,6 +128,12 @@ export function sharedTopicConfigs(policy: TopicPolicy): ITopicConfig[] {
       replicationFactor: policy.replicationFactor,
       configEntries: [{ name: 'retention.ms', value: '-1' }],
     },
+    {
+      // Poison found on the topics above, kept like a tenant's dead letters (the broker default).
+      topic: SHARED_TOPICS.deadLetters,
+      numPartitions: 1,
+      replicationFactor: policy.replicationFactor,
+    },
   ];
 }
 

@@ -12,4 +12,5 @@ export * from './health';
 export * from './range';
 export * from './cursor';
 export * from './follow';
+export * from './dead-letters';
 export { isUnknownTopic } from './kafkajs-errors';

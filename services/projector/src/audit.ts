@@ -2,18 +2,22 @@
  * Chains the audit trail into ClickHouse: reads `aispm.audit` (one partition, so one order) and
  * writes each record with prev_hash and record_hash. The chain resumes from the last stored link,
  * and offsets are committed only after the insert, so a restart rewrites, never skips, a link.
+ * A record that cannot be decoded is dead-lettered to `aispm.dlq` and takes its position in the
+ * chain as an `audit.dead_lettered` link, so the chain stays unbroken and says where it was.
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
-import { SHARED_TOPICS, type AuditRecord } from '@aispm/contracts';
+import { SHARED_TOPICS, TOPIC_SCHEMAS, type AuditRecord } from '@aispm/contracts';
+import { systemActor } from '@aispm/control';
 import { chainHash, canonicalJson, GENESIS_HASH } from '@aispm/integrity';
-import { FollowedReader, subscribeWhenReady, type StageCodec } from '@aispm/kafka';
+import { FollowedReader, SharedDeadLetters, subscribeWhenReady, type StageCodec } from '@aispm/kafka';
 import type { Logger } from '@aispm/observability';
 
 export class AuditChainWriter {
   private readonly consumer: Consumer;
   private readonly reader: FollowedReader;
   private readonly table: string;
+  private readonly deadLetters: SharedDeadLetters;
 
   constructor(
     kafka: Kafka,
@@ -24,6 +28,7 @@ export class AuditChainWriter {
     private readonly logger: Logger,
   ) {
     this.consumer = kafka.consumer({ groupId: `${groupPrefix}-audit-chain`, allowAutoTopicCreation: false });
+    this.deadLetters = new SharedDeadLetters(kafka, codec, logger, 'projector audit chain writer');
     this.reader = new FollowedReader(this.consumer, {
       name: 'audit chain writer',
       logger,
@@ -38,6 +43,7 @@ export class AuditChainWriter {
 
   async stop(): Promise<void> {
     await this.reader.stop();
+    await this.deadLetters.stop();
   }
 
   /** Resumes after the last committed link, after a start or a crash. */
@@ -51,7 +57,13 @@ export class AuditChainWriter {
         let prevHash = await this.hashBefore(first);
         const rows = [];
         for (const message of batch.messages) {
-          const record = await this.codec.decode<AuditRecord>(message.value);
+          const record =
+            (await this.deadLetters.decodeOr<AuditRecord>(
+              batch.topic,
+              batch.partition,
+              message,
+              TOPIC_SCHEMAS.audit,
+            )) ?? deadLetteredLink(batch.partition, message.offset, Number(message.timestamp));
           const recordHash = chainHash(prevHash, record);
           rows.push({
             position: message.offset,
@@ -88,4 +100,16 @@ export class AuditChainWriter {
     if (!row) throw new Error(`audit_log has no link at ${position - 1n}; cannot continue the chain`);
     return row.record_hash;
   }
+}
+
+/** The link that stands in the chain for a record that was dead-lettered; the same on a rewrite. */
+function deadLetteredLink(partition: number, offset: string, atMs: number): AuditRecord {
+  return {
+    schema_version: 'aispm.audit_record.v1',
+    action: 'audit.dead_lettered',
+    actor: systemActor('projector audit chain writer'),
+    tenant: '',
+    at_ms: atMs,
+    detail: { topic: SHARED_TOPICS.audit, partition, offset, dead_letters: SHARED_TOPICS.deadLetters },
+  };
 }
