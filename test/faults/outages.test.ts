@@ -132,7 +132,11 @@ describe('ClickHouse outage', () => {
 
   beforeAll(async () => {
     infra = await PrivateInfra.start(['clickhouse']);
-    pipeline = await startPipeline({ CLICKHOUSE_URL: infra.clickhouseUrl, AISPM_HEALTH_INTERVAL_MS: '1000' });
+    pipeline = await startPipeline({
+      CLICKHOUSE_URL: infra.clickhouseUrl,
+      AISPM_HEALTH_INTERVAL_MS: '1000',
+      AISPM_STALL_MS: '3000',
+    });
   });
 
   afterAll(async () => {
@@ -188,19 +192,30 @@ describe('ClickHouse outage', () => {
     const projector = pipeline.processes.get('projector')!;
     expect(projector.exitCode).toBeNull();
     expect(await status(`${pipeline.opsUrls.get('projector')}/healthz`)).toBe(200);
-    await eventually('the health endpoint to show the failing storage and the lag', async () => {
+    await eventually('the health endpoint to show the failing storage, the lag and the stall', async () => {
       const response = await fetch(
         `${pipeline.gatewayUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
         { headers: { authorization: `Bearer ${pipeline.operatorKey}` } },
       );
       if (!response.ok) return undefined;
       const health = (await response.json()) as {
+        status: string;
+        stalled: { service: string }[];
         storage: { status: string };
         stages: { service: string; lag: number }[] | null;
       };
       const lag = health.stages?.find((s) => s.service === 'projector')?.lag ?? 0;
-      return health.storage.status === 'failing' && lag > 0 ? true : undefined;
+      return health.storage.status === 'failing' &&
+        lag > 0 &&
+        health.status === 'stalled' &&
+        health.stalled.some((s) => s.service === 'projector')
+        ? true
+        : undefined;
     });
+    // Ready means the work is moving: a projector that cannot store is up, but not ready.
+    const readiness = await fetch(`${pipeline.opsUrls.get('projector')}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(((await readiness.json()) as { reason?: string }).reason).toMatch(/^stalled/);
     await infra.infra('start', 'clickhouse');
     await sending;
     const tally = await settle(pipeline, [...before.events, ...stream.events], {
@@ -221,6 +236,9 @@ describe('ClickHouse outage', () => {
       const { lag } = await projectorLag();
       return lag <= partitions ? true : undefined;
     });
+    await eventually('the projector to be ready again', async () =>
+      (await status(`${pipeline.opsUrls.get('projector')}/readyz`)) === 200 ? true : undefined,
+    );
     proof.survived(fault);
   });
 });

@@ -176,6 +176,11 @@ export const CONFIG_KEYS = {
     String(24 * 3600 * 1000),
     'Default retention of raw topics (unredacted data).',
   ),
+  AISPM_STALL_MS: key(
+    integer(1000, 3_600_000),
+    '60000',
+    'A stage whose oldest batch has not gone through for this long (failing and retried, or a produce that never ends) is stalled: unready, and reported as stalled for its tenants.',
+  ),
   AISPM_TENANT_DELETION_RETRY_MS: key(
     integer(100, 3_600_000),
     '10000',

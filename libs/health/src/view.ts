@@ -111,6 +111,30 @@ export function watermark(inputs: HealthInputs): { watermark_ms: number | null; 
   };
 }
 
+/** A stage instance that reports itself stalled while the tenant has lag at that stage. */
+export interface StalledStage {
+  readonly service: string;
+  readonly instance: string;
+  readonly stalled_ms: number;
+}
+
+/**
+ * The stages holding the tenant back: an instance stalled on a batch (its own report's
+ * `stalled_ms`, see AISPM_STALL_MS) holds back every tenant it serves that has lag there.
+ */
+export function stalledStages(inputs: HealthInputs): StalledStage[] {
+  return PIPELINE_STAGES.flatMap(({ service }) => {
+    const lagging = inputs.stages
+      ?.find((stage) => stage.service === service)
+      ?.partitions.some((p) => p.lag > 0n);
+    if (!lagging) return [];
+    return inputs.state
+      .latest(inputs.tenant, service, inputs.nowMs, inputs.reportMaxAgeMs)
+      .filter((report) => (report.metrics.stalled_ms ?? 0) > 0)
+      .map((report) => ({ service, instance: report.instance, stalled_ms: report.metrics.stalled_ms! }));
+  });
+}
+
 /** The tenant's health document. */
 export function tenantHealth(inputs: HealthInputs) {
   const { state, tenant, nowMs } = inputs;
@@ -120,13 +144,15 @@ export function tenantHealth(inputs: HealthInputs) {
   const storage = storageStatus(inputs);
   const stale = staleCollectors(inputs);
   const freshness = watermark(inputs);
+  const stalled = stalledStages(inputs);
   const degraded =
     storage.status === 'failing' || stale.length > 0 || inputs.stages === undefined || sum(deadLetters) > 0;
   return {
     tenant,
     observed_ms: nowMs,
     window_ms: state.windowMs,
-    status: degraded ? 'degraded' : 'ok',
+    status: stalled.length > 0 ? 'stalled' : degraded ? 'degraded' : 'ok',
+    stalled,
     stages:
       inputs.stages?.map((stage) => ({
         service: stage.service,

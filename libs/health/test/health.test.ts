@@ -145,4 +145,17 @@ describe('tenantHealth', () => {
     ]);
     expect(health.status).toBe('degraded');
   });
+
+  it('calls the tenant stalled while a stage it lags at reports a stalled batch', () => {
+    const state = new HealthState(60_000);
+    state.apply(record('redactor', NOW - 1000, { stalled_ms: 75_000 }), NOW);
+    const held = tenantHealth(inputs(state, { stages: [stage(4n)] }));
+    expect(held.status).toBe('stalled');
+    expect(held.stalled).toEqual([{ service: 'redactor', instance: 'redactor-0', stalled_ms: 75_000 }]);
+    // No lag there: the stall holds nothing of this tenant back.
+    expect(tenantHealth(inputs(state, { stages: [stage(0n)] })).status).toBe('ok');
+    // The stage went through: its next report has no stalled_ms.
+    state.apply(record('redactor', NOW - 500, { lag_messages: 4 }), NOW);
+    expect(tenantHealth(inputs(state, { stages: [stage(4n)] })).status).toBe('ok');
+  });
 });

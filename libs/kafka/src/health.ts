@@ -25,6 +25,11 @@ export interface HealthReporterSettings {
   readonly lag?: LagSource;
   /** Runs before each report, e.g. a storage ping that sets `aispm_storage_up`. */
   readonly probe?: () => Promise<void>;
+  /**
+   * How long the stage has been stalled (0 when it is not): reported as `stalled_ms` for every
+   * tenant it serves, since a stalled stage holds back all of them.
+   */
+  readonly stalledMs?: () => number;
 }
 
 /** Publishes a process's health evidence every interval. */
@@ -118,6 +123,8 @@ export class HealthReporter {
       this.logger.debug({ err: error }, 'lag not measured this interval');
       return [];
     });
+    const stalled = this.settings.stalledMs?.() ?? 0;
+    if (stalled > 0) for (const total of byTenant.values()) total.stalled_ms = stalled;
     // Reset first, so the partitions of a deleted tenant stop being reported.
     this.metrics.consumerLag.reset();
     for (const { topic, partition, lag } of lags) {

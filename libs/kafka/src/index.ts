@@ -12,5 +12,6 @@ export * from './health';
 export * from './range';
 export * from './cursor';
 export * from './follow';
+export * from './progress';
 export * from './dead-letters';
 export { isUnknownTopic } from './kafkajs-errors';

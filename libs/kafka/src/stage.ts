@@ -22,6 +22,7 @@ import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
 import { EXACTLY_ONCE_RETRY, PARTITIONER, subscribeWhenReady } from './client';
+import { BatchProgress } from './progress';
 import { findLastCommitted } from './reader';
 
 /** A decoded input message with where it came from. */
@@ -93,6 +94,7 @@ abstract class StageRunner<I> {
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> = Promise.resolve();
   private lastProgressMs = Date.now();
+  private readonly progress = new BatchProgress();
   private running = false;
   private subscribedOnce = false;
   private stopping = false;
@@ -123,6 +125,12 @@ abstract class StageRunner<I> {
     });
     this.admin = kafka.admin();
     this.producer = this.newProducer();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      const owned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+        partitions.map((partition) => `${topic}:${partition}`),
+      );
+      this.progress.retain(new Set(owned));
+    });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping) return;
       this.crashed = true;
@@ -202,6 +210,11 @@ abstract class StageRunner<I> {
     return Date.now() - this.lastProgressMs;
   }
 
+  /** How long the oldest batch taken up and not yet done has been at it (see BatchProgress). */
+  stalledForMs(): number {
+    return this.progress.busyForMs(Date.now());
+  }
+
   /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -252,6 +265,8 @@ abstract class StageRunner<I> {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || !isRunning() || isStale()) return;
         const started = Date.now();
+        const partition = `${batch.topic}:${batch.partition}`;
+        this.progress.started(partition, started);
         try {
           await this.processBatch(batch);
         } catch (error) {
@@ -266,6 +281,7 @@ abstract class StageRunner<I> {
         }
         // Only now is the batch durable and its offsets committed; KafkaJS fetches on from here.
         resolveOffset(batch.lastOffset());
+        this.progress.succeeded(partition);
         await heartbeat();
         this.lastProgressMs = Date.now();
         this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);

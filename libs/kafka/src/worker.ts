@@ -22,6 +22,7 @@ export const WORKER_CONFIG_KEYS = [
   'AISPM_TOPIC_REFRESH_MS',
   'AISPM_TENANT_PATTERN',
   'AISPM_HEALTH_INTERVAL_MS',
+  'AISPM_STALL_MS',
   'KAFKA_BROKERS',
   'KAFKA_REQUEST_TIMEOUT_MS',
   'SCHEMA_REGISTRY_URL',
@@ -42,6 +43,8 @@ export interface RunnableStage extends LagSource {
   stop(): Promise<void>;
   healthy(): boolean;
   ready(): boolean;
+  /** How long its oldest unfinished batch has been at it; 0 when none is. */
+  stalledForMs(): number;
 }
 
 /** Starts a worker: wires its context, builds its stage, serves ops routes, handles signals. */
@@ -68,17 +71,30 @@ export async function runWorker(
   const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
   await codec.register(SCHEMA_NAMES);
   const { stage, close, probe } = await build({ logger, metrics, kafka, codec });
+  // Ready means the work is moving: a batch at it longer than AISPM_STALL_MS makes the stage
+  // unready and is reported for its tenants, until it goes through.
+  const stalledMs = () => {
+    const busy = stage.stalledForMs();
+    return busy >= config.AISPM_STALL_MS ? busy : 0;
+  };
   const health = new HealthReporter(kafka, codec, metrics, logger, {
     service,
     instanceId: config.AISPM_INSTANCE_ID,
     intervalMs: config.AISPM_HEALTH_INTERVAL_MS,
     lag: stage,
+    stalledMs,
     ...(probe ? { probe } : {}),
   });
   let stopping = false;
   const ops = buildOpsServer(metrics, {
     healthy: () => stage.healthy(),
-    ready: () => !stopping && stage.ready(),
+    ready: () => !stopping && stage.ready() && stalledMs() === 0,
+    notReadyReason: () => {
+      if (stopping) return 'shutting down';
+      const stalled = stalledMs();
+      if (stalled > 0) return `stalled: a batch has not gone through for ${Math.round(stalled / 1000)} s`;
+      return stage.ready() ? undefined : 'not subscribed to its topics yet';
+    },
   });
   await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
   await stage.start();

@@ -79,8 +79,10 @@ export function createLogger(
 export interface Probes {
   /** Alive: the process is making progress (e.g. its consume loop is not stuck). */
   healthy(): boolean;
-  /** Ready: the process can do its job now (connected, not shutting down). */
+  /** Ready: the process can do its job now (connected, not shutting down, its work moving). */
   ready(): boolean;
+  /** Why it is not ready, when it can say (e.g. a stalled batch); `/readyz` shows it. */
+  notReadyReason?(): string | undefined;
 }
 
 /** The platform's metrics, each named once, with units in the name. */
@@ -223,7 +225,10 @@ export function probeRoutes(probes: Probes): FastifyPluginAsync {
     });
     app.get('/readyz', async (_request, reply) => {
       const ok = probes.ready();
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
+      const reason = ok ? undefined : probes.notReadyReason?.();
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ready' : 'not_ready', ...(reason === undefined ? {} : { reason }) });
     });
   };
 }
