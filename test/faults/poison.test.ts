@@ -142,7 +142,10 @@ it('dead-letters poison with a reason at every stage, and the partition moves on
     120_000,
   );
 
-  const letters = await readDlq(pipeline.tenant, STAGES.length * kinds.length * partitions.length);
+  const letters = await readDlq(
+    tenantTopic(pipeline.tenant, 'dlq'),
+    STAGES.length * kinds.length * partitions.length,
+  );
   const seen = letters.map((l) => [l.service, parseTopicStage(l.source.topic), l.code]).sort();
   const expected = STAGES.flatMap(({ input, service }) =>
     kinds.flatMap((k) => partitions.map(() => [service, input, k.code])),
@@ -159,13 +162,8 @@ function parseTopicStage(topic: string): string {
   return topic.split('.').pop()!;
 }
 
-/** Reads `count` records from a DLQ topic (the tenant's by default), decoded. */
-async function readDlq(
-  tenant: string,
-  count: number,
-  topic = tenantTopic(tenant, 'dlq'),
-  from = kafka,
-): Promise<DlqRecord[]> {
+/** Reads `count` records from a dead-letter topic, decoded. */
+async function readDlq(topic: string, count: number, from = kafka): Promise<DlqRecord[]> {
   const codec = new StageCodec(SCHEMA_REGISTRY_URL);
   const consumer = from.consumer({ groupId: `poison-reader-${randomBytes(4).toString('hex')}` });
   const records: DlqRecord[] = [];
@@ -262,7 +260,7 @@ describe('poison on the shared topics', () => {
     // Every poison is in aispm.dlq: control poison once per service (each control reader reports
     // what it found), audit and health poison once, from the projector.
     const expected = kinds.length * (SERVICES.length + 2);
-    const letters = await readDlq('', expected, SHARED_TOPICS.deadLetters, sharedKafka);
+    const letters = await readDlq(SHARED_TOPICS.deadLetters, expected, sharedKafka);
     const found = new Set(letters.map((l) => `${l.source.topic}@${l.source.offset}`));
     expect(poisoned.filter((p) => !found.has(p))).toEqual([]);
     for (const letter of letters) {

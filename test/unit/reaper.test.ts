@@ -24,6 +24,10 @@ describe('reaper', () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     await reapAll();
     await exited;
+    // SIGKILL is delivered at once, but the grandchild takes a moment to be gone.
+    for (let waited = 0; alive(grandchild) && waited < 5_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(alive(grandchild)).toBe(false);
   }, 30_000);
 

@@ -109,9 +109,15 @@ export class ControlState {
     return [...this.readers.values()].filter((reader) => sameIncarnation(reader, tenant));
   }
 
+  /** Whether `slug` was deleted and its deletion reconcile has not finished. */
+  deletionPending(slug: string): boolean {
+    const tenant = this.tenants.get(slug);
+    return tenant !== undefined && tenant.deleted && !tenant.purged;
+  }
+
   /** Deleted tenants whose deletion reconcile has not finished. */
   pendingDeletions(): ControlTenant[] {
-    return [...this.tenants.values()].filter((tenant) => tenant.deleted && !tenant.purged);
+    return [...this.tenants.values()].filter((tenant) => this.deletionPending(tenant.slug));
   }
 
   /** The live collector bound to a client certificate fingerprint (mTLS), if any. */

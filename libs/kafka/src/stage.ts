@@ -93,7 +93,6 @@ abstract class StageRunner<I> {
   private subscribed = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> = Promise.resolve();
-  private lastProgressMs = Date.now();
   private readonly progress = new BatchProgress();
   private running = false;
   private subscribedOnce = false;
@@ -205,11 +204,6 @@ abstract class StageRunner<I> {
     return this.subscribedOnce && !this.stopping && !this.crashed;
   }
 
-  /** Milliseconds since the loop last finished a batch or found nothing to do. */
-  idleForMs(): number {
-    return Date.now() - this.lastProgressMs;
-  }
-
   /** How long the oldest batch taken up and not yet done has been at it (see BatchProgress). */
   stalledForMs(): number {
     return this.progress.busyForMs(Date.now());
@@ -240,7 +234,6 @@ abstract class StageRunner<I> {
         return parsed?.stage === this.settings.inputStage && this.settings.tenantPattern.test(parsed.tenant);
       })
       .sort();
-    this.lastProgressMs = Date.now();
     const unchanged = topics.length === this.subscribed.size && topics.every((t) => this.subscribed.has(t));
     if (unchanged) {
       this.subscribedOnce = true;
@@ -283,7 +276,6 @@ abstract class StageRunner<I> {
         resolveOffset(batch.lastOffset());
         this.progress.succeeded(partition);
         await heartbeat();
-        this.lastProgressMs = Date.now();
         this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
       },
     });

@@ -177,7 +177,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         requireOperator(principal);
         const { slug, tenant_ref, retention_days, raw_retention_hours, max_event_age_days } = request.body;
         if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
-        if (state.tenants.get(slug)?.deleted && !state.tenants.get(slug)?.purged) {
+        if (state.deletionPending(slug)) {
           throw new AppError(
             'GW_CONFLICT',
             `The previous tenant ${slug} is still being deleted; retry once \`aispm tenant delete ${slug}\` answers that it is done`,
@@ -243,9 +243,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       const principal = authenticate(state, request);
       requireOperator(principal);
       const slug = request.params.slug;
-      const recorded = state.tenants.get(slug);
       // A deletion still reconciling is answered like a first one, and pushed on.
-      if (!recorded?.deleted || recorded.purged) {
+      if (!state.deletionPending(slug)) {
         const tenant = liveTenant(slug);
         if (state.onLegalHold(tenant.slug)) {
           throw new AppError('GW_CONFLICT', `Tenant ${tenant.slug} is on legal hold; clear the hold first`);
