@@ -205,11 +205,20 @@ export function spawnService(
 
 /** Resolves once the service's /readyz answers 200; fails if the process exits first. */
 export async function awaitReady(service: string, child: ChildProcess, opsUrl: string): Promise<void> {
-  await eventually(`${service} to be ready`, async () => {
-    if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
-    const response = await fetch(`${opsUrl}/readyz`);
-    return response.ok ? true : undefined;
-  });
+  // A loaded machine (the whole suite at once) can keep a start-up waiting on Kafka or the
+  // registry for a while; the last /readyz answer says what it was waiting for.
+  let lastAnswer: unknown;
+  await eventually(
+    `${service} to be ready`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
+      const response = await fetch(`${opsUrl}/readyz`);
+      if (response.ok) return true;
+      lastAnswer = await response.json().catch(() => response.status);
+      throw new Error(`/readyz answered ${JSON.stringify(lastAnswer)}`);
+    },
+    120_000,
+  );
 }
 
 /** Sends SIGTERM and resolves when the process has exited. */

@@ -69,14 +69,35 @@ export async function runWorker(
     logger,
   );
   const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
-  await codec.register(SCHEMA_NAMES);
-  const { stage, close, probe } = await build({ logger, metrics, kafka, codec });
+  // The ops routes answer from the first moment: /healthz says the process is up while it
+  // registers schemas and connects (which waits on Kafka and the registry), and /readyz says
+  // which of those it is still at.
+  let starting: string | undefined = 'registering schemas';
+  const started: { stage?: RunnableStage } = {};
+  let stopping = false;
   // Ready means the work is moving: a batch at it longer than AISPM_STALL_MS makes the stage
   // unready and is reported for its tenants, until it goes through.
   const stalledMs = () => {
-    const busy = stage.stalledForMs();
+    const busy = started.stage?.stalledForMs() ?? 0;
     return busy >= config.AISPM_STALL_MS ? busy : 0;
   };
+  const ops = buildOpsServer(metrics, {
+    healthy: () => started.stage?.healthy() ?? !stopping,
+    ready: () => starting === undefined && !stopping && started.stage!.ready() && stalledMs() === 0,
+    notReadyReason: () => {
+      if (stopping) return 'shutting down';
+      if (starting !== undefined) return `starting: ${starting}`;
+      const stalled = stalledMs();
+      if (stalled > 0) return `stalled: a batch has not gone through for ${Math.round(stalled / 1000)} s`;
+      return started.stage!.ready() ? undefined : 'not subscribed to its topics yet';
+    },
+  });
+  await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
+  await codec.register(SCHEMA_NAMES);
+  starting = 'connecting to Kafka and storage';
+  const built = await build({ logger, metrics, kafka, codec });
+  const { stage, close, probe } = built;
+  started.stage = stage;
   const health = new HealthReporter(kafka, codec, metrics, logger, {
     service,
     instanceId: config.AISPM_INSTANCE_ID,
@@ -85,20 +106,10 @@ export async function runWorker(
     stalledMs,
     ...(probe ? { probe } : {}),
   });
-  let stopping = false;
-  const ops = buildOpsServer(metrics, {
-    healthy: () => stage.healthy(),
-    ready: () => !stopping && stage.ready() && stalledMs() === 0,
-    notReadyReason: () => {
-      if (stopping) return 'shutting down';
-      const stalled = stalledMs();
-      if (stalled > 0) return `stalled: a batch has not gone through for ${Math.round(stalled / 1000)} s`;
-      return stage.ready() ? undefined : 'not subscribed to its topics yet';
-    },
-  });
-  await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
+  starting = 'joining its consumer group';
   await stage.start();
   await health.start();
+  starting = undefined;
   logger.info({ ops: `http://${config.AISPM_OPS_HOST}:${config.AISPM_OPS_PORT}` }, 'worker started');
   onShutdownSignal(logger, config.AISPM_SHUTDOWN_TIMEOUT_MS, async () => {
     stopping = true;
