@@ -44,6 +44,12 @@ export function literal(value: SqlValue): string {
   return `[${value.map((item) => literal(item)).join(', ')}]`;
 }
 
+/** A parenthesised list of literals, for `x IN (…)`, which uses the table's primary key. */
+export function inList(values: readonly (string | number)[]): string {
+  if (values.length === 0) throw new RangeError('Cannot inline an empty IN list');
+  return `(${values.map((value) => literal(value)).join(', ')})`;
+}
+
 /** Tagged template: `sql\`SELECT ... WHERE tenant = ${tenant}\`` inlines each value as a literal. */
 export function sql(strings: TemplateStringsArray, ...values: SqlValue[]): string {
   return strings.reduce(

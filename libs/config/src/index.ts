@@ -162,14 +162,29 @@ export const CONFIG_KEYS = {
   ),
   AISPM_TOPIC_PARTITIONS: key(
     integer(1, 1000),
-    '3',
-    'Partitions of each per-tenant topic created by the platform.',
+    '1',
+    'Partitions of each topic of a tenant created without `partitions` of its own (docs/operations.md: raising a tenant\'s partitions).',
   ),
   AISPM_TOPIC_REPLICATION: key(integer(1, 16), '1', 'Replication factor of topics created by the platform.'),
   AISPM_TOPIC_REFRESH_MS: key(
     integer(200, 3_600_000),
     '3000',
-    'How often workers look for new tenant topics.',
+    'How long a stage gathers tenant creations and deletions from the control topic before it re-subscribes, so a burst of them costs one rebalance.',
+  ),
+  AISPM_STAGE_SHARDS: key(
+    integer(1, 256),
+    '6',
+    "Shards of each stage's input partitions: each is owned by one instance at a time and has a transactional id of its own, so it bounds the instances of a stage that do work. Every instance of a stage must use the same value (a member with another cannot join its group).",
+  ),
+  AISPM_SINK_BATCH_ROWS: key(
+    integer(1, 1_000_000),
+    '5000',
+    'The projector writes to ClickHouse once it holds this many events, across partitions and tenants…',
+  ),
+  AISPM_SINK_FLUSH_MS: key(
+    integer(10, 60_000),
+    '250',
+    '…or once the oldest event it holds has waited this long.',
   ),
   AISPM_RAW_RETENTION_MS: key(
     integer(-1, Number.MAX_SAFE_INTEGER),

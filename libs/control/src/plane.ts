@@ -17,6 +17,7 @@ import {
   subscribeWhenReady,
   whileTopicsSettle,
   type StageCodec,
+  type TenantSource,
   type TopicPolicy,
 } from '@aispm/kafka';
 import { AppError } from '@aispm/errors';
@@ -34,6 +35,29 @@ export interface ControlPlaneSettings {
   readonly service: string;
   readonly instanceId: string;
   readonly topicPolicy: TopicPolicy;
+}
+
+/** The configuration keys a pipeline worker's control plane is built from. */
+export interface WorkerControlConfig {
+  readonly AISPM_GROUP_PREFIX: string;
+  readonly AISPM_INSTANCE_ID: string;
+  readonly AISPM_TOPIC_PARTITIONS: number;
+  readonly AISPM_TOPIC_REPLICATION: number;
+  readonly AISPM_RAW_RETENTION_MS: number;
+}
+
+/** A pipeline worker's control-plane settings, from its configuration. */
+export function workerControlSettings(service: string, config: WorkerControlConfig): ControlPlaneSettings {
+  return {
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    service,
+    instanceId: config.AISPM_INSTANCE_ID,
+    topicPolicy: {
+      partitions: config.AISPM_TOPIC_PARTITIONS,
+      replicationFactor: config.AISPM_TOPIC_REPLICATION,
+      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
+    },
+  };
 }
 
 /** A process's live view of the control topic, and its way to write to it. */
@@ -81,6 +105,18 @@ export class ControlPlane {
   /** Calls `listener` with every record applied from now on (e.g. to create a tenant's topics). */
   onChange(listener: (data: ControlData) => void): void {
     this.listeners.add(listener);
+  }
+
+  /** The live tenants, as a stage runner follows them to know which topics to consume. */
+  tenantSource(): TenantSource {
+    return {
+      live: () => this.state.liveTenants().map((tenant) => tenant.slug),
+      isLive: (slug) => this.state.tenant(slug) !== undefined,
+      onChange: (listener) =>
+        this.onChange((data) => {
+          if (data.type === 'tenant') listener();
+        }),
+    };
   }
 
   /** Ensures the topic, then reads it; resolves once the records present at start are applied. */

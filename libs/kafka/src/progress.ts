@@ -14,8 +14,8 @@ export class BatchProgress {
     if (!this.busySince.has(partition)) this.busySince.set(partition, nowMs);
   }
 
-  /** The batch of `partition` is durable and committed. */
-  succeeded(partition: string): void {
+  /** The batch of `partition` is durable and committed, or no longer to be done here. */
+  settled(partition: string): void {
     this.busySince.delete(partition);
   }
 

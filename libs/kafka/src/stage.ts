@@ -1,14 +1,21 @@
 /**
- * Owns the consume loop every pipeline worker shares: subscribing to one stage's topics of all
- * tenants (and picking up tenants created at runtime), decoding, calling the service's pure core,
- * dead-lettering what the core rejects, and committing offsets only once output is durable.
+ * Owns the consume loop every pipeline worker shares: following the tenants on the control topic
+ * to subscribe to one stage's topics, gathering each fetch's partition batches into one round
+ * (round.ts), decoding, calling the service's pure core, dead-lettering what the core rejects,
+ * and committing offsets only once output is durable.
  *
- * A transform stage (redactor, normalizer) writes its output, dead letters and input offsets in
- * one Kafka transaction, so a crash neither duplicates nor loses a record. A sink stage (projector)
- * commits offsets after its writes are durable; its sink must be idempotent, since a crash
- * between write and commit redelivers the batch.
+ * A transform stage (redactor, normalizer) writes a round's output, dead letters and input offsets
+ * in one Kafka transaction per shard of its input partitions (shards.ts), so a crash neither
+ * duplicates nor loses a record, and an instance that lost its shards while paused is fenced. A
+ * sink stage (projector) buffers rounds across partitions and tenants and writes them in one go
+ * on size or time, then commits the offsets; its sink must be idempotent, since a crash between
+ * write and commit redelivers what was written.
+ *
+ * A round that fails is done again, after a backoff, without what no longer needs doing: batches
+ * of tenants deleted meanwhile, batches the group has moved to another instance. It never hands
+ * an error to KafkaJS, whose retry would restart the consumer and rebalance the group.
  */
-import type { Admin, Batch, Consumer, IHeaders, KafkaMessage, Kafka, Producer, Transaction } from 'kafkajs';
+import type { Admin, Batch, Consumer, IHeaders, KafkaMessage, Kafka, Producer } from 'kafkajs';
 import {
   HEADERS,
   parseTenantTopic,
@@ -24,6 +31,9 @@ import type { StageCodec } from './codec';
 import { EXACTLY_ONCE_RETRY, PARTITIONER, subscribeWhenReady } from './client';
 import { BatchProgress } from './progress';
 import { findLastCommitted } from './reader';
+import { RoundGate } from './round';
+import { ShardProducers } from './shard-producers';
+import { shardAssigner, shardOf } from './shards';
 
 /** A decoded input message with where it came from. */
 export interface StageInput<T> {
@@ -41,6 +51,14 @@ export type StageResult<O> =
   | { readonly ok: true; readonly value: O }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/** The tenants a stage works for: the live tenants of the control topic. */
+export interface TenantSource {
+  live(): readonly string[];
+  isLive(tenant: string): boolean;
+  /** Calls `listener` after any tenant is created or deleted. */
+  onChange(listener: () => void): void;
+}
+
 /** Settings shared by both kinds of stage. */
 export interface StageSettings {
   readonly service: string;
@@ -48,9 +66,13 @@ export interface StageSettings {
   /** Prefix of the consumer group and transactional ids (AISPM_GROUP_PREFIX). */
   readonly groupPrefix: string;
   readonly inputStage: TenantStage;
+  /** How long tenant changes are gathered before one re-subscription (AISPM_TOPIC_REFRESH_MS). */
   readonly topicRefreshMs: number;
+  readonly tenants: TenantSource;
   /** Tenants this instance serves (AISPM_TENANT_PATTERN). */
   readonly tenantPattern: RegExp;
+  /** Shards of the input partitions (AISPM_STAGE_SHARDS); the same in every instance. */
+  readonly shards: number;
   /**
    * Turns a stored value into the codec's bytes before decoding: the redactor decrypts the raw
    * stage here. An `AppError` it throws dead-letters the message with its code.
@@ -73,36 +95,57 @@ export function stageGroupId(groupPrefix: string, service: string): string {
 }
 
 /**
- * The last offset a batch covers, control records included. TRICKY: a transaction's commit marker
- * takes an offset after its last message; committing only past the last message would leave every
- * transactionally written partition one behind its end offset, a lag of 1 that never drains.
+ * The offset to commit after a batch. TRICKY: a transaction's commit marker takes an offset after
+ * its last message; committing only past the last message would leave every transactionally
+ * written partition one behind its end offset, a lag of 1 that never drains.
  */
-function committedThrough(batch: Batch): string {
-  return batch.lastOffset();
+function commitAfter(batch: Batch): string {
+  return (BigInt(batch.lastOffset()) + 1n).toString();
 }
 
-function nextOffset(offset: string): string {
-  return (BigInt(offset) + 1n).toString();
+/** Partitions KafkaJS may hand over at once: the most one round can gather. */
+const ROUND_PARTITIONS = 1024;
+
+/** Backoff between attempts at a failed round. */
+function backoffMs(attempt: number): number {
+  return Math.min(5000, 200 * 2 ** attempt);
 }
 
-/** Base of both stage kinds: subscription management, decoding and dead letters. */
+/** One partition batch in a round, and what became of it. */
+interface RoundEntry {
+  readonly batch: Batch;
+  readonly tenant: string;
+  readonly key: string;
+  readonly isRunning: () => boolean;
+  readonly isStale: () => boolean;
+  readonly heartbeat: () => Promise<void>;
+  /** done: durable and committed (or committed before, by whoever held it); dropped: not to be done here. */
+  outcome?: 'done' | 'dropped';
+}
+
+/** A message to produce, with the topic it goes to. */
+interface Outgoing {
+  readonly topic: string;
+  readonly message: { key: Buffer | string | null; value: Buffer; headers: IHeaders; partition?: number };
+}
+
+/** Base of both stage kinds: subscription, rounds, decoding and dead letters. */
 abstract class StageRunner<I> {
   protected readonly consumer: Consumer;
-  protected producer: Producer;
   protected readonly admin: Admin;
   private subscribed = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshQueued: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> = Promise.resolve();
-  private readonly progress = new BatchProgress();
+  protected readonly progress = new BatchProgress();
   private running = false;
   private subscribedOnce = false;
-  private stopping = false;
+  protected stopping = false;
   /**
    * KafkaJS gave up on the consumer (a non-retriable crash, e.g. no group coordinator while a
    * broker restarts) and disconnected it; the refresh loop reconnects and re-subscribes it.
    */
   private crashed = false;
-  private producerConnected = true;
 
   protected constructor(
     protected readonly kafka: Kafka,
@@ -110,10 +153,9 @@ abstract class StageRunner<I> {
     protected readonly codec: StageCodec,
     protected readonly logger: Logger,
     protected readonly metrics: Metrics,
-    private readonly transactionalId?: string,
   ) {
     this.consumer = kafka.consumer({
-      groupId: stageGroupId(settings.groupPrefix, settings.service),
+      groupId: this.groupId(),
       // TRICKY: read_committed, so a transform stage never sees output of an aborted transaction.
       readUncommitted: false,
       sessionTimeout: 30_000,
@@ -121,14 +163,15 @@ abstract class StageRunner<I> {
       rebalanceTimeout: 10_000,
       heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
+      partitionAssigners: [shardAssigner(settings.shards)],
     });
     this.admin = kafka.admin();
-    this.producer = this.newProducer();
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       const owned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => `${topic}:${partition}`),
       );
       this.progress.retain(new Set(owned));
+      this.rebalanced();
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping) return;
@@ -137,51 +180,38 @@ abstract class StageRunner<I> {
       this.subscribed = new Set();
       this.logger.error({ err: payload.error }, 'stage consumer crashed; reconnecting at the next refresh');
     });
+    settings.tenants.onChange(() => this.queueRefresh());
   }
 
-  private newProducer(): Producer {
-    return this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: PARTITIONER,
-      retry: EXACTLY_ONCE_RETRY,
-      ...(this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId }),
-    });
-  }
+  /** The group moved partitions (to or from this instance): what was held for them is stale. */
+  protected abstract rebalanced(): void;
 
   /**
-   * A transactional producer whose commit or abort failed (e.g. the coordinator was loading after
-   * a broker restart) is stuck in that state for good; a new one with the same transactional id
-   * fences the old epoch, and the broker aborts the open transaction.
+   * Takes up one partition batch; resolves once it is done (its outcome set), given up, or, for a
+   * sink, buffered.
    */
-  protected async replaceProducer(): Promise<void> {
-    const stuck = this.producer;
-    this.producer = this.newProducer();
-    this.producerConnected = false;
-    await stuck.disconnect().catch(() => undefined);
-  }
+  protected abstract takeUp(entry: RoundEntry): Promise<void>;
 
-  /** Connects a replaced producer before its first use; Kafka may still be away, so it is retried. */
-  protected async connectedProducer(): Promise<Producer> {
-    if (!this.producerConnected) {
-      await this.producer.connect();
-      this.producerConnected = true;
-    }
-    return this.producer;
-  }
-
-  /** Connects, subscribes to the stage's current topics and starts watching for new tenants. */
+  /** Connects, subscribes to the stage's topics of the live tenants and follows tenant changes. */
   async start(): Promise<void> {
-    await Promise.all([this.consumer.connect(), this.producer.connect(), this.admin.connect()]);
+    await Promise.all([this.consumer.connect(), this.admin.connect()]);
     await this.refreshSubscription();
-    this.refreshTimer = setInterval(() => {
+    // Also the safety net: a crashed consumer is reconnected here.
+    this.refreshTimer = setInterval(() => this.queueRefresh(0), Math.max(this.settings.topicRefreshMs, 5000));
+  }
+
+  /** Re-subscribes once the burst of tenant changes that called it is over. */
+  private queueRefresh(delayMs = this.settings.topicRefreshMs): void {
+    if (this.refreshQueued || this.stopping) return;
+    this.refreshQueued = setTimeout(() => {
+      this.refreshQueued = undefined;
       this.refreshing = this.refreshing
         .then(() => this.refreshSubscription())
         .catch((error: unknown) => {
-          this.logger.warn({ err: error }, 'topic refresh failed; will try again');
+          this.logger.warn({ err: error }, 're-subscribing failed; will try again');
+          this.queueRefresh();
         });
-    }, this.settings.topicRefreshMs);
+    }, delayMs);
   }
 
   /** The consumer group of this stage. */
@@ -194,12 +224,12 @@ abstract class StageRunner<I> {
     return [...this.subscribed];
   }
 
-  /** Alive: the loop is running, or idle with nothing to consume. */
+  /** Alive: not shutting down (a stuck round shows in readiness, see stalledForMs). */
   healthy(): boolean {
     return !this.stopping;
   }
 
-  /** Ready: the stage's topics were listed and subscribed to (none is fine), and not shutting down. */
+  /** Ready: subscribed to the live tenants' topics (none is fine), and not shutting down. */
   ready(): boolean {
     return this.subscribedOnce && !this.stopping && !this.crashed;
   }
@@ -209,16 +239,32 @@ abstract class StageRunner<I> {
     return this.progress.busyForMs(Date.now());
   }
 
-  /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
+  /** Stops fetching, lets the in-flight round finish and commit, then disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.refreshQueued) clearTimeout(this.refreshQueued);
     // A re-subscription in flight may be waiting on a group rebalance that other stopping
     // members slow down; disconnecting ends it, so give it only a moment to finish.
     await Promise.race([this.refreshing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await this.beforeDisconnect();
     await this.consumer.disconnect();
-    await this.producer.disconnect();
+    await this.afterDisconnect();
     await this.admin.disconnect();
+  }
+
+  /** Runs while still in the group, e.g. a sink's last flush. */
+  protected async beforeDisconnect(): Promise<void> {}
+
+  /** Closes what the stage kind holds, e.g. its producers. */
+  protected abstract afterDisconnect(): Promise<void>;
+
+  private wantedTopics(): string[] {
+    return this.settings.tenants
+      .live()
+      .filter((tenant) => this.settings.tenantPattern.test(tenant))
+      .map((tenant) => tenantTopic(tenant, this.settings.inputStage))
+      .sort();
   }
 
   private async refreshSubscription(): Promise<void> {
@@ -228,19 +274,14 @@ abstract class StageRunner<I> {
       this.crashed = false;
       this.logger.info('stage consumer reconnected');
     }
-    const topics = (await this.admin.listTopics())
-      .filter((topic) => {
-        const parsed = parseTenantTopic(topic);
-        return parsed?.stage === this.settings.inputStage && this.settings.tenantPattern.test(parsed.tenant);
-      })
-      .sort();
+    const topics = this.wantedTopics();
     const unchanged = topics.length === this.subscribed.size && topics.every((t) => this.subscribed.has(t));
-    if (unchanged) {
+    if (unchanged && (this.running || topics.length === 0)) {
       this.subscribedOnce = true;
       return;
     }
-    // KafkaJS resolves a subscription only when subscribing, so a new tenant's topic needs a
-    // stop and re-subscribe; the group rebalances and committed offsets carry over.
+    // KafkaJS resolves a subscription only when subscribing, so a changed tenant set needs a stop
+    // and re-subscribe (one rebalance for every change gathered); committed offsets carry over.
     if (this.running) await this.consumer.stop();
     this.running = false;
     this.subscribed = new Set();
@@ -254,33 +295,40 @@ abstract class StageRunner<I> {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: ROUND_PARTITIONS,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-        const started = Date.now();
-        const partition = `${batch.topic}:${batch.partition}`;
-        this.progress.started(partition, started);
-        try {
-          await this.processBatch(batch);
-        } catch (error) {
-          // KafkaJS retries the batch with backoff, and restarts the consumer when that runs out.
-          const { tenant } = parseTenantTopic(batch.topic)!;
-          this.metrics.retries.inc({ operation: `${this.settings.service}_batch`, tenant });
-          this.logger.warn(
-            { err: error, tenant, topic: batch.topic, partition: batch.partition },
-            'batch failed; retrying',
-          );
-          throw error;
-        }
-        // Only now is the batch durable and its offsets committed; KafkaJS fetches on from here.
-        resolveOffset(batch.lastOffset());
-        this.progress.succeeded(partition);
-        await heartbeat();
-        this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
+        if (batch.messages.length === 0 || !isRunning() || isStale() || this.stopping) return;
+        const entry: RoundEntry = {
+          batch,
+          tenant: parseTenantTopic(batch.topic)!.tenant,
+          key: `${batch.topic}:${batch.partition}`,
+          isRunning,
+          isStale,
+          heartbeat,
+        };
+        await this.takeUp(entry);
+        // Only a done batch moves the fetch position on; anything else is fetched again.
+        if (entry.outcome === 'done') resolveOffset(batch.lastOffset());
       },
     });
     this.running = true;
     this.subscribedOnce = true;
+  }
+
+  /** Marks what is no longer to be done here: batches of deleted tenants, batches moved away. */
+  protected dropStale(entries: readonly RoundEntry[]): RoundEntry[] {
+    for (const entry of entries) {
+      if (entry.outcome !== undefined) continue;
+      if (!entry.isRunning() || entry.isStale()) entry.outcome = 'dropped';
+      else if (!this.settings.tenants.isLive(entry.tenant)) {
+        entry.outcome = 'dropped';
+        this.logger.info(
+          { tenant: entry.tenant, topic: entry.batch.topic },
+          'batch of a deleted tenant dropped',
+        );
+      }
+    }
+    return entries.filter((entry) => entry.outcome === undefined);
   }
 
   /** Decodes one message; a decode failure becomes a dead letter rather than a stuck partition. */
@@ -335,7 +383,7 @@ abstract class StageRunner<I> {
     return record;
   }
 
-  protected async dlqMessage(tenant: string, record: DlqRecord, message: KafkaMessage) {
+  protected async dlqMessage(tenant: string, record: DlqRecord, message: KafkaMessage): Promise<Outgoing> {
     this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'dlq' });
     this.metrics.dlqMessages.inc({ service: this.settings.service, tenant, code: record.code });
     this.logger.warn({ tenant, code: record.code, source: record.source }, 'message dead-lettered');
@@ -348,9 +396,27 @@ abstract class StageRunner<I> {
       },
     };
   }
+}
 
-  /** Writes the batch's results durably and commits its offsets; throws to have it redelivered. */
-  protected abstract processBatch(batch: Batch): Promise<void>;
+/** Sends `outgoing` in order, one request per chunk (see {@link produceChunks}). */
+async function sendAll(sender: Pick<Producer, 'sendBatch'>, outgoing: readonly Outgoing[]): Promise<void> {
+  const byTopic = new Map<string, Outgoing['message'][]>();
+  for (const { topic, message } of outgoing) {
+    const messages = byTopic.get(topic);
+    if (messages) messages.push(message);
+    else byTopic.set(topic, [message]);
+  }
+  for (const topicMessages of produceChunks([...byTopic].map(([topic, messages]) => ({ topic, messages }))))
+    await sender.sendBatch({ topicMessages, acks: -1 });
+}
+
+/** Offsets to commit, grouped by topic as KafkaJS takes them. */
+function byTopic(
+  offsets: readonly { topic: string; partition: number; offset: string; metadata?: string }[],
+): { topic: string; partitions: { partition: number; offset: string; metadata?: string }[] }[] {
+  const grouped = new Map<string, { partition: number; offset: string; metadata?: string }[]>();
+  for (const { topic, ...position } of offsets) grouped.set(topic, [...(grouped.get(topic) ?? []), position]);
+  return [...grouped].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
 /**
@@ -375,14 +441,12 @@ export interface TransformStageSettings<I, O> extends StageSettings {
    * duplicate records and fork a chain). Only to measure what transactions cost.
    */
   readonly transactions?: boolean;
-  /** Runs before a tenant's batch reaches the core, e.g. to load the tenant's settings. */
-  readonly prepare?: (tenant: string) => Promise<void>;
 }
 
 /**
  * A per-partition hash chain over a stage's output. With a chain, input partition p writes to
- * output partition p (every tenant topic has the same partition count), so whoever owns input
- * partition p is the only writer of chain p.
+ * output partition p (all of a tenant's topics have the same partition count), so whoever owns
+ * input partition p is the only writer of chain p.
  */
 export interface OutputChain<O> {
   /** The hash a partition's first record links to. */
@@ -393,13 +457,30 @@ export interface OutputChain<O> {
   hashOf(stored: O): string;
 }
 
+/**
+ * The offset-commit metadata that carries an output partition's chain head: committed in the same
+ * transaction as the output it describes, so a new owner of the partition reads the head with
+ * the offsets, in one request, instead of reading the output topic back.
+ */
+const CHAIN_HEAD_PREFIX = 'chain:';
+
+/** One partition's part of a shard's transaction. */
+interface PartitionWork {
+  readonly outgoing: Outgoing[];
+  readonly offset?: { topic: string; partition: number; offset: string; metadata?: string };
+  readonly head?: { readonly key: string; readonly hash: string };
+}
+
 /** Consume, transform and produce with exactly-once semantics through Kafka transactions. */
 export class TransformStage<I, O extends object> extends StageRunner<I> {
+  private readonly rounds: RoundGate<RoundEntry>;
+  private readonly shardProducers: ShardProducers;
   /**
-   * The last committed hash of each output partition this instance writes, by `topic:partition`.
-   * TRICKY: an entry only advances after its transaction commits, and any failure or rebalance
-   * drops it, so the next batch re-reads the partition's last committed record (read_committed):
-   * an aborted transaction or another instance's writes can never leave a stale head behind.
+   * The last committed hash of each output partition, by `topic:partition`, for the partitions of
+   * the shards held now. TRICKY: an entry only advances after its transaction commits, and a
+   * failed transaction or a rebalance drops its shard's entries, so they are read again from
+   * what was committed: an aborted transaction or another instance's writes never leave a stale
+   * head behind.
    */
   private readonly heads = new Map<string, string>();
 
@@ -410,24 +491,216 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     logger: Logger,
     metrics: Metrics,
   ) {
-    super(
+    super(kafka, transform, codec, logger, metrics);
+    this.rounds = new RoundGate((entries) => this.runRound(entries));
+    this.shardProducers = new ShardProducers(
       kafka,
-      transform,
-      codec,
+      this.admin,
+      this.groupId(),
+      transform.transactions !== false,
       logger,
-      metrics,
-      // A stable id per instance: a restarted instance fences its predecessor's open transaction.
-      transform.transactions === false
-        ? undefined
-        : `${stageGroupId(transform.groupPrefix, transform.service)}-${transform.instanceId}`,
     );
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.heads.clear());
   }
 
-  /** The hash the next record of an output partition links to, from memory or from the topic. */
-  private async chainHead(chain: OutputChain<O>, topic: string, partition: number): Promise<string> {
-    const known = this.heads.get(`${topic}:${partition}`);
+  /** Hands a batch to the open round and waits for the round. */
+  protected takeUp(entry: RoundEntry): Promise<void> {
+    return this.rounds.join(entry);
+  }
+
+  /** Does a round, again after a backoff while any of it fails, until all of it is done or dropped. */
+  private async runRound(entries: RoundEntry[]): Promise<void> {
+    const started = Date.now();
+    for (const entry of entries) this.progress.started(entry.key, started);
+    for (let attempt = 0; ; attempt += 1) {
+      const todo = this.dropStale(entries);
+      if (todo.length === 0) break;
+      try {
+        await this.doRound(todo);
+        this.dropStale(entries);
+        if (entries.every((entry) => entry.outcome !== undefined)) break;
+      } catch (error) {
+        const tenants = [...new Set(todo.map((entry) => entry.tenant))];
+        for (const tenant of tenants)
+          this.metrics.retries.inc({ operation: `${this.settings.service}_batch`, tenant });
+        this.logger.warn(
+          { err: error, tenants: tenants.slice(0, 20), partitions: todo.length, attempt },
+          'round failed; retrying',
+        );
+        // Shutting down: what failed is left uncommitted, for whoever reads it next.
+        if (this.stopping) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+      // Staying in the group while retrying. A heartbeat that fails means the group is
+      // rebalancing: the round is given up and KafkaJS, handed the error, rejoins.
+      try {
+        await todo[0]!.heartbeat();
+      } catch (error) {
+        for (const entry of entries) entry.outcome ??= 'dropped';
+        throw error;
+      }
+    }
+    for (const entry of entries) this.progress.settled(entry.key);
+    this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
+  }
+
+  protected rebalanced(): void {
+    this.heads.clear();
+    this.shardProducers.rebalanced();
+  }
+
+  protected async afterDisconnect(): Promise<void> {
+    await this.rounds.settled();
+    await this.shardProducers.stop();
+  }
+
+  /** Does the live entries of a round, marking each done; throws to have the rest retried. */
+  private async doRound(entries: RoundEntry[]): Promise<void> {
+    const byShard = new Map<number, RoundEntry[]>();
+    for (const entry of entries) {
+      const shard = shardOf(entry.batch, this.settings.shards);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
+    }
+    const results = await Promise.allSettled(
+      [...byShard].map(async ([shard, mine]) => {
+        try {
+          await this.doShard(shard, mine);
+        } catch (error) {
+          this.shardProducers.forget(shard);
+          for (const entry of mine) this.heads.delete(this.outputKey(entry));
+          throw error;
+        }
+      }),
+    );
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private outputKey(entry: RoundEntry): string {
+    return `${tenantTopic(entry.tenant, this.transform.outputStage)}:${entry.batch.partition}`;
+  }
+
+  /** One shard's part of a round, in one transaction. */
+  private async doShard(shard: number, entries: RoundEntry[]): Promise<void> {
+    const lease = await this.shardProducers.lease(shard);
+    await lease.load(entries.map((entry) => entry.batch.topic));
+    const work: PartitionWork[] = [];
+    const done: RoundEntry[] = [];
+    for (const entry of entries) {
+      // What the shard's previous holder committed after this batch was fetched is not done again.
+      const { next, metadata } = lease.committed(entry.batch.topic, entry.batch.partition);
+      const messages = entry.batch.messages.filter((message) => BigInt(message.offset) >= next);
+      done.push(entry);
+      if (messages.length === 0) continue;
+      work.push(await this.transformPartition(entry, messages, metadata));
+    }
+    const outgoing = work.flatMap((part) => part.outgoing);
+    const offsets = work.flatMap((part) => (part.offset ? [part.offset] : []));
+    const started = Date.now();
+    if (offsets.length === 0) {
+      // Every batch here was done by the shard's previous holder.
+    } else if (this.transform.transactions === false) {
+      await sendAll(lease.producer, outgoing);
+      await this.consumer.commitOffsets(offsets);
+    } else {
+      const transaction = await lease.producer.transaction();
+      await sendAll(transaction, outgoing);
+      await transaction.sendOffsets({ consumerGroupId: this.groupId(), topics: byTopic(offsets) });
+      await transaction.commit();
+    }
+    for (const part of work) if (part.head) this.heads.set(part.head.key, part.head.hash);
+    for (const entry of done) entry.outcome = 'done';
+    this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
+  }
+
+  /** The output of one partition batch (from its first record not done yet) and its offset commit. */
+  private async transformPartition(
+    entry: RoundEntry,
+    messages: readonly KafkaMessage[],
+    committedMetadata: string | null,
+  ): Promise<PartitionWork> {
+    const { batch, tenant } = entry;
+    const outputTopic = tenantTopic(tenant, this.transform.outputStage);
+    const { chain } = this.transform;
+    const headKey = this.outputKey(entry);
+    let head = chain
+      ? await this.chainHead(chain, headKey, outputTopic, batch.partition, committedMetadata)
+      : '';
+    const outgoing: Outgoing[] = [];
+    for (const message of messages) {
+      const decoded = await this.decode(batch.topic, batch.partition, message);
+      if (!('value' in decoded)) {
+        outgoing.push(await this.dlqMessage(tenant, decoded, message));
+        continue;
+      }
+      const result = await this.runCore(decoded);
+      if (!result.ok) {
+        const record = this.deadLetter(batch.topic, batch.partition, message, result.code, result.message);
+        outgoing.push(await this.dlqMessage(tenant, record, message));
+        continue;
+      }
+      try {
+        let value = result.value;
+        let nextHead = head;
+        if (chain) {
+          const sealed = chain.seal(value, head);
+          value = sealed.value;
+          nextHead = sealed.hash;
+        }
+        outgoing.push({
+          topic: outputTopic,
+          message: {
+            key: this.transform.keyOf(value, decoded) ?? message.key,
+            value: await this.codec.encode(this.transform.outputSchema, value),
+            headers: { ...decoded.headers, ...this.transform.headersOf?.(value) },
+            ...(chain ? { partition: batch.partition } : {}),
+          },
+        });
+        // The chain moves on only over records that go out.
+        head = nextHead;
+      } catch (error) {
+        // Output the next stage's schema refuses is poison too; only an outage is retried.
+        if (isRetriable(error)) throw error;
+        const code = error instanceof AppError ? error.code : 'STAGE_CORE_FAILED';
+        const record = this.deadLetter(
+          batch.topic,
+          batch.partition,
+          message,
+          code,
+          String((error as Error).message),
+        );
+        outgoing.push(await this.dlqMessage(tenant, record, message));
+        continue;
+      }
+      this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' });
+    }
+    return {
+      outgoing,
+      offset: {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: commitAfter(batch),
+        ...(chain ? { metadata: `${CHAIN_HEAD_PREFIX}${head}` } : {}),
+      },
+      ...(chain ? { head: { key: headKey, hash: head } } : {}),
+    };
+  }
+
+  /**
+   * The hash the next record of an output partition links to: from memory, else from the
+   * metadata committed with the input offset, else (offsets committed without one) from the last
+   * committed record of the output partition.
+   */
+  private async chainHead(
+    chain: OutputChain<O>,
+    headKey: string,
+    topic: string,
+    partition: number,
+    committedMetadata: string | null,
+  ): Promise<string> {
+    const known = this.heads.get(headKey);
     if (known !== undefined) return known;
+    if (committedMetadata?.startsWith(CHAIN_HEAD_PREFIX))
+      return committedMetadata.slice(CHAIN_HEAD_PREFIX.length);
     // Only a chain record can be the head: poison someone wrote to the output topic (bytes that
     // do not decode, a record of another schema) is stepped over, or it would stall the
     // partition or restart the chain from genesis.
@@ -446,104 +719,8 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       }
     });
     const head = last?.value ?? chain.genesis;
-    this.logger.info({ topic, partition, offset: last?.offset, head }, 'chain head recovered');
+    this.logger.info({ topic, partition, offset: last?.offset, head }, 'chain head recovered from the topic');
     return head;
-  }
-
-  protected async processBatch(batch: Batch): Promise<void> {
-    const outputs: {
-      topic: string;
-      message: { key: Buffer | string | null; value: Buffer; headers: IHeaders; partition?: number };
-    }[] = [];
-    const tenant = parseTenantTopic(batch.topic)!.tenant;
-    const outputTopic = tenantTopic(tenant, this.transform.outputStage);
-    const { chain } = this.transform;
-    const headKey = `${outputTopic}:${batch.partition}`;
-    await this.transform.prepare?.(tenant);
-    let head = chain ? await this.chainHead(chain, outputTopic, batch.partition) : '';
-    for (const message of batch.messages) {
-      const decoded = await this.decode(batch.topic, batch.partition, message);
-      if (!('value' in decoded)) {
-        outputs.push(await this.dlqMessage(tenant, decoded, message));
-        continue;
-      }
-      const result = await this.runCore(decoded);
-      if (!result.ok) {
-        const record = this.deadLetter(batch.topic, batch.partition, message, result.code, result.message);
-        outputs.push(await this.dlqMessage(tenant, record, message));
-        continue;
-      }
-      let output: (typeof outputs)[number];
-      try {
-        let value = result.value;
-        let nextHead = head;
-        if (chain) {
-          const sealed = chain.seal(value, head);
-          value = sealed.value;
-          nextHead = sealed.hash;
-        }
-        output = {
-          topic: outputTopic,
-          message: {
-            key: this.transform.keyOf(value, decoded) ?? message.key,
-            value: await this.codec.encode(this.transform.outputSchema, value),
-            headers: { ...decoded.headers, ...this.transform.headersOf?.(value) },
-            ...(chain ? { partition: batch.partition } : {}),
-          },
-        };
-        // The chain moves on only over records that go out.
-        head = nextHead;
-      } catch (error) {
-        // Output the next stage's schema refuses is poison too; only an outage is retried.
-        if (isRetriable(error)) throw error;
-        const code = error instanceof AppError ? error.code : 'STAGE_CORE_FAILED';
-        const record = this.deadLetter(
-          batch.topic,
-          batch.partition,
-          message,
-          code,
-          String((error as Error).message),
-        );
-        outputs.push(await this.dlqMessage(tenant, record, message));
-        continue;
-      }
-      this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' });
-      outputs.push(output);
-    }
-    const committed = [{ partition: batch.partition, offset: nextOffset(committedThrough(batch)) }];
-    const transaction: Transaction | undefined =
-      this.transform.transactions === false
-        ? undefined
-        : await (await this.connectedProducer()).transaction();
-    try {
-      const started = Date.now();
-      const byTopic = new Map<string, (typeof outputs)[number]['message'][]>();
-      for (const { topic, message } of outputs) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
-      // One request per chunk, in order: a consumed batch can outgrow what the broker takes in one
-      // record batch (message.max.bytes) once transformed.
-      for (const topicMessages of produceChunks(
-        [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      ))
-        await (transaction ?? this.producer).sendBatch({ topicMessages, acks: -1 });
-      if (transaction) {
-        await transaction.sendOffsets({
-          consumerGroupId: stageGroupId(this.settings.groupPrefix, this.settings.service),
-          topics: [{ topic: batch.topic, partitions: committed }],
-        });
-        await transaction.commit();
-      } else {
-        await this.consumer.commitOffsets(committed.map((position) => ({ topic: batch.topic, ...position })));
-      }
-      if (chain) this.heads.set(headKey, head);
-      this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
-    } catch (error) {
-      this.heads.delete(headKey);
-      await transaction?.abort().catch(async (abortError: unknown) => {
-        this.logger.warn({ err: abortError }, 'aborting the transaction failed; replacing the producer');
-        await this.replaceProducer();
-      });
-      throw error;
-    }
   }
 
   private async runCore(input: StageInput<I>): Promise<StageResult<O>> {
@@ -587,16 +764,40 @@ export function produceChunks<M extends { value: Buffer }>(
   return chunks;
 }
 
-/** Writes a batch durably (e.g. a ClickHouse insert); must be idempotent. */
+/** Writes inputs durably (e.g. a ClickHouse insert); must be idempotent. Inputs span tenants. */
 export type StageSink<I> = (inputs: readonly StageInput<I>[]) => Promise<void>;
 
 /** Settings of a sink stage. */
 export interface SinkStageSettings<I> extends StageSettings {
   readonly sink: StageSink<I>;
+  /** A write goes out when this many inputs are buffered (AISPM_SINK_BATCH_ROWS)… */
+  readonly flushRows: number;
+  /** …or when the oldest buffered input has waited this long (AISPM_SINK_FLUSH_MS). */
+  readonly flushMs: number;
 }
 
-/** Consume and write to storage, committing offsets only after the write is durable. */
+/** A batch decoded into a sink's buffer. */
+interface Buffered<I> {
+  readonly entry: RoundEntry;
+  readonly inputs: StageInput<I>[];
+  readonly deadLetters: Outgoing[];
+}
+
+/**
+ * Consume and write to storage in writes that span partitions and tenants, committing offsets only
+ * after the write is durable. A batch is buffered and its fetch position moved on at once, so
+ * fetching goes on while the buffer fills; the buffer is written when it holds `flushRows`
+ * inputs or its oldest has waited `flushMs`. A rebalance empties the buffer: KafkaJS fetches
+ * again from the committed offsets.
+ */
 export class SinkStage<I> extends StageRunner<I> {
+  private readonly producer: Producer;
+  private buffer: Buffered<I>[] = [];
+  private bufferedRows = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private generation = 0;
+
   constructor(
     kafka: Kafka,
     private readonly sinkSettings: SinkStageSettings<I>,
@@ -605,28 +806,132 @@ export class SinkStage<I> extends StageRunner<I> {
     metrics: Metrics,
   ) {
     super(kafka, sinkSettings, codec, logger, metrics);
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: PARTITIONER,
+      retry: EXACTLY_ONCE_RETRY,
+    });
   }
 
-  protected async processBatch(batch: Batch): Promise<void> {
-    const tenant = parseTenantTopic(batch.topic)!.tenant;
+  override async start(): Promise<void> {
+    await this.producer.connect();
+    await super.start();
+  }
+
+  protected rebalanced(): void {
+    this.generation += 1;
+    this.buffer = [];
+    this.bufferedRows = 0;
+    this.clearFlushTimer();
+  }
+
+  protected override async beforeDisconnect(): Promise<void> {
+    await this.flush();
+  }
+
+  protected async afterDisconnect(): Promise<void> {
+    this.clearFlushTimer();
+    await this.producer.disconnect();
+  }
+
+  protected async takeUp(entry: RoundEntry): Promise<void> {
     const inputs: StageInput<I>[] = [];
-    const deadLetters = [];
-    for (const message of batch.messages) {
-      const decoded = await this.decode(batch.topic, batch.partition, message);
+    const deadLetters: Outgoing[] = [];
+    for (const message of entry.batch.messages) {
+      const decoded = await this.decode(entry.batch.topic, entry.batch.partition, message);
       if ('value' in decoded) inputs.push(decoded);
-      else deadLetters.push(await this.dlqMessage(tenant, decoded, message));
+      else deadLetters.push(await this.dlqMessage(entry.tenant, decoded, message));
     }
+    if (entry.isStale() || this.stopping) return;
+    this.buffer.push({ entry, inputs, deadLetters });
+    this.bufferedRows += inputs.length + deadLetters.length;
+    // Fetching goes on from here; the commit follows the write.
+    entry.outcome = 'done';
+    this.flushTimer ??= setTimeout(() => void this.flush(), this.sinkSettings.flushMs);
+    if (this.bufferedRows >= this.sinkSettings.flushRows) await this.flush();
+  }
+
+  private clearFlushTimer(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
+  /** Writes what is buffered now, after any write already under way. */
+  private flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writeBuffer());
+    return this.flushing;
+  }
+
+  private async writeBuffer(): Promise<void> {
+    this.clearFlushTimer();
+    const taken = this.buffer;
+    const generation = this.generation;
+    this.buffer = [];
+    this.bufferedRows = 0;
+    if (taken.length === 0) return;
+    const entries = taken.map(({ entry }) => ({ ...entry, outcome: undefined }) as RoundEntry);
+    const started = Date.now();
+    for (const entry of entries) this.progress.started(entry.key, started);
+    try {
+      await this.writeTaken(taken, entries, generation);
+    } finally {
+      for (const entry of entries) this.progress.settled(entry.key);
+      this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
+    }
+  }
+
+  /** Writes and commits the taken batches, again after a backoff while it fails, unless they went stale. */
+  private async writeTaken(taken: Buffered<I>[], entries: RoundEntry[], generation: number): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      // A rebalance since these were fetched: the new owner (perhaps this instance) reads them again.
+      if (generation !== this.generation) return;
+      const live = new Set(this.dropStale(entries).map((entry) => entry.key));
+      const mine = taken.filter(({ entry }) => live.has(entry.key));
+      if (mine.length === 0) return;
+      try {
+        await this.write(mine, generation);
+        return;
+      } catch (error) {
+        const tenants = [...new Set(mine.map(({ entry }) => entry.tenant))];
+        for (const tenant of tenants)
+          this.metrics.retries.inc({ operation: `${this.settings.service}_batch`, tenant });
+        this.logger.warn(
+          { err: error, tenants: tenants.slice(0, 20), attempt },
+          'sink write failed; retrying',
+        );
+        if (this.stopping) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+      // A heartbeat that fails means the group is rebalancing: what was taken is fetched again.
+      if (
+        !(await taken[0]!.entry.heartbeat().then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+    }
+  }
+
+  private async write(buffered: readonly Buffered<I>[], generation: number): Promise<void> {
+    const inputs = buffered.flatMap((b) => b.inputs);
     if (inputs.length > 0) await this.sinkSettings.sink(inputs);
-    if (deadLetters.length > 0) {
-      for (const topicMessages of produceChunks([
-        { topic: tenantTopic(tenant, 'dlq'), messages: deadLetters.map((d) => d.message) },
-      ]))
-        await this.producer.sendBatch({ topicMessages, acks: -1 });
-    }
-    this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' }, inputs.length);
-    const lastOffset = committedThrough(batch);
-    await this.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: nextOffset(lastOffset) },
-    ]);
+    const deadLetters = buffered.flatMap((b) => b.deadLetters);
+    if (deadLetters.length > 0) await sendAll(this.producer, deadLetters);
+    const perTenant = new Map<string, number>();
+    for (const input of inputs) perTenant.set(input.tenant, (perTenant.get(input.tenant) ?? 0) + 1);
+    for (const [tenant, count] of perTenant)
+      this.metrics.stageMessages.inc({ service: this.settings.service, tenant, outcome: 'ok' }, count);
+    if (generation !== this.generation) return;
+    const latest = new Map<string, { topic: string; partition: number; offset: string }>();
+    for (const { entry } of buffered)
+      latest.set(entry.key, {
+        topic: entry.batch.topic,
+        partition: entry.batch.partition,
+        offset: commitAfter(entry.batch),
+      });
+    await this.consumer.commitOffsets([...latest.values()]);
   }
 }

@@ -7,7 +7,7 @@ describe('BatchProgress', () => {
     progress.started('t:0', 1_000);
     progress.started('t:0', 5_000);
     expect(progress.busyForMs(61_000)).toBe(60_000);
-    progress.succeeded('t:0');
+    progress.settled('t:0');
     expect(progress.busyForMs(62_000)).toBe(0);
   });
 

@@ -4,7 +4,7 @@
  */
 import { TOPIC_SCHEMAS, type NormalizedEvent, type RedactedEnvelope } from '@aispm/contracts';
 import { GENESIS_HASH } from '@aispm/integrity';
-import { ControlPlane } from '@aispm/control';
+import { ControlPlane, workerControlSettings } from '@aispm/control';
 import { TransformStage, type OutputChain, type WorkerContext } from '@aispm/kafka';
 import {
   checkSemantics,
@@ -27,26 +27,16 @@ export const normalizedChain: OutputChain<NormalizedEvent> = {
 };
 
 /**
- * The normalizer stage and the control-plane view it takes tenant settings from. A tenant the
- * view does not know yet (created a moment ago) makes the stage catch up with the control topic
- * once before its batch, so a new tenant's maximum age applies from its first event.
+ * The normalizer stage and the control-plane view it takes tenant settings from. The stage
+ * consumes a tenant's topic only once the view holds the tenant, so a new tenant's maximum age
+ * applies from its first event.
  */
 export async function buildNormalizer(
   config: NormalizerConfig,
   { kafka, codec, logger, metrics }: WorkerContext,
 ) {
-  const control = new ControlPlane(kafka, codec, logger, {
-    groupPrefix: config.AISPM_GROUP_PREFIX,
-    service: 'normalizer',
-    instanceId: config.AISPM_INSTANCE_ID,
-    topicPolicy: {
-      partitions: config.AISPM_TOPIC_PARTITIONS,
-      replicationFactor: config.AISPM_TOPIC_REPLICATION,
-      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
-    },
-  });
+  const control = new ControlPlane(kafka, codec, logger, workerControlSettings('normalizer', config));
   await control.start();
-  const caughtUpFor = new Set<string>();
   const policy = (tenant: string): SemanticPolicy => ({
     collectorVersions: config.NORMALIZER_COLLECTOR_VERSIONS,
     maxEventAgeDays: control.state.tenant(tenant)?.max_event_age_days,
@@ -61,12 +51,9 @@ export async function buildNormalizer(
       outputStage: 'normalized',
       outputSchema: TOPIC_SCHEMAS.normalized,
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      tenants: control.tenantSource(),
       tenantPattern: config.AISPM_TENANT_PATTERN,
-      prepare: async (tenant) => {
-        if (control.state.tenants.has(tenant) || caughtUpFor.has(tenant)) return;
-        await control.catchUp();
-        caughtUpFor.add(tenant);
-      },
+      shards: config.AISPM_STAGE_SHARDS,
       // The chain fields are filled in by `chain`, which knows the partition's head.
       core: (input) => {
         const now = Date.now();

@@ -10,7 +10,7 @@ import {
   migrate,
   type ClickHouse,
 } from '@aispm/clickhouse';
-import { ControlPlane } from '@aispm/control';
+import { ControlPlane, workerControlSettings } from '@aispm/control';
 import type { NormalizedEvent, NormalizedEventV1 } from '@aispm/contracts';
 import { HealthEvidenceSink } from '@aispm/health';
 import { SinkStage, type WorkerContext } from '@aispm/kafka';
@@ -63,6 +63,8 @@ export async function buildProjector(
       }
     }
   };
+  const control = new ControlPlane(kafka, codec, logger, workerControlSettings('projector', config));
+  await control.start();
   const stage = new SinkStage<NormalizedEvent | NormalizedEventV1>(
     kafka,
     {
@@ -71,7 +73,11 @@ export async function buildProjector(
       groupPrefix: config.AISPM_GROUP_PREFIX,
       inputStage: 'normalized',
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      tenants: control.tenantSource(),
       tenantPattern: config.AISPM_TENANT_PATTERN,
+      shards: config.AISPM_STAGE_SHARDS,
+      flushRows: config.AISPM_SINK_BATCH_ROWS,
+      flushMs: config.AISPM_SINK_FLUSH_MS,
       sink: async (inputs) => {
         const started = Date.now();
         const events = inputs.map((input) => upcastNormalized(input.value));
@@ -93,25 +99,20 @@ export async function buildProjector(
         for (const input of inputs) {
           metrics.endToEndLatency.observe({ tenant: input.tenant }, done - input.value.received_ms);
         }
-        // A batch is one topic's partition, so one tenant.
-        await posture.publish(inputs[0]!.tenant, events);
+        // A write spans tenants; each tenant's posture moves with its own events.
+        const byTenant = new Map<string, typeof events>();
+        inputs.forEach((input, i) => {
+          const mine = byTenant.get(input.tenant);
+          if (mine) mine.push(events[i]!);
+          else byTenant.set(input.tenant, [events[i]!]);
+        });
+        await posture.publish(byTenant);
       },
     },
     codec,
     logger,
     metrics,
   );
-  const control = new ControlPlane(kafka, codec, logger, {
-    groupPrefix: config.AISPM_GROUP_PREFIX,
-    service: 'projector',
-    instanceId: config.AISPM_INSTANCE_ID,
-    topicPolicy: {
-      partitions: config.AISPM_TOPIC_PARTITIONS,
-      replicationFactor: config.AISPM_TOPIC_REPLICATION,
-      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
-    },
-  });
-  await control.start();
   if (config.CLICKHOUSE_USERS_DIR) {
     const tenantPattern = new RegExp(config.AISPM_TENANT_PATTERN);
     dashboards = new DashboardAccess(

@@ -16,6 +16,8 @@ export const loadEnv = () =>
       'AISPM_TOPIC_REPLICATION',
       'AISPM_RAW_RETENTION_MS',
       'PROJECTOR_WATERMARK_INTERVAL_MS',
+      'AISPM_SINK_BATCH_ROWS',
+      'AISPM_SINK_FLUSH_MS',
     ],
     process.env,
     { AISPM_OPS_PORT: '9103', AISPM_INSTANCE_ID: 'projector-0' },

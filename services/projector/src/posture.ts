@@ -12,7 +12,7 @@
  * `watermark` delta is published whenever it moved.
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
+import { identifier, inList, type ClickHouse } from '@aispm/clickhouse';
 import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } from '@aispm/contracts';
 import {
   consumerLag,
@@ -89,34 +89,57 @@ export class PosturePublisher {
   }
 
   /** Publishes the deltas of a batch of `tenant`'s events that ClickHouse has just stored. */
-  async publish(tenant: string, events: readonly NormalizedEvent[]): Promise<void> {
+  async publish(eventsByTenant: ReadonlyMap<string, readonly NormalizedEvent[]>): Promise<void> {
     // A tenant this process has not seen yet gets its watermark first, so no delta says 0.
-    if (!this.freshness.has(tenant)) await this.refresh([tenant]);
-    this.active.set(tenant, (this.active.get(tenant) ?? 0) + 1);
-    await this.send(tenant, postureDeltas(tenant, events, this.freshness.get(tenant)!.published, Date.now()));
-  }
-
-  private async send(tenant: string, deltas: readonly PostureDelta[]): Promise<void> {
-    const messages = [];
-    for (const delta of deltas) {
-      messages.push({ key: tenant, value: await this.codec.encode(TOPIC_SCHEMAS.posture, delta) });
+    await this.refresh([...eventsByTenant.keys()].filter((tenant) => !this.freshness.has(tenant)));
+    const now = Date.now();
+    const deltas = new Map<string, PostureDelta[]>();
+    for (const [tenant, events] of eventsByTenant) {
+      this.active.set(tenant, (this.active.get(tenant) ?? 0) + 1);
+      deltas.set(tenant, postureDeltas(tenant, events, this.freshness.get(tenant)!.published, now));
     }
-    await this.producer.send({ topic: tenantTopic(tenant, 'posture'), messages, acks: -1 });
+    await this.send(deltas);
   }
 
-  /** Recomputes the watermarks of `tenants`, publishing a `watermark` delta where one moved. */
+  /** One request for the deltas of every tenant. */
+  private async send(deltasByTenant: ReadonlyMap<string, readonly PostureDelta[]>): Promise<void> {
+    const topicMessages = [];
+    for (const [tenant, deltas] of deltasByTenant) {
+      const messages = [];
+      for (const delta of deltas) {
+        messages.push({ key: tenant, value: await this.codec.encode(TOPIC_SCHEMAS.posture, delta) });
+      }
+      topicMessages.push({ topic: tenantTopic(tenant, 'posture'), messages });
+    }
+    await this.producer.sendBatch({ topicMessages, acks: -1 });
+  }
+
+  /**
+   * Recomputes the watermarks of `tenants`, publishing a `watermark` delta where one moved: one
+   * offsets read per stage and one ClickHouse query for all of them, however many tenants.
+   */
   private async refresh(tenants: readonly string[]): Promise<void> {
-    for (const tenant of tenants) {
-      const batches = this.active.get(tenant);
-      // TRICKY: the time is taken before the raw end offsets are read, so every event accepted
-      // before it is below them.
-      const observedMs = Date.now();
-      const [raw, redacted, normalized] = await Promise.all(
-        READERS.map(({ stage, service }) =>
-          consumerLag(this.admin, stageGroupId(this.groupPrefix, service), [tenantTopic(tenant, stage)]),
+    if (tenants.length === 0) return;
+    const batches = new Map(tenants.map((tenant) => [tenant, this.active.get(tenant)]));
+    // TRICKY: the time is taken before the raw end offsets are read, so every event accepted
+    // before it is below them.
+    const observedMs = Date.now();
+    const [raw, redacted, normalized] = await Promise.all(
+      READERS.map(async ({ stage, service }) =>
+        byTopic(
+          await consumerLag(
+            this.admin,
+            stageGroupId(this.groupPrefix, service),
+            tenants.map((tenant) => tenantTopic(tenant, stage)),
+          ),
         ),
-      );
-      if (raw!.length === 0) {
+      ),
+    );
+    const projected = await this.projectedNext(tenants);
+    const moved = new Map<string, PostureDelta[]>();
+    for (const tenant of tenants) {
+      const rawLags = raw!.get(tenantTopic(tenant, 'raw'));
+      if (!rawLags) {
         // The tenant was deleted: nothing left to watch or publish to.
         this.active.delete(tenant);
         this.freshness.delete(tenant);
@@ -125,19 +148,25 @@ export class PosturePublisher {
       const before = this.freshness.get(tenant);
       const state = advanceWatermark(
         before?.state ?? INITIAL_WATERMARK,
-        { at_ms: observedMs, ends: new Map(raw!.map((p) => [p.partition, p.end])) },
-        await this.projectedNext(tenant),
+        { at_ms: observedMs, ends: new Map(rawLags.map((p) => [p.partition, p.end])) },
+        projected.get(tenant) ?? new Map(),
       );
-      const total = (lags: readonly PartitionLag[]) => Number(lags.reduce((sum, p) => sum + p.lag, 0n));
+      const total = (lags: readonly PartitionLag[] | undefined) =>
+        Number((lags ?? []).reduce((sum, p) => sum + p.lag, 0n));
       const published: DeltaWatermark = {
         watermark_ms: state.watermark_ms,
         observed_ms: observedMs,
-        lag: { redactor: total(raw!), normalizer: total(redacted!), projector: total(normalized!) },
+        lag: {
+          redactor: total(rawLags),
+          normalizer: total(redacted!.get(tenantTopic(tenant, 'redacted'))),
+          projector: total(normalized!.get(tenantTopic(tenant, 'normalized'))),
+        },
       };
       this.freshness.set(tenant, { state, published });
-      if (state.pending.length === 0 && this.active.get(tenant) === batches) this.active.delete(tenant);
+      if (state.pending.length === 0 && this.active.get(tenant) === batches.get(tenant))
+        this.active.delete(tenant);
       if (before && state.watermark_ms > before.state.watermark_ms) {
-        await this.send(tenant, [
+        moved.set(tenant, [
           {
             schema_version: 'aispm.posture_delta.v1',
             tenant,
@@ -149,15 +178,29 @@ export class PosturePublisher {
         ]);
       }
     }
+    if (moved.size > 0) await this.send(moved);
   }
 
-  /** Per raw partition, the offset after the highest one whose event is in ClickHouse. */
-  private async projectedNext(tenant: string): Promise<Map<number, bigint>> {
-    const rows = await this.clickhouse.query<{ partition: number; next: string }>(
-      `SELECT source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable} WHERE ` +
-        sql`tenant = ${tenant} AND source_topic = ${tenantTopic(tenant, 'raw')}` +
-        ' GROUP BY source_partition',
+  /** Per tenant and raw partition, the offset after the highest one whose event is in ClickHouse. */
+  private async projectedNext(tenants: readonly string[]): Promise<Map<string, Map<number, bigint>>> {
+    const rows = await this.clickhouse.query<{ tenant: string; partition: number; next: string }>(
+      `SELECT tenant, source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable} WHERE ` +
+        `tenant IN ${inList(tenants)} AND source_topic IN ${inList(tenants.map((tenant) => tenantTopic(tenant, 'raw')))}` +
+        ' GROUP BY tenant, source_partition',
     );
-    return new Map(rows.map((row) => [Number(row.partition), BigInt(row.next)]));
+    const projected = new Map<string, Map<number, bigint>>();
+    for (const row of rows) {
+      const ofTenant = projected.get(row.tenant) ?? new Map<number, bigint>();
+      ofTenant.set(Number(row.partition), BigInt(row.next));
+      projected.set(row.tenant, ofTenant);
+    }
+    return projected;
   }
+}
+
+/** Lags grouped by topic. */
+function byTopic(lags: readonly PartitionLag[]): Map<string, PartitionLag[]> {
+  const grouped = new Map<string, PartitionLag[]>();
+  for (const lag of lags) grouped.set(lag.topic, [...(grouped.get(lag.topic) ?? []), lag]);
+  return grouped;
 }

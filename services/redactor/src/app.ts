@@ -7,7 +7,7 @@
  * unredacted.
  */
 import { contentHash, HEADERS, TOPIC_SCHEMAS, type Envelope, type RedactedEnvelope } from '@aispm/contracts';
-import { ControlPlane, TenantProfiles } from '@aispm/control';
+import { ControlPlane, TenantProfiles, workerControlSettings } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import { TransformStage, type StageInput, type WorkerContext } from '@aispm/kafka';
 import { LocalKms, RawDecryptor } from '@aispm/kms';
@@ -40,16 +40,7 @@ export async function buildRedactor(
   { kafka, codec, logger, metrics }: WorkerContext,
 ) {
   const kms = LocalKms.fromFile(config.AISPM_KMS_MASTER_KEY_FILE, { create: true });
-  const control = new ControlPlane(kafka, codec, logger, {
-    groupPrefix: config.AISPM_GROUP_PREFIX,
-    service: 'redactor',
-    instanceId: config.AISPM_INSTANCE_ID,
-    topicPolicy: {
-      partitions: config.AISPM_TOPIC_PARTITIONS,
-      replicationFactor: config.AISPM_TOPIC_REPLICATION,
-      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
-    },
-  });
+  const control = new ControlPlane(kafka, codec, logger, workerControlSettings('redactor', config));
   const profiles = new TenantProfiles(control.state, kms);
   const decryptor = new RawDecryptor(kms);
   // A deleted tenant's keys leave memory at once: its shredded raw log is unreadable here too.
@@ -70,7 +61,9 @@ export async function buildRedactor(
       outputStage: 'redacted',
       outputSchema: TOPIC_SCHEMAS.redacted,
       topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+      tenants: control.tenantSource(),
       tenantPattern: config.AISPM_TENANT_PATTERN,
+      shards: config.AISPM_STAGE_SHARDS,
       decryptValue: (tenant, value) => decryptor.decrypt(tenant, value),
       core: async (input) => redactStage(input, await profiles.profileOf(input.tenant)),
       keyOf: (output) => output.envelope.event.session_id,

@@ -1,0 +1,131 @@
+/**
+ * Owns the producers of a transform stage's shards (see shards.ts) and what was committed for
+ * their partitions. A shard's producer is made anew whenever the group has rebalanced since it was
+ * made, or its last transaction failed: its `initTransactions` fences whoever held the shard's
+ * transactional id before (another instance, or this one's failed transaction), and only after
+ * that are the shard's committed offsets read, so they can no longer move under the new owner.
+ */
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Logger } from '@aispm/observability';
+import { PARTITIONER, TRANSACTIONAL_RETRY } from './client';
+
+/** Where a partition's next record is, and the metadata committed with that offset. */
+export interface Committed {
+  /** The offset of the next record to process; -1 when the group never committed one. */
+  readonly next: bigint;
+  readonly metadata: string | null;
+}
+
+/** A shard's producer for the current generation, with the committed positions read after fencing. */
+export interface ShardLease {
+  readonly producer: Producer;
+  /** Reads what the group has committed for those of `topics` not read under this lease yet, in one request. */
+  load(topics: readonly string[]): Promise<void>;
+  /** What the group had committed for a partition of a loaded topic when it was loaded. */
+  committed(topic: string, partition: number): Committed;
+}
+
+interface Held {
+  readonly generation: number;
+  readonly lease: Promise<ShardLease>;
+}
+
+export class ShardProducers {
+  private readonly held = new Map<number, Held>();
+  private generation = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly groupId: string,
+    /** false: plain idempotent producers, offsets committed by the consumer (no fencing). */
+    private readonly transactional: boolean,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The transactional id of a shard. */
+  transactionalId(shard: number): string {
+    return `${this.groupId}-shard-${shard}`;
+  }
+
+  /** The group rebalanced: every shard is fenced again before its next transaction. */
+  rebalanced(): void {
+    this.generation += 1;
+  }
+
+  /** The shard's lease for this generation, fencing the previous holder first. */
+  async lease(shard: number): Promise<ShardLease> {
+    const held = this.held.get(shard);
+    if (held?.generation === this.generation) return held.lease;
+    if (held) void this.release(held);
+    const lease = this.open(shard);
+    this.held.set(shard, { generation: this.generation, lease });
+    lease.catch(() => this.held.delete(shard));
+    return lease;
+  }
+
+  /** Drops a shard's lease after a failed transaction; the next lease fences it and reads again. */
+  forget(shard: number): void {
+    const held = this.held.get(shard);
+    if (!held) return;
+    this.held.delete(shard);
+    void this.release(held);
+  }
+
+  async stop(): Promise<void> {
+    const held = [...this.held.values()];
+    this.held.clear();
+    await Promise.all(held.map((h) => this.release(h)));
+  }
+
+  private async release(held: Held): Promise<void> {
+    await held.lease.then((lease) => lease.producer.disconnect()).catch(() => undefined);
+  }
+
+  private async open(shard: number): Promise<ShardLease> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: PARTITIONER,
+      retry: TRANSACTIONAL_RETRY,
+      ...(this.transactional ? { transactionalId: this.transactionalId(shard) } : {}),
+    });
+    await producer.connect();
+    if (this.transactional) {
+      // A transaction with nothing in it sends no EndTxn; beginning it runs InitProducerId, which
+      // bumps the epoch of the shard's transactional id and aborts whatever the old holder left open.
+      await (await producer.transaction()).abort();
+      this.logger.debug({ shard, transactionalId: this.transactionalId(shard) }, 'shard fenced');
+    }
+    const positions = new Map<string, Map<number, Committed>>();
+    return {
+      producer,
+      load: async (topics) => {
+        const missing = [...new Set(topics)].filter((topic) => !positions.has(topic));
+        if (missing.length === 0) return;
+        for (const [topic, ofTopic] of await this.readCommitted(missing)) positions.set(topic, ofTopic);
+      },
+      committed: (topic, partition) => {
+        const ofTopic = positions.get(topic);
+        if (!ofTopic) throw new Error(`committed offsets of ${topic} were not loaded`);
+        return ofTopic.get(partition) ?? { next: -1n, metadata: null };
+      },
+    };
+  }
+
+  private async readCommitted(topics: string[]): Promise<Map<string, Map<number, Committed>>> {
+    const offsets = await this.admin.fetchOffsets({ groupId: this.groupId, topics });
+    return new Map(
+      offsets.map(({ topic, partitions }) => [
+        topic,
+        new Map(
+          partitions.map(({ partition, offset, metadata }) => [
+            partition,
+            { next: BigInt(offset), metadata: metadata ?? null },
+          ]),
+        ),
+      ]),
+    );
+  }
+}
