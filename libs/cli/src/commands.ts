@@ -187,7 +187,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'tenant create': {
     usage:
-      'aispm tenant create <slug> --ref TENANT_REF [--retention-days N] [--raw-retention-hours N] [--max-event-age-days N]',
+      'aispm tenant create <slug> --ref TENANT_REF [--retention-days N] [--raw-retention-hours N] [--max-event-age-days N] [--partitions N]',
     summary: 'Create a tenant and its topics.',
     async run(positionals, options, config) {
       const body: Record<string, unknown> = {
@@ -201,6 +201,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       if (rawHours !== undefined) body.raw_retention_hours = rawHours;
       const maxAgeDays = optionalInteger(options, 'max-event-age-days');
       if (maxAgeDays !== undefined) body.max_event_age_days = maxAgeDays;
+      const partitions = optionalInteger(options, 'partitions');
+      if (partitions !== undefined) body.partitions = partitions;
       return callAdmin(config, options, 'POST', '/tenants', body);
     },
   },

@@ -163,7 +163,7 @@ export const CONFIG_KEYS = {
   AISPM_TOPIC_PARTITIONS: key(
     integer(1, 1000),
     '1',
-    'Partitions of each topic of a tenant created without `partitions` of its own (docs/operations.md: raising a tenant\'s partitions).',
+    "Partitions of each topic of a tenant created without `partitions` of its own (README: partitions, and raising a tenant's).",
   ),
   AISPM_TOPIC_REPLICATION: key(integer(1, 16), '1', 'Replication factor of topics created by the platform.'),
   AISPM_TOPIC_REFRESH_MS: key(

@@ -22,6 +22,10 @@ export interface Tenant {
    * The normalizer dead-letters events that occurred longer ago than this (NORMALIZE_EVENT_TOO_OLD); absent means no limit.
    */
   max_event_age_days?: number;
+  /**
+   * Partitions of each of the tenant's topics, chosen at creation; absent means the platform's AISPM_TOPIC_PARTITIONS then.
+   */
+  partitions?: number;
   deleted: boolean;
   /**
    * With deleted: every step of the deletion reconcile is done (credentials revoked, data key destroyed, topics deleted, rows dropped). The slug may be created again only then.

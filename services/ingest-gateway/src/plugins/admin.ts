@@ -53,6 +53,7 @@ export function tenantPolicy(
 ): TopicPolicy {
   return {
     ...topics,
+    partitions: tenant.partitions ?? topics.partitions,
     rawRetentionMs: onHold ? -1 : tenant.raw_retention_hours * HOUR_MS,
     retentionMs: onHold ? -1 : tenant.retention_days * 24 * HOUR_MS,
   };
@@ -94,6 +95,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       retention_days: tenant.retention_days,
       raw_retention_hours: tenant.raw_retention_hours,
       max_event_age_days: tenant.max_event_age_days ?? null,
+      // Absent: the platform's AISPM_TOPIC_PARTITIONS when the tenant was created.
+      partitions: tenant.partitions ?? null,
       legal_hold: hold?.active ? { reason: hold.reason } : null,
       collectors: state.collectorsOf(tenant).map((c) => ({
         collector_id: c.collector_id,
@@ -153,6 +156,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         retention_days: number;
         raw_retention_hours: number;
         max_event_age_days?: number;
+        partitions?: number;
       };
     }>(
       '/tenants',
@@ -168,6 +172,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
               retention_days: { type: 'integer', minimum: 1, maximum: 36500, default: 365 },
               raw_retention_hours: { type: 'integer', minimum: 1, maximum: 8760, default: 24 },
               max_event_age_days: { type: 'integer', minimum: 1, maximum: 36500 },
+              partitions: { type: 'integer', minimum: 1, maximum: 1000 },
             },
           },
         },
@@ -175,7 +180,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       async (request, reply) => {
         const principal = authenticate(state, request);
         requireOperator(principal);
-        const { slug, tenant_ref, retention_days, raw_retention_hours, max_event_age_days } = request.body;
+        const { slug, tenant_ref, retention_days, raw_retention_hours, max_event_age_days, partitions } =
+          request.body;
         if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
         if (state.deletionPending(slug)) {
           throw new AppError(
@@ -194,6 +200,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           retention_days,
           raw_retention_hours,
           ...(max_event_age_days === undefined ? {} : { max_event_age_days }),
+          ...(partitions === undefined ? {} : { partitions }),
           deleted: false,
         };
         // Topics first, then the record: a failed create changes nothing and is safe to retry.
@@ -215,6 +222,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
           retention_days,
           raw_retention_hours,
           max_event_age_days: max_event_age_days ?? null,
+          partitions: partitions ?? null,
         });
         request.log.info({ tenant: slug }, 'tenant created');
         return reply.code(201).send(describeTenant(tenant));
