@@ -233,7 +233,10 @@ export function stopProcess(child: ChildProcess): Promise<void> {
  * overrides settings of every service (e.g. another Kafka or ClickHouse, a short health
  * interval); the suite's cleanup then uses the same servers.
  */
-export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeline> {
+export async function startPipeline(
+  env: NodeJS.ProcessEnv = {},
+  options: { readonly tenantPartitions?: number } = {},
+): Promise<Pipeline> {
   const brokers = env.KAFKA_BROKERS ?? KAFKA_BROKERS;
   const clickhouseUrl = env.CLICKHOUSE_URL ?? CLICKHOUSE_URL;
   const suffix = uniqueSuffix();
@@ -303,7 +306,11 @@ export async function startPipeline(env: NodeJS.ProcessEnv = {}): Promise<Pipeli
     await eventually('the gateway to know the operator key', async () =>
       (await admin('GET', '/tenants')).status === 200 ? true : undefined,
     );
-    const created = await admin('POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
+    const created = await admin('POST', '/tenants', {
+      slug: tenant,
+      tenant_ref: tenantRef,
+      ...(options.tenantPartitions === undefined ? {} : { partitions: options.tenantPartitions }),
+    });
     if (created.status !== 201)
       throw new Error(`creating the test tenant failed: ${JSON.stringify(created)}`);
     const collector = await admin('POST', '/collectors', { tenant, require_signature: true });
