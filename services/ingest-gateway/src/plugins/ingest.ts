@@ -18,7 +18,7 @@ import { verifySignature, type OidcVerifier, type ReplayCache } from '@aispm/aut
 import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
-import { PARTITIONER, type StageCodec } from '@aispm/kafka';
+import { PARTITIONER, produceChunks, type StageCodec } from '@aispm/kafka';
 import type { Kms, RawEncryptor } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
@@ -285,11 +285,25 @@ export function createIngestor(deps: IngestDeps) {
           return { ...message, partition: partitioner({ topic, partitionMetadata, message }) };
         }),
       );
-      let results;
+      // The offset each message got, in request order.
+      const offsets: bigint[] = [];
       try {
         const started = Date.now();
-        results = await withDeadline(
-          deps.producer.send({ topic, acks: -1, messages }),
+        // One request per chunk: a batch of large envelopes on one partition outgrows what the
+        // broker takes in one record batch (message.max.bytes). A chunk written before a later
+        // one failed is harmless: the retry carries the same idempotency keys.
+        await withDeadline(
+          (async () => {
+            for (const [chunk] of produceChunks([{ topic, messages }])) {
+              const results = await deps.producer.send({ topic, acks: -1, messages: chunk!.messages });
+              // One base offset per partition; a partition's messages are consecutive, in order.
+              const next = new Map(results.map((r) => [r.partition, BigInt(r.baseOffset ?? '0')]));
+              for (const { partition } of chunk!.messages) {
+                offsets.push(next.get(partition)!);
+                next.set(partition, next.get(partition)! + 1n);
+              }
+            }
+          })(),
           deps.produceTimeoutMs,
         );
         deps.metrics.produceDuration.observe({ service: 'ingest-gateway' }, Date.now() - started);
@@ -300,27 +314,22 @@ export function createIngestor(deps: IngestDeps) {
         );
         throw new AppError(
           'GW_KAFKA_UNAVAILABLE',
-          'Kafka did not acknowledge the events; nothing was accepted, retry later',
+          'Kafka did not acknowledge every event; retry the request later (its idempotency keys make the retry safe)',
           {
             cause,
           },
         );
       }
-      // One base offset per partition; a partition's messages are consecutive, in request order.
-      const next = new Map(results.map((result) => [result.partition, BigInt(result.baseOffset ?? '0')]));
       accepted.forEach(({ index, envelope, key, hash }, i) => {
         deps.idempotency.remember(tenant.slug, key, hash);
-        const partition = messages[i]!.partition;
-        const offset = next.get(partition)!;
-        next.set(partition, offset + 1n);
         receipts[index] = {
           index,
           outcome: 'accepted',
           event_id: envelope.event.event_id,
           idempotency_key: key,
           topic,
-          partition,
-          offset: offset.toString(),
+          partition: messages[i]!.partition,
+          offset: offsets[i]!.toString(),
         };
         request.log.info({ tenant: tenant.slug, event_id: envelope.event.event_id }, 'event accepted');
       });
