@@ -3,10 +3,10 @@
  * The full pipeline next to its limit (DESIGN §14): events POSTed to the gateway, through the
  * redactor, normalizer and projector into ClickHouse, against a KafkaJS pass-through chain
  * (consume, produce unchanged) over the same kind of topics fed by a bare producer. Then:
- * end-to-end latency at half the sustained rate (202 → row queryable), how throughput grows with
- * 1, 10 and 100 tenants and with 1 to 3 instances of each consumer service, and overload: twice
- * the sustainable rate against a tenant quota set to it, counting 202, 429 and 503 answers and
- * the gateway's peak memory.
+ * end-to-end latency at half the sustained rate (202 → row queryable) with 1 and with 100 tenants,
+ * how throughput and CPU per event grow with 1, 10, 100 and 1,000 tenants and with 1 to 3
+ * instances of each consumer service, and overload: twice the sustainable rate against a tenant
+ * quota set to it, counting 202, 429 and 503 answers and the gateway's peak memory.
  *
  * "Sustained" is the events sent during the load window divided by the time until the last of
  * them is queryable, so a backlog a stage builds up counts against it.
@@ -17,10 +17,17 @@ const bench = require('./lib');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = 100;
+/**
+ * Events per request with `tenants` tenants: 100, fewer once there are so many tenants that
+ * batches of 100 would leave most of them without a request in the window.
+ */
+const batchFor = (tenants) => Math.max(10, Math.min(BATCH, Math.floor(20_000 / tenants)));
 const CONCURRENCY = 4;
 const GATEWAY_PORT = Number(process.env.BENCH_PIPELINE_PORT ?? 18997);
 const WORKERS = ['redactor', 'normalizer', 'projector'];
-const TENANT_STEPS = (process.env.BENCH_TENANT_STEPS ?? '1,10,100').split(',').map(Number);
+const TENANT_STEPS = (process.env.BENCH_TENANT_STEPS ?? '1,10,100,1000').split(',').map(Number);
+/** The tenants the instance steps and the second latency run spread their load over. */
+const SCALED_TENANTS = Number(process.env.BENCH_SCALED_TENANTS ?? 100);
 const INSTANCE_STEPS = (process.env.BENCH_INSTANCE_STEPS ?? '1,2,3').split(',').map(Number);
 
 const { ClickHouse } = require(path.join(bench.REPO, 'libs/clickhouse/dist'));
@@ -52,8 +59,7 @@ class Platform {
   async scaleWorkers(instances) {
     await Promise.all(this.workers.map(bench.stopService));
     this.workers = [];
-    // Each instance needs an id of its own: transactional ids derive from it, and two instances
-    // with one id fence each other's transactions forever.
+    // Each instance gets an id of its own, as in production (logs, metrics and client ids).
     for (let i = 0; i < instances; i += 1)
       for (const service of WORKERS)
         this.workers.push(
@@ -100,39 +106,63 @@ class Platform {
     return Number(row.n);
   }
 
-  /** Sends batches for `count` tenants at saturation for `SECONDS`; returns the sustained rate. */
+  /** CPU seconds each service's processes (all instances) have used so far. */
+  cpuByService() {
+    const cpu = new Map();
+    for (const { service, child } of [this.gateway, ...this.workers])
+      cpu.set(service, (cpu.get(service) ?? 0) + bench.cpuSeconds(child.pid));
+    return cpu;
+  }
+
+  /**
+   * Sends batches for `count` tenants at saturation for `SECONDS`; returns the sustained rate and
+   * the CPU microseconds per event of each service, from the first request until the last event
+   * is queryable.
+   */
   async sustained(count) {
+    const size = batchFor(count);
     const before = await this.projectedCount();
+    const cpuBefore = this.cpuByService();
     const started = Date.now();
     let sent = 0;
     let calls = 0;
     await bench.saturate(
       async () => {
-        const { status } = await this.post((calls += 1), count, BATCH);
+        const { status } = await this.post((calls += 1), count, size);
         if (status !== 202) throw new Error(`batch answered ${status}`);
-        sent += BATCH;
+        sent += size;
       },
-      BATCH,
+      size,
       SECONDS,
       CONCURRENCY,
     );
     await bench.waitFor(
       'every sent event to be projected',
       async () => (await this.projectedCount()) >= before + sent,
-      600_000,
+      900_000,
     );
-    return (sent / (Date.now() - started)) * 1000;
+    const eps = (sent / (Date.now() - started)) * 1000;
+    const cpuUs = new Map(
+      [...this.cpuByService()].map(([service, seconds]) => [
+        service,
+        ((seconds - cpuBefore.get(service)) / sent) * 1e6,
+      ]),
+    );
+    return { eps, size, cpuUs };
   }
 
-  /** Offers `rate` events/s in batches of 10 for one tenant; latency from 202 to queryable. */
-  async latency(rate) {
+  /** Offers `rate` events/s in batches of 10 over `count` tenants; latency from 202 to queryable. */
+  async latency(rate, count = 1) {
+    this.latencyDone = false;
+    const run = `lat${count}x`;
+    let calls = 0;
     const accepted = new Map();
     const size = 10;
     const polling = (async () => {
       const seen = new Map();
       for (;;) {
         const rows = await this.clickhouse.query(
-          `SELECT DISTINCT event_id FROM ${this.env.CLICKHOUSE_DATABASE}.events WHERE event_id LIKE 'evt_bench_lat%'`,
+          `SELECT DISTINCT event_id FROM ${this.env.CLICKHOUSE_DATABASE}.events WHERE event_id LIKE 'evt_bench_${run}%'`,
         );
         const now = Date.now();
         for (const { event_id: id } of rows) if (!seen.has(id)) seen.set(id, now);
@@ -142,8 +172,8 @@ class Platform {
     })();
     await bench.fixedLoad(
       async () => {
-        const tenant = this.tenants[0];
-        const events = Array.from({ length: size }, () => bench.envelope(tenant.tenantRef, 'lat'));
+        const tenant = this.tenants[(calls += 1) % count];
+        const events = Array.from({ length: size }, () => bench.envelope(tenant.tenantRef, run));
         const response = await fetch(`${this.gateway.url}/enterprise/aispm/events/batch`, {
           method: 'POST',
           headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
@@ -265,22 +295,25 @@ async function run() {
   const scaling = [];
   let baseline;
   let latencies;
+  let scaledLatencies;
   try {
     await platform.start();
     await platform.scaleWorkers(1);
     for (const tenants of TENANT_STEPS) {
       await platform.ensureTenants(tenants);
-      const eps = await platform.sustained(tenants);
-      scaling.push({ tenants, instances: 1, eps });
+      const step = await platform.sustained(tenants);
+      scaling.push({ tenants, instances: 1, ...step });
       if (tenants === TENANT_STEPS[0]) {
-        baseline = eps;
-        latencies = await platform.latency(eps / 2);
+        baseline = step.eps;
+        latencies = await platform.latency(step.eps / 2);
       }
-    }
-    const scaledTenants = TENANT_STEPS[Math.min(1, TENANT_STEPS.length - 1)];
-    for (const instances of INSTANCE_STEPS.filter((n) => n > 1)) {
-      await platform.scaleWorkers(instances);
-      scaling.push({ tenants: scaledTenants, instances, eps: await platform.sustained(scaledTenants) });
+      if (tenants !== SCALED_TENANTS) continue;
+      scaledLatencies = await platform.latency(step.eps / 2, tenants);
+      for (const instances of INSTANCE_STEPS.filter((n) => n > 1)) {
+        await platform.scaleWorkers(instances);
+        scaling.push({ tenants, instances, ...(await platform.sustained(tenants)) });
+      }
+      await platform.scaleWorkers(1);
     }
   } finally {
     await platform.stop();
@@ -303,11 +336,15 @@ async function run() {
     await limited.stop();
   }
 
-  const ms = (p) => bench.percentile(latencies, p).toFixed(0);
+  const ms = (sorted, p) => bench.percentile(sorted, p).toFixed(0);
+  const latencyLine = (sorted, tenants, eps) =>
+    `End-to-end latency, 202 → row queryable, at half the sustained rate with ${tenants} tenant(s) (${Math.round(eps / 2)} events/s offered, batches of 10, ${sorted.length} events): p50 ${ms(sorted, 50)} ms, p99 ${ms(sorted, 99)} ms, p99.9 ${ms(sorted, 99.9)} ms (target p99 < 2000 ms).`;
+  const services = ['ingest-gateway', ...WORKERS];
+  const scaledStep = scaling.find((step) => step.tenants === SCALED_TENANTS && step.instances === 1);
   sections.push(
     `## Pipeline (\`npm run bench:pipeline\`)`,
     ``,
-    `Gateway → redactor → normalizer → projector → ClickHouse, batches of ${BATCH} from ${CONCURRENCY} clients for ${SECONDS} s; sustained = events sent / time until the last one is queryable.`,
+    `Gateway → redactor → normalizer → projector → ClickHouse, batches of ${BATCH} events (fewer per request with 1,000 tenants, so every tenant sends in the window) from ${CONCURRENCY} clients for ${SECONDS} s, round-robin over the tenants; sustained = events sent / time until the last one is queryable.`,
     ``,
     bench.table(
       ['Path', 'events/s sustained', 'ratio to the limit'],
@@ -325,17 +362,29 @@ async function run() {
       ],
     ),
     ``,
-    `End-to-end latency, 202 → row queryable, at half the sustained rate (${Math.round(baseline / 2)} events/s offered, batches of 10, ${latencies.length} events): p50 ${ms(50)} ms, p99 ${ms(99)} ms, p99.9 ${ms(99.9)} ms (target p99 < 2000 ms).`,
+    latencyLine(latencies, TENANT_STEPS[0], baseline),
+    ...(scaledLatencies && scaledStep
+      ? ['', latencyLine(scaledLatencies, SCALED_TENANTS, scaledStep.eps)]
+      : []),
     ``,
-    `How throughput grows:`,
+    `How throughput and CPU per event grow (CPU: microseconds of CPU per event, all instances of the service together, from the first request until the last event is queryable):`,
     ``,
     bench.table(
-      ['tenants', 'instances per consumer stage', 'events/s sustained', 'relative to 1 tenant, 1 instance'],
-      scaling.map(({ tenants, instances, eps }) => [
+      [
+        'tenants',
+        'instances per consumer stage',
+        'events per request',
+        'events/s sustained',
+        'relative to 1 tenant, 1 instance',
+        ...services.map((service) => `CPU µs/event ${service}`),
+      ],
+      scaling.map(({ tenants, instances, size, eps, cpuUs }) => [
         tenants,
         instances,
+        size,
         Math.round(eps),
         (eps / baseline).toFixed(2),
+        ...services.map((service) => Math.round(cpuUs.get(service) ?? 0)),
       ]),
     ),
     ``,

@@ -55,23 +55,21 @@ export async function consumerLag(
     );
     return each.flat();
   }
-  const lags: PartitionLag[] = [];
-  for (const { topic, partitions } of committed) {
-    let ends;
-    try {
-      ends = await admin.fetchTopicOffsets(topic);
-    } catch {
-      continue;
-    }
-    const committedOf = new Map(partitions.map((p) => [p.partition, BigInt(p.offset)]));
-    for (const { partition, low, high } of ends) {
-      const done = committedOf.get(partition) ?? -1n;
-      const start = BigInt(low);
-      const end = BigInt(high);
-      lags.push({ topic, partition, committed: done, start, end, lag: partitionLag(done, start, end) });
-    }
-  }
-  return lags;
+  // KafkaJS reads one topic's offsets per call; the calls go out together, so a thousand tenants
+  // cost one round trip's time rather than a thousand.
+  const perTopic = await Promise.all(
+    committed.map(async ({ topic, partitions }) => {
+      const ends = await admin.fetchTopicOffsets(topic).catch(() => []);
+      const committedOf = new Map(partitions.map((p) => [p.partition, BigInt(p.offset)]));
+      return ends.map(({ partition, low, high }): PartitionLag => {
+        const done = committedOf.get(partition) ?? -1n;
+        const start = BigInt(low);
+        const end = BigInt(high);
+        return { topic, partition, committed: done, start, end, lag: partitionLag(done, start, end) };
+      });
+    }),
+  );
+  return perTopic.flat();
 }
 
 /** Messages retained in a topic (end minus start over its partitions), e.g. a DLQ's depth. */

@@ -15,7 +15,7 @@
  * of tenants deleted meanwhile, batches the group has moved to another instance. It never hands
  * an error to KafkaJS, whose retry would restart the consumer and rebalance the group.
  */
-import type { Admin, Batch, Consumer, IHeaders, KafkaMessage, Kafka, Producer } from 'kafkajs';
+import type { Admin, Batch, Consumer, IHeaders, KafkaMessage, Kafka, Message, Producer } from 'kafkajs';
 import {
   HEADERS,
   parseTenantTopic,
@@ -406,8 +406,10 @@ async function sendAll(sender: Pick<Producer, 'sendBatch'>, outgoing: readonly O
     if (messages) messages.push(message);
     else byTopic.set(topic, [message]);
   }
-  for (const topicMessages of produceChunks([...byTopic].map(([topic, messages]) => ({ topic, messages }))))
-    await sender.sendBatch({ topicMessages, acks: -1 });
+  await sendChunked(
+    sender,
+    [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+  );
 }
 
 /** Offsets to commit, grouped by topic as KafkaJS takes them. */
@@ -739,6 +741,18 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
 
 /** Bytes of message values per produce request: well under the broker's 1 MiB message.max.bytes. */
 const PRODUCE_CHUNK_BYTES = 512 * 1024;
+
+/**
+ * Sends topic messages in order, acks from all replicas, one request per chunk: a batch can
+ * outgrow what the broker takes in one record batch (message.max.bytes).
+ */
+export async function sendChunked<M extends Message & { value: Buffer }>(
+  sender: Pick<Producer, 'sendBatch'>,
+  topicMessages: readonly { topic: string; messages: readonly M[] }[],
+): Promise<void> {
+  for (const chunk of produceChunks(topicMessages))
+    await sender.sendBatch({ topicMessages: chunk, acks: -1 });
+}
 
 /** Splits topic messages into consecutive requests of at most PRODUCE_CHUNK_BYTES of values each. */
 export function produceChunks<M extends { value: Buffer }>(

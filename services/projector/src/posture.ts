@@ -17,6 +17,7 @@ import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } f
 import {
   consumerLag,
   EXACTLY_ONCE_RETRY,
+  sendChunked,
   stageGroupId,
   type PartitionLag,
   type StageCodec,
@@ -111,7 +112,7 @@ export class PosturePublisher {
       }
       topicMessages.push({ topic: tenantTopic(tenant, 'posture'), messages });
     }
-    await this.producer.sendBatch({ topicMessages, acks: -1 });
+    await sendChunked(this.producer, topicMessages);
   }
 
   /**
