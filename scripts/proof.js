@@ -73,6 +73,8 @@ for (const suite of suites) {
     console.log(`  ${fault.survived ? 'survived' : 'NOT SURVIVED'}: ${suite.suite}: ${fault.name}`);
   }
 }
+for (const suite of suites)
+  for (const note of suite.notes ?? []) console.log(`  measured: ${suite.suite}: ${note}`);
 
 const [, injected, survived, , , , , lost, duplicated] = total.map(Number);
 const problems = [];

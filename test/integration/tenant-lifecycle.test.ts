@@ -17,6 +17,7 @@ import {
   postToGateway,
   startExtraGateway,
   startPipeline,
+  tenantWithCollector,
   type Pipeline,
 } from '../support/platform';
 
@@ -50,20 +51,6 @@ async function call(method: string, route: string, key: string, body?: object): 
   return response.status;
 }
 
-/** Creates `slug` with a collector; returns the collector's id and key. */
-async function tenantWithCollector(slug: string, tenantRef: string): Promise<{ id: string; key: string }> {
-  // Kafka may briefly refuse new topics right after others were deleted: the gateway says 503, retry.
-  await eventually(`tenant ${slug} created`, async () => {
-    const created = await pipeline.admin('POST', '/tenants', { slug, tenant_ref: tenantRef });
-    if (created.status === 503) return undefined;
-    expect(created.status).toBe(201);
-    return true;
-  });
-  const collector = await pipeline.admin('POST', '/collectors', { tenant: slug });
-  expect(collector.status).toBe(201);
-  return { id: String(collector.body.collector_id), key: String(collector.body.api_key) };
-}
-
 async function topicsOf(slug: string): Promise<string[]> {
   const admin = new Kafka({
     clientId: 'lifecycle-test',
@@ -93,7 +80,11 @@ async function clickhouseLets(user: string, password: string): Promise<boolean> 
 
 it('gives a re-created slug nothing of the deleted tenant: every old credential is refused', async () => {
   const slug = `${pipeline.tenantPrefix}-inc`;
-  const { id: collectorId, key: collectorKey } = await tenantWithCollector(slug, `tenant:${slug}-first`);
+  const { id: collectorId, key: collectorKey } = await tenantWithCollector(
+    pipeline,
+    slug,
+    `tenant:${slug}-first`,
+  );
   const admin = await pipeline.admin('POST', '/readers', { tenant: slug, role: 'admin' });
   const viewer = await pipeline.admin('POST', '/readers', { tenant: slug, role: 'viewer' });
   const dashboard = viewer.body.clickhouse as { user: string; password: string };
@@ -134,64 +125,11 @@ it('gives a re-created slug nothing of the deleted tenant: every old credential 
   expect((await postToGateway(pipeline.gatewayUrl, EVENTS, newKey, unsignedEvent(ref))).status).toBe(202);
 });
 
-it('keeps every other tenant moving while tenants are deleted with their events in the stages', async () => {
-  // The suite's own tenant streams all along; each churned tenant gets a burst of events and is
-  // deleted at once, so its records are in a stage's fetch, round or transaction when its
-  // topics go.
-  const sent: string[] = [];
-  let streaming = true;
-  const stream = (async () => {
-    while (streaming) {
-      const event = newEventOf(pipeline.tenantRef);
-      const answer = await postToGateway(pipeline.gatewayUrl, EVENTS, pipeline.apiKey, event, {
-        secret: pipeline.signingSecret,
-      });
-      if (answer.status === 202) sent.push(event.event.event_id);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
-  for (let cycle = 0; cycle < 4; cycle += 1) {
-    const slug = `${pipeline.tenantPrefix}-churn${cycle}`;
-    const ref = `tenant:${slug}`;
-    const { key } = await tenantWithCollector(slug, ref);
-    const burst = Array.from({ length: 300 }, () => unsignedEvent(ref));
-    expect((await postToGateway(pipeline.gatewayUrl, `${EVENTS}/batch`, key, burst)).status).toBe(202);
-    expect([200, 202]).toContain((await pipeline.admin('DELETE', `/tenants/${slug}`)).status);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 3000));
-  streaming = false;
-  await stream;
-  expect(sent.length).toBeGreaterThan(0);
-
-  const ch = new ClickHouse({ url: CLICKHOUSE_URL, username: 'default', password: '' });
-  try {
-    await eventually(
-      'every event of the tenant that stayed to be projected',
-      async () => {
-        const rows = await ch.query<{ event_id: string }>(
-          `SELECT DISTINCT event_id FROM ${pipeline.database}.events WHERE tenant = '${pipeline.tenant}'`,
-        );
-        const projected = new Set(rows.map((row) => row.event_id));
-        return sent.every((id) => projected.has(id)) ? true : undefined;
-      },
-      180_000,
-    );
-  } finally {
-    await ch.close();
-  }
-  for (const service of ['redactor', 'normalizer', 'projector'] as const) {
-    expect([service, pipeline.processes.get(service)!.exitCode]).toEqual([service, null]);
-    await eventually(`${service} to be ready`, async () =>
-      (await fetch(`${pipeline.opsUrls.get(service)}/readyz`)).ok ? true : undefined,
-    );
-  }
-});
-
 describe.each(DELETION_STEPS)('a gateway that dies right after the deletion step %s', (step) => {
   it('leaves a deletion the other gateway finishes: data key destroyed, topics gone, slug free again', async () => {
     const slug = `${pipeline.tenantPrefix}-${step.replaceAll('_', '-')}`;
     const ref = `tenant:${slug}`;
-    const { key } = await tenantWithCollector(slug, ref);
+    const { key } = await tenantWithCollector(pipeline, slug, ref);
     expect((await postToGateway(pipeline.gatewayUrl, EVENTS, key, unsignedEvent(ref))).status).toBe(202);
     const kekFile = `${pipeline.env.AISPM_KMS_MASTER_KEY_FILE}.tenants/${slug}.kek`;
     expect(existsSync(kekFile)).toBe(true);

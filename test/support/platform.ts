@@ -367,6 +367,28 @@ export async function startPipeline(
 }
 
 /**
+ * Creates tenant `slug` of `pipeline` with a collector that needs no signature; returns the
+ * collector's id and key. Kafka may briefly refuse new topics right after others were deleted:
+ * the gateway answers 503 then, and the create is retried.
+ */
+export async function tenantWithCollector(
+  pipeline: Pick<Pipeline, 'admin'>,
+  slug: string,
+  tenantRef: string,
+): Promise<{ id: string; key: string }> {
+  await eventually(`tenant ${slug} created`, async () => {
+    const created = await pipeline.admin('POST', '/tenants', { slug, tenant_ref: tenantRef });
+    if (created.status === 503) return undefined;
+    if (created.status !== 201) throw new Error(`creating ${slug} answered ${JSON.stringify(created)}`);
+    return true;
+  });
+  const collector = await pipeline.admin('POST', '/collectors', { tenant: slug });
+  if (collector.status !== 201)
+    throw new Error(`creating a collector of ${slug} answered ${collector.status}`);
+  return { id: String(collector.body.collector_id), key: String(collector.body.api_key) };
+}
+
+/**
  * POSTs `body` (an object, or exact bytes) to the gateway with a collector key; with `secret`
  * the request is signed (v1 scheme). Returns the status, headers and parsed JSON answer.
  */

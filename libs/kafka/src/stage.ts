@@ -119,8 +119,12 @@ interface RoundEntry {
   readonly isRunning: () => boolean;
   readonly isStale: () => boolean;
   readonly heartbeat: () => Promise<void>;
-  /** done: durable and committed (or committed before, by whoever held it); dropped: not to be done here. */
-  outcome?: 'done' | 'dropped';
+  /**
+   * done: durable and committed (or committed before, by whoever held it); gone: its tenant is
+   * deleted, so the fetch moves on and nothing is committed; dropped: not to be done here (the
+   * group moved the partition, or shutdown), so it is fetched again by whoever holds it.
+   */
+  outcome?: 'done' | 'gone' | 'dropped';
 }
 
 /** A message to produce, with the topic it goes to. */
@@ -307,8 +311,8 @@ abstract class StageRunner<I> {
           heartbeat,
         };
         await this.takeUp(entry);
-        // Only a done batch moves the fetch position on; anything else is fetched again.
-        if (entry.outcome === 'done') resolveOffset(batch.lastOffset());
+        // A dropped batch is fetched again; the others move the fetch position on.
+        if (entry.outcome === 'done' || entry.outcome === 'gone') resolveOffset(batch.lastOffset());
       },
     });
     this.running = true;
@@ -321,7 +325,7 @@ abstract class StageRunner<I> {
       if (entry.outcome !== undefined) continue;
       if (!entry.isRunning() || entry.isStale()) entry.outcome = 'dropped';
       else if (!this.settings.tenants.isLive(entry.tenant)) {
-        entry.outcome = 'dropped';
+        entry.outcome = 'gone';
         this.logger.info(
           { tenant: entry.tenant, topic: entry.batch.topic },
           'batch of a deleted tenant dropped',

@@ -21,6 +21,8 @@ export interface Sent {
   readonly id: string;
   /** The answer that acknowledged it (202 accepted or 200 duplicate), if any. */
   acknowledged?: 'accepted' | 'duplicate';
+  /** When that answer arrived (epoch ms). */
+  acknowledgedMs?: number;
   /** Answers that did not acknowledge it: status codes, or the transport error's text. */
   readonly refusals: string[];
 }
@@ -40,9 +42,22 @@ export interface Tally {
   readonly unknown: number;
 }
 
-export function streamEnvelope(pipeline: Pipeline, id: string): Envelope {
+/** A tenant a stream sends to, with its collector's key (and signing secret, if it signs). */
+export interface StreamTarget {
+  readonly slug: string;
+  readonly tenantRef: string;
+  readonly key: string;
+  readonly secret?: string;
+}
+
+/**
+ * An event with a known id for the tenant of `target` (a pipeline: its own tenant). The public
+ * example asks for a signature; `signed` false says it comes unsigned.
+ */
+export function streamEnvelope(target: Pick<Pipeline, 'tenantRef'>, id: string, signed = true): Envelope {
   const e = exampleEnvelope();
-  e.tenant.tenant_ref = pipeline.tenantRef;
+  e.tenant.tenant_ref = target.tenantRef;
+  e.integrity.signature_required = signed;
   e.event.event_id = id;
   e.transport.idempotency_key = id;
   return e;
@@ -55,7 +70,12 @@ export class EventStream {
 
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly options: { count: number; concurrency?: number; giveUpMs?: number },
+    private readonly options: {
+      count: number;
+      concurrency?: number;
+      giveUpMs?: number;
+      target?: StreamTarget;
+    },
   ) {}
 
   /** Events acknowledged so far. */
@@ -84,19 +104,30 @@ export class EventStream {
   }
 
   private async deliver(sent: Sent): Promise<void> {
-    const envelope = streamEnvelope(this.pipeline, sent.id);
+    const target = this.options.target ?? {
+      slug: this.pipeline.tenant,
+      tenantRef: this.pipeline.tenantRef,
+      key: this.pipeline.apiKey,
+      secret: this.pipeline.signingSecret,
+    };
+    const envelope = streamEnvelope(target, sent.id, target.secret !== undefined);
     const deadline = Date.now() + (this.options.giveUpMs ?? 180_000);
     while (Date.now() < deadline) {
       try {
-        const answer = await postToGateway(this.pipeline.gatewayUrl, EVENTS, this.pipeline.apiKey, envelope, {
-          secret: this.pipeline.signingSecret,
-        });
+        const answer = await postToGateway(
+          this.pipeline.gatewayUrl,
+          EVENTS,
+          target.key,
+          envelope,
+          target.secret ? { secret: target.secret } : {},
+        );
         const outcome = answer.body.outcome;
         if (
           (answer.status === 202 && outcome === 'accepted') ||
           (answer.status === 200 && outcome === 'duplicate')
         ) {
           sent.acknowledged = outcome;
+          sent.acknowledgedMs = Date.now();
           return;
         }
         const retryAfter = answer.headers.get('retry-after');

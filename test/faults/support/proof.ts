@@ -20,6 +20,8 @@ export interface ProofFile {
   projected: number;
   lost: number;
   duplicated: number;
+  /** Figures a suite measured, printed under the table (never asserted). */
+  notes: string[];
 }
 
 export interface Fault {
@@ -40,6 +42,7 @@ export class Proof {
       projected: 0,
       lost: 0,
       duplicated: 0,
+      notes: [],
     };
   }
 
@@ -65,6 +68,11 @@ export class Proof {
     this.file.projected += tally.projected;
     this.file.lost += tally.lost;
     this.file.duplicated += tally.duplicated;
+  }
+
+  /** A figure the suite measured, for the report. */
+  note(text: string): void {
+    this.file.notes.push(text);
   }
 
   /** Writes the suite's file; call in afterAll, so a failed suite is reported too. */
