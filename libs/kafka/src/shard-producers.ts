@@ -1,9 +1,14 @@
 /**
  * Owns the producers of a transform stage's shards (see shards.ts) and what was committed for
- * their partitions. A shard's producer is made anew whenever the group has rebalanced since it was
- * made, or its last transaction failed: its `initTransactions` fences whoever held the shard's
+ * their partitions. A shard's producer is made when the instance takes the shard up, and anew
+ * after its transaction failed: its `initTransactions` fences whoever held the shard's
  * transactional id before (another instance, or this one's failed transaction), and only after
  * that are the shard's committed offsets read, so they can no longer move under the new owner.
+ *
+ * A shard the group leaves with this instance across a rebalance keeps its producer. That is
+ * safe without knowing what happened between: anyone who held the shard meanwhile made a
+ * producer of its own for it, which fenced this one, so this one's next transaction fails and
+ * the shard is taken up anew.
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
@@ -16,7 +21,7 @@ export interface Committed {
   readonly metadata: string | null;
 }
 
-/** A shard's producer for the current generation, with the committed positions read after fencing. */
+/** A shard's producer, with the committed positions read after it fenced the previous holder. */
 export interface ShardLease {
   readonly producer: Producer;
   /** Reads what the group has committed for those of `topics` not read under this lease yet, in one request. */
@@ -25,14 +30,8 @@ export interface ShardLease {
   committed(topic: string, partition: number): Committed;
 }
 
-interface Held {
-  readonly generation: number;
-  readonly lease: Promise<ShardLease>;
-}
-
 export class ShardProducers {
-  private readonly held = new Map<number, Held>();
-  private generation = 0;
+  private readonly held = new Map<number, Promise<ShardLease>>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -48,18 +47,17 @@ export class ShardProducers {
     return `${this.groupId}-shard-${shard}`;
   }
 
-  /** The group rebalanced: every shard is fenced again before its next transaction. */
-  rebalanced(): void {
-    this.generation += 1;
+  /** The group rebalanced: the shards it took away are let go; the others keep their lease. */
+  retain(owned: ReadonlySet<number>): void {
+    for (const shard of [...this.held.keys()]) if (!owned.has(shard)) this.forget(shard);
   }
 
-  /** The shard's lease for this generation, fencing the previous holder first. */
+  /** The shard's lease, fencing the previous holder first if the shard is not held yet. */
   async lease(shard: number): Promise<ShardLease> {
     const held = this.held.get(shard);
-    if (held?.generation === this.generation) return held.lease;
-    if (held) void this.release(held);
+    if (held) return held;
     const lease = this.open(shard);
-    this.held.set(shard, { generation: this.generation, lease });
+    this.held.set(shard, lease);
     lease.catch(() => this.held.delete(shard));
     return lease;
   }
@@ -78,8 +76,8 @@ export class ShardProducers {
     await Promise.all(held.map((h) => this.release(h)));
   }
 
-  private async release(held: Held): Promise<void> {
-    await held.lease.then((lease) => lease.producer.disconnect()).catch(() => undefined);
+  private async release(held: Promise<ShardLease>): Promise<void> {
+    await held.then((lease) => lease.producer.disconnect()).catch(() => undefined);
   }
 
   private async open(shard: number): Promise<ShardLease> {

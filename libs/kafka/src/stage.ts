@@ -33,7 +33,7 @@ import { BatchProgress } from './progress';
 import { findLastCommitted } from './reader';
 import { RoundGate } from './round';
 import { ShardProducers } from './shard-producers';
-import { shardAssigner, shardOf } from './shards';
+import { shardAssigner, shardOf, type TopicPartition } from './shards';
 
 /** A decoded input message with where it came from. */
 export interface StageInput<T> {
@@ -175,7 +175,11 @@ abstract class StageRunner<I> {
         partitions.map((partition) => `${topic}:${partition}`),
       );
       this.progress.retain(new Set(owned));
-      this.rebalanced();
+      this.rebalanced(
+        Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => ({ topic, partition })),
+        ),
+      );
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping) return;
@@ -187,8 +191,8 @@ abstract class StageRunner<I> {
     settings.tenants.onChange(() => this.queueRefresh());
   }
 
-  /** The group moved partitions (to or from this instance): what was held for them is stale. */
-  protected abstract rebalanced(): void;
+  /** The group rebalanced; `owned` is what this instance holds now. */
+  protected abstract rebalanced(owned: readonly TopicPartition[]): void;
 
   /**
    * Takes up one partition batch; resolves once it is done (its outcome set), given up, or, for a
@@ -482,13 +486,13 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
   private readonly rounds: RoundGate<RoundEntry>;
   private readonly shardProducers: ShardProducers;
   /**
-   * The last committed hash of each output partition, by `topic:partition`, for the partitions of
-   * the shards held now. TRICKY: an entry only advances after its transaction commits, and a
-   * failed transaction or a rebalance drops its shard's entries, so they are read again from
-   * what was committed: an aborted transaction or another instance's writes never leave a stale
-   * head behind.
+   * The last committed hash of each output partition, by shard, then by `topic:partition`.
+   * TRICKY: an entry only advances after its transaction commits, and a failed transaction drops
+   * its shard's entries, as does a rebalance that moves the shard away, so they are read again
+   * from what was committed: an aborted transaction or another instance's writes never leave a
+   * stale head behind.
    */
-  private readonly heads = new Map<string, string>();
+  private readonly heads = new Map<number, Map<string, string>>();
 
   constructor(
     kafka: Kafka,
@@ -549,9 +553,10 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     this.metrics.stageBatchDuration.observe({ service: this.settings.service }, Date.now() - started);
   }
 
-  protected rebalanced(): void {
-    this.heads.clear();
-    this.shardProducers.rebalanced();
+  protected rebalanced(owned: readonly TopicPartition[]): void {
+    const shards = new Set(owned.map((tp) => shardOf(tp, this.settings.shards)));
+    this.shardProducers.retain(shards);
+    for (const shard of [...this.heads.keys()]) if (!shards.has(shard)) this.heads.delete(shard);
   }
 
   protected async afterDisconnect(): Promise<void> {
@@ -572,7 +577,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
           await this.doShard(shard, mine);
         } catch (error) {
           this.shardProducers.forget(shard);
-          for (const entry of mine) this.heads.delete(this.outputKey(entry));
+          this.heads.delete(shard);
           throw error;
         }
       }),
@@ -597,7 +602,8 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       const messages = entry.batch.messages.filter((message) => BigInt(message.offset) >= next);
       done.push(entry);
       if (messages.length === 0) continue;
-      work.push(await this.transformPartition(entry, messages, metadata));
+      const knownHead = this.heads.get(shard)?.get(this.outputKey(entry));
+      work.push(await this.transformPartition(entry, messages, knownHead, metadata));
     }
     const outgoing = work.flatMap((part) => part.outgoing);
     const offsets = work.flatMap((part) => (part.offset ? [part.offset] : []));
@@ -613,7 +619,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       await transaction.sendOffsets({ consumerGroupId: this.groupId(), topics: byTopic(offsets) });
       await transaction.commit();
     }
-    for (const part of work) if (part.head) this.heads.set(part.head.key, part.head.hash);
+    const heads = this.heads.get(shard) ?? new Map<string, string>();
+    for (const part of work) if (part.head) heads.set(part.head.key, part.head.hash);
+    this.heads.set(shard, heads);
     for (const entry of done) entry.outcome = 'done';
     this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
   }
@@ -622,6 +630,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
   private async transformPartition(
     entry: RoundEntry,
     messages: readonly KafkaMessage[],
+    knownHead: string | undefined,
     committedMetadata: string | null,
   ): Promise<PartitionWork> {
     const { batch, tenant } = entry;
@@ -629,7 +638,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     const { chain } = this.transform;
     const headKey = this.outputKey(entry);
     let head = chain
-      ? await this.chainHead(chain, headKey, outputTopic, batch.partition, committedMetadata)
+      ? await this.chainHead(chain, knownHead, outputTopic, batch.partition, committedMetadata)
       : '';
     const outgoing: Outgoing[] = [];
     for (const message of messages) {
@@ -698,12 +707,11 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
    */
   private async chainHead(
     chain: OutputChain<O>,
-    headKey: string,
+    known: string | undefined,
     topic: string,
     partition: number,
     committedMetadata: string | null,
   ): Promise<string> {
-    const known = this.heads.get(headKey);
     if (known !== undefined) return known;
     if (committedMetadata?.startsWith(CHAIN_HEAD_PREFIX))
       return committedMetadata.slice(CHAIN_HEAD_PREFIX.length);
