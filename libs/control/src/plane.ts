@@ -114,7 +114,7 @@ export class ControlPlane {
       isLive: (slug) => this.state.tenant(slug) !== undefined,
       onChange: (listener) =>
         this.onChange((data) => {
-          if (data.type === 'tenant') listener();
+          if (data.type === 'tenant') listener(data.deleted ? 'deleted' : 'created');
         }),
     };
   }

@@ -36,8 +36,20 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** What KafkaJS says of every idempotent producer whose retries are bounded. */
-const BOUNDED_RETRY_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+/**
+ * What KafkaJS logs, as a warning or an error, on the stages' expected paths: of every
+ * transactional producer, whose retries are bounded on purpose (TRANSACTIONAL_RETRY), and of
+ * the first write of each transaction that meets CONCURRENT_TRANSACTIONS while the coordinator
+ * finishes the previous one (retried 20 ms later). They go to the debug level.
+ */
+const CONCURRENT_TRANSACTIONS = 'another concurrent operation on the same transaction was ongoing';
+
+function routine(message: string, extra: Record<string, unknown>): boolean {
+  return (
+    message === 'Limiting retries for the idempotent producer may invalidate EoS guarantees' ||
+    [message, extra.error].some((text) => typeof text === 'string' && text.includes(CONCURRENT_TRANSACTIONS))
+  );
+}
 
 /** A KafkaJS client that logs through pino. */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
@@ -53,9 +65,8 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       () =>
       ({ level, log, namespace }: LogEntry) => {
         const { message, ...extra } = log;
-        // The stages bound their transactional producers' retries on purpose (TRANSACTIONAL_RETRY).
-        const expected = message === BOUNDED_RETRY_WARNING;
-        kafkaLogger[expected ? 'debug' : (PINO_LEVEL[level] ?? 'info')]({ namespace, ...extra }, message);
+        const pinoLevel = routine(String(message), extra) ? 'debug' : (PINO_LEVEL[level] ?? 'info');
+        kafkaLogger[pinoLevel]({ namespace, ...extra }, message);
       },
   });
 }
@@ -85,7 +96,7 @@ export const EXACTLY_ONCE_RETRY = {
  * milliseconds the coordinator takes to write the last one's markers, and KafkaJS would wait its
  * usual 300 ms each time (KAFKA-5477 made the same cut in the Java client).
  */
-export const TRANSACTIONAL_RETRY = { retries: 10, initialRetryTime: 20, maxRetryTime: 5000 };
+export const TRANSACTIONAL_RETRY = { retries: 5, initialRetryTime: 20, maxRetryTime: 5000 };
 
 /** How per-tenant topics are created. */
 export interface TopicPolicy {

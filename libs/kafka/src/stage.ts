@@ -56,7 +56,7 @@ export interface TenantSource {
   live(): readonly string[];
   isLive(tenant: string): boolean;
   /** Calls `listener` after any tenant is created or deleted. */
-  onChange(listener: () => void): void;
+  onChange(listener: (change: 'created' | 'deleted') => void): void;
 }
 
 /** Settings shared by both kinds of stage. */
@@ -103,6 +103,9 @@ function commitAfter(batch: Batch): string {
   return (BigInt(batch.lastOffset()) + 1n).toString();
 }
 
+/** How long tenant deletions are gathered before the stage leaves their topics. */
+const DELETION_GATHER_MS = 100;
+
 /** Partitions KafkaJS may hand over at once: the most one round can gather. */
 const ROUND_PARTITIONS = 1024;
 
@@ -140,6 +143,7 @@ abstract class StageRunner<I> {
   private subscribed = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshQueued: NodeJS.Timeout | undefined;
+  private refreshDue = 0;
   private refreshing: Promise<void> = Promise.resolve();
   protected readonly progress = new BatchProgress();
   private running = false;
@@ -188,7 +192,11 @@ abstract class StageRunner<I> {
       this.subscribed = new Set();
       this.logger.error({ err: payload.error }, 'stage consumer crashed; reconnecting at the next refresh');
     });
-    settings.tenants.onChange(() => this.queueRefresh());
+    // A deleted tenant's topics are deleted right after its record is written: leaving them
+    // before they go spares the stage fetches and writes that fail on them.
+    settings.tenants.onChange((change) =>
+      this.queueRefresh(change === 'deleted' ? DELETION_GATHER_MS : settings.topicRefreshMs),
+    );
   }
 
   /** The group rebalanced; `owned` is what this instance holds now. */
@@ -208,9 +216,13 @@ abstract class StageRunner<I> {
     this.refreshTimer = setInterval(() => this.queueRefresh(0), Math.max(this.settings.topicRefreshMs, 5000));
   }
 
-  /** Re-subscribes once the burst of tenant changes that called it is over. */
+  /** Re-subscribes once the burst of tenant changes that called it is over (at most `delayMs` from now). */
   private queueRefresh(delayMs = this.settings.topicRefreshMs): void {
-    if (this.refreshQueued || this.stopping) return;
+    if (this.stopping) return;
+    const due = Date.now() + delayMs;
+    if (this.refreshQueued && this.refreshDue <= due) return;
+    if (this.refreshQueued) clearTimeout(this.refreshQueued);
+    this.refreshDue = due;
     this.refreshQueued = setTimeout(() => {
       this.refreshQueued = undefined;
       this.refreshing = this.refreshing
