@@ -80,7 +80,7 @@ export const CONFIG_KEYS = {
       return raw;
     },
     undefined,
-    'Stable id of this instance among its service, e.g. a StatefulSet ordinal. Kafka transactional ids derive from it, so a restarted instance fences its own zombie. Defaults to `<service>-0`.',
+    'Id of this instance among its service, e.g. a StatefulSet ordinal: in its logs, metrics and Kafka client id. Defaults to `<service>-0`.',
   ),
   AISPM_GROUP_PREFIX: key(
     (raw) => {
