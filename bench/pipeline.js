@@ -157,16 +157,22 @@ class Platform {
     const run = `lat${count}x`;
     let calls = 0;
     const accepted = new Map();
+    const refused = new Map();
     const size = 10;
     const polling = (async () => {
       const seen = new Map();
+      let doneAt;
       for (;;) {
         const rows = await this.clickhouse.query(
           `SELECT DISTINCT event_id FROM ${this.env.CLICKHOUSE_DATABASE}.events WHERE event_id LIKE 'evt_bench_${run}%'`,
         );
         const now = Date.now();
         for (const { event_id: id } of rows) if (!seen.has(id)) seen.set(id, now);
-        if (this.latencyDone && [...accepted.keys()].every((id) => seen.has(id))) return seen;
+        if (this.latencyDone) {
+          doneAt ??= now;
+          if ([...accepted.keys()].every((id) => seen.has(id))) return seen;
+          if (now - doneAt > 300_000) throw new Error('accepted latency events were not all stored in 5 min');
+        }
         await bench.sleep(50);
       }
     })();
@@ -181,14 +187,16 @@ class Platform {
         });
         await response.arrayBuffer();
         const at = Date.now();
-        for (const event of events) accepted.set(event.event.event_id, at);
+        if (response.status !== 202) refused.set(response.status, (refused.get(response.status) ?? 0) + 1);
+        else for (const event of events) accepted.set(event.event.event_id, at);
       },
       Math.max(1, Math.round(rate / size)),
       SECONDS,
     );
     this.latencyDone = true;
     const seen = await polling;
-    return [...accepted].map(([id, at]) => seen.get(id) - at).sort((a, b) => a - b);
+    const waits = [...accepted].map(([id, at]) => seen.get(id) - at).sort((a, b) => a - b);
+    return { waits, refused };
   }
 
   async stop() {
@@ -286,6 +294,13 @@ async function overload(platform, sustainable) {
   return statuses;
 }
 
+/** A finished step on stderr, so a long run shows how far it got. */
+function progress({ cpuUs, ...step }) {
+  process.stderr.write(
+    `[bench] pipeline step ${JSON.stringify({ ...step, cpuUs: Object.fromEntries(cpuUs) })}\n`,
+  );
+}
+
 async function run() {
   const sections = [];
   const passEps = await passThrough(`${bench.tenantPrefix('pl')}-limit`);
@@ -303,6 +318,7 @@ async function run() {
       await platform.ensureTenants(tenants);
       const step = await platform.sustained(tenants);
       scaling.push({ tenants, instances: 1, ...step });
+      progress({ tenants, instances: 1, ...step });
       if (tenants === TENANT_STEPS[0]) {
         baseline = step.eps;
         latencies = await platform.latency(step.eps / 2);
@@ -311,7 +327,9 @@ async function run() {
       scaledLatencies = await platform.latency(step.eps / 2, tenants);
       for (const instances of INSTANCE_STEPS.filter((n) => n > 1)) {
         await platform.scaleWorkers(instances);
-        scaling.push({ tenants, instances, ...(await platform.sustained(tenants)) });
+        const scaled = await platform.sustained(tenants);
+        scaling.push({ tenants, instances, ...scaled });
+        progress({ tenants, instances, ...scaled });
       }
       await platform.scaleWorkers(1);
     }
@@ -337,8 +355,11 @@ async function run() {
   }
 
   const ms = (sorted, p) => bench.percentile(sorted, p).toFixed(0);
-  const latencyLine = (sorted, tenants, eps) =>
-    `End-to-end latency, 202 → row queryable, at half the sustained rate with ${tenants} tenant(s) (${Math.round(eps / 2)} events/s offered, batches of 10, ${sorted.length} events): p50 ${ms(sorted, 50)} ms, p99 ${ms(sorted, 99)} ms, p99.9 ${ms(sorted, 99.9)} ms (target p99 < 2000 ms).`;
+  const latencyLine = ({ waits, refused }, tenants, eps) =>
+    `End-to-end latency, 202 → row queryable, at half the sustained rate with ${tenants} tenant(s) (${Math.round(eps / 2)} events/s offered, batches of 10, ${waits.length} events): p50 ${ms(waits, 50)} ms, p99 ${ms(waits, 99)} ms, p99.9 ${ms(waits, 99.9)} ms (target p99 < 2000 ms)` +
+    (refused.size === 0
+      ? '.'
+      : `; requests refused: ${[...refused].map(([status, n]) => `${n} × ${status}`).join(', ')} (their events not measured).`);
   const services = ['ingest-gateway', ...WORKERS];
   const scaledStep = scaling.find((step) => step.tenants === SCALED_TENANTS && step.instances === 1);
   sections.push(
