@@ -176,6 +176,16 @@ export const CONFIG_KEYS = {
     '6',
     "Shards of each stage's input partitions: each is owned by one instance at a time and has a transactional id of its own, so it bounds the instances of a stage that do work. Every instance of a stage must use the same value (a member with another cannot join its group).",
   ),
+  AISPM_STAGE_FETCH_MIN_BYTES: key(
+    integer(1, 64 * 1024 * 1024),
+    String(128 * 1024),
+    "A stage's fetch returns once this many bytes are waiting across its partitions…",
+  ),
+  AISPM_STAGE_FETCH_MAX_WAIT_MS: key(
+    integer(0, 10_000),
+    '100',
+    '…or once it has waited this long. A fetch is one round (one transaction per shard), so under load this sets how much each transaction carries; idle, it is the most a record waits at each stage.',
+  ),
   AISPM_SINK_BATCH_ROWS: key(
     integer(1, 1_000_000),
     '5000',

@@ -28,6 +28,7 @@ import {
 import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
+import type { WorkerConfig } from './worker';
 import { EXACTLY_ONCE_RETRY, PARTITIONER, subscribeWhenReady } from './client';
 import { BatchProgress } from './progress';
 import { findLastCommitted } from './reader';
@@ -73,11 +74,45 @@ export interface StageSettings {
   readonly tenantPattern: RegExp;
   /** Shards of the input partitions (AISPM_STAGE_SHARDS); the same in every instance. */
   readonly shards: number;
+  /** A fetch (a round) returns once this much is waiting (AISPM_STAGE_FETCH_MIN_BYTES)… */
+  readonly fetchMinBytes: number;
+  /** …or after this long (AISPM_STAGE_FETCH_MAX_WAIT_MS). */
+  readonly fetchMaxWaitMs: number;
   /**
    * Turns a stored value into the codec's bytes before decoding: the redactor decrypts the raw
    * stage here. An `AppError` it throws dead-letters the message with its code.
    */
   readonly decryptValue?: (tenant: string, value: Buffer) => Promise<Buffer>;
+}
+
+/** The settings every worker's stage takes from its configuration (WORKER_CONFIG_KEYS). */
+export function workerStageSettings(
+  service: string,
+  inputStage: TenantStage,
+  tenants: TenantSource,
+  config: Pick<
+    WorkerConfig,
+    | 'AISPM_INSTANCE_ID'
+    | 'AISPM_GROUP_PREFIX'
+    | 'AISPM_TOPIC_REFRESH_MS'
+    | 'AISPM_TENANT_PATTERN'
+    | 'AISPM_STAGE_SHARDS'
+    | 'AISPM_STAGE_FETCH_MIN_BYTES'
+    | 'AISPM_STAGE_FETCH_MAX_WAIT_MS'
+  >,
+): StageSettings {
+  return {
+    service,
+    instanceId: config.AISPM_INSTANCE_ID,
+    groupPrefix: config.AISPM_GROUP_PREFIX,
+    inputStage,
+    topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
+    tenants,
+    tenantPattern: config.AISPM_TENANT_PATTERN,
+    shards: config.AISPM_STAGE_SHARDS,
+    fetchMinBytes: config.AISPM_STAGE_FETCH_MIN_BYTES,
+    fetchMaxWaitMs: config.AISPM_STAGE_FETCH_MAX_WAIT_MS,
+  };
 }
 
 /** Headers as strings (KafkaJS hands them over as buffers). */
@@ -172,6 +207,10 @@ abstract class StageRunner<I> {
       heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
       partitionAssigners: [shardAssigner(settings.shards)],
+      // Bigger rounds under load: a transaction costs a marker per partition it wrote, whatever
+      // it carries there.
+      minBytes: settings.fetchMinBytes,
+      maxWaitTimeInMs: settings.fetchMaxWaitMs,
     });
     this.admin = kafka.admin();
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -5,7 +5,7 @@
 import { TOPIC_SCHEMAS, type NormalizedEvent, type RedactedEnvelope } from '@aispm/contracts';
 import { GENESIS_HASH } from '@aispm/integrity';
 import { ControlPlane, workerControlSettings } from '@aispm/control';
-import { TransformStage, type OutputChain, type WorkerContext } from '@aispm/kafka';
+import { TransformStage, type OutputChain, workerStageSettings, type WorkerContext } from '@aispm/kafka';
 import {
   checkSemantics,
   normalize,
@@ -44,16 +44,9 @@ export async function buildNormalizer(
   const stage = new TransformStage<RedactedEnvelope, NormalizedEvent>(
     kafka,
     {
-      service: 'normalizer',
-      instanceId: config.AISPM_INSTANCE_ID,
-      groupPrefix: config.AISPM_GROUP_PREFIX,
-      inputStage: 'redacted',
+      ...workerStageSettings('normalizer', 'redacted', control.tenantSource(), config),
       outputStage: 'normalized',
       outputSchema: TOPIC_SCHEMAS.normalized,
-      topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
-      tenants: control.tenantSource(),
-      tenantPattern: config.AISPM_TENANT_PATTERN,
-      shards: config.AISPM_STAGE_SHARDS,
       // The chain fields are filled in by `chain`, which knows the partition's head.
       core: (input) => {
         const now = Date.now();

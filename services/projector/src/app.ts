@@ -13,7 +13,7 @@ import {
 import { ControlPlane, workerControlSettings } from '@aispm/control';
 import type { NormalizedEvent, NormalizedEventV1 } from '@aispm/contracts';
 import { HealthEvidenceSink } from '@aispm/health';
-import { SinkStage, type WorkerContext } from '@aispm/kafka';
+import { SinkStage, workerStageSettings, type WorkerContext } from '@aispm/kafka';
 import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow, toLookupRow, type EventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
@@ -68,14 +68,7 @@ export async function buildProjector(
   const stage = new SinkStage<NormalizedEvent | NormalizedEventV1>(
     kafka,
     {
-      service: 'projector',
-      instanceId: config.AISPM_INSTANCE_ID,
-      groupPrefix: config.AISPM_GROUP_PREFIX,
-      inputStage: 'normalized',
-      topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
-      tenants: control.tenantSource(),
-      tenantPattern: config.AISPM_TENANT_PATTERN,
-      shards: config.AISPM_STAGE_SHARDS,
+      ...workerStageSettings('projector', 'normalized', control.tenantSource(), config),
       flushRows: config.AISPM_SINK_BATCH_ROWS,
       flushMs: config.AISPM_SINK_FLUSH_MS,
       sink: async (inputs) => {

@@ -43,6 +43,9 @@ const READERS = [
   { stage: 'normalized', service: 'projector' },
 ] as const;
 
+/** Most tenants one watermark refresh reads (see PosturePublisher.due). */
+const WATERMARKS_PER_REFRESH = 100;
+
 export class PosturePublisher {
   private readonly producer: Producer;
   private readonly admin: Admin;
@@ -78,9 +81,20 @@ export class PosturePublisher {
     await Promise.all([this.producer.connect(), this.admin.connect()]);
     this.timer = setInterval(() => {
       this.ticking = this.ticking
-        .then(() => this.refresh([...this.active.keys()]))
+        .then(() => this.refresh(this.due()))
         .catch((error: unknown) => this.logger.warn({ err: error }, 'watermark refresh failed; will retry'));
     }, intervalMs);
+  }
+
+  /**
+   * The active tenants whose watermark was observed longest ago, at most
+   * WATERMARKS_PER_REFRESH: a refresh reads three topics' offsets per tenant, so with more
+   * active tenants than that each one's watermark moves every few intervals instead of the
+   * refresh growing with the tenant count.
+   */
+  private due(): string[] {
+    const observed = (tenant: string) => this.freshness.get(tenant)?.published.observed_ms ?? 0;
+    return [...this.active.keys()].sort((a, b) => observed(a) - observed(b)).slice(0, WATERMARKS_PER_REFRESH);
   }
 
   async stop(): Promise<void> {

@@ -9,7 +9,7 @@
 import { contentHash, HEADERS, TOPIC_SCHEMAS, type Envelope, type RedactedEnvelope } from '@aispm/contracts';
 import { ControlPlane, TenantProfiles, workerControlSettings } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import { TransformStage, type StageInput, type WorkerContext } from '@aispm/kafka';
+import { TransformStage, type StageInput, workerStageSettings, type WorkerContext } from '@aispm/kafka';
 import { LocalKms, RawDecryptor } from '@aispm/kms';
 import { redact, RedactionError, type CompiledProfile } from '@aispm/redaction';
 import type { RedactorConfig } from './env';
@@ -54,16 +54,9 @@ export async function buildRedactor(
   const stage = new TransformStage<Envelope, RedactedEnvelope>(
     kafka,
     {
-      service: 'redactor',
-      instanceId: config.AISPM_INSTANCE_ID,
-      groupPrefix: config.AISPM_GROUP_PREFIX,
-      inputStage: 'raw',
+      ...workerStageSettings('redactor', 'raw', control.tenantSource(), config),
       outputStage: 'redacted',
       outputSchema: TOPIC_SCHEMAS.redacted,
-      topicRefreshMs: config.AISPM_TOPIC_REFRESH_MS,
-      tenants: control.tenantSource(),
-      tenantPattern: config.AISPM_TENANT_PATTERN,
-      shards: config.AISPM_STAGE_SHARDS,
       decryptValue: (tenant, value) => decryptor.decrypt(tenant, value),
       core: async (input) => redactStage(input, await profiles.profileOf(input.tenant)),
       keyOf: (output) => output.envelope.event.session_id,
