@@ -38,6 +38,23 @@ const cpuProfile = (name) =>
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.BENCH_PROFILE_DIR, name)}`]
     : [];
 
+/** Tenants created or deleted at once. */
+const ADMIN_CONCURRENCY = 8;
+
+/** `work` over `items`, `concurrency` at a time; the results in the items' order. */
+async function inParallel(items, concurrency, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return results;
+}
+
 /** The platform under test: one gateway, `instances` of each worker, tenants made on demand. */
 class Platform {
   constructor(env) {
@@ -73,17 +90,19 @@ class Platform {
     await Promise.all(this.workers.map((worker) => bench.waitReady(`${worker.url}/readyz`)));
   }
 
-  /** Makes tenants until there are `count`, each with a collector key. */
+  /** Makes tenants until there are `count`, each with a collector key, a few at a time. */
   async ensureTenants(count) {
-    while (this.tenants.length < count) {
-      const slug = `${bench.tenantPrefix('pl')}-${this.tenants.length}`;
+    const indexes = Array.from({ length: count - this.tenants.length }, (_, i) => this.tenants.length + i);
+    const made = await inParallel(indexes, ADMIN_CONCURRENCY, async (index) => {
+      const slug = `${bench.tenantPrefix('pl')}-${index}`;
       const tenantRef = `tenant:${slug}`;
       await bench.admin(this.gateway.url, this.operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
       const { api_key: key } = await bench.admin(this.gateway.url, this.operator, 'POST', '/collectors', {
         tenant: slug,
       });
-      this.tenants.push({ slug, tenantRef, key });
-    }
+      return { slug, tenantRef, key };
+    });
+    this.tenants.push(...made);
   }
 
   /** POSTs `size` events for tenant `index % count`; returns the answer's status and event ids. */
@@ -201,8 +220,9 @@ class Platform {
 
   async stop() {
     // Deleting a tenant drops its topics; the benchmark leaves nothing behind on the broker.
-    for (const { slug } of this.tenants)
-      await bench.admin(this.gateway.url, this.operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
+    await inParallel(this.tenants, ADMIN_CONCURRENCY, ({ slug }) =>
+      bench.admin(this.gateway.url, this.operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined),
+    );
     await Promise.all([...this.workers, this.gateway].filter(Boolean).map(bench.stopService));
     await this.clickhouse.command(`DROP DATABASE IF EXISTS ${this.env.CLICKHOUSE_DATABASE}`);
     await this.clickhouse.close();
