@@ -8,18 +8,27 @@
  * is produced. So when ClickHouse cannot answer, or a retry races its first copy through the
  * pipeline, the gateway fails open and produces again rather than refuse good data.
  */
-/** Looks keys of one tenant up in storage: key → content hash, for those that are stored. */
-export type Lookup = (tenant: string, keys: readonly KeyRef[]) => Promise<Map<string, string>>;
+/**
+ * Looks keys up in storage: for those that are stored, their content hash by
+ * {@link keyId}(tenant, key). The keys may be of several tenants.
+ */
+export type Lookup = (keys: readonly KeyRef[]) => Promise<Map<string, string>>;
 
 export interface KeyRef {
+  readonly tenant: string;
   readonly sessionId: string;
   readonly key: string;
+}
+
+/** One tenant's key, as the index and a lookup's answer name it. */
+export function keyId(tenant: string, key: string): string {
+  return `${tenant}\u0000${key}`;
 }
 
 /** Most keys in one storage query: their literals must stay well under ClickHouse's 256 KiB. */
 export const MAX_KEYS_PER_LOOKUP = 1000;
 
-/** Keys of one tenant waiting for the next storage query, and the promise of its answer. */
+/** Keys waiting for the next storage query, and the promise of its answer. */
 interface PendingLookup {
   readonly keys: KeyRef[];
   readonly answer: Promise<Map<string, string>>;
@@ -37,31 +46,31 @@ function pendingLookup(): PendingLookup {
 export class IdempotencyIndex {
   private readonly recent = new Map<string, string>();
   /**
-   * Per tenant, the lookups waiting while one is in flight. Concurrent requests of a tenant then
-   * share one storage query instead of one each: under load the single-event endpoint otherwise
-   * paid a ClickHouse round trip per event.
+   * The lookups waiting while one is in flight, of every tenant. Concurrent requests then share
+   * one storage query instead of one each: under load the single-event endpoint otherwise paid a
+   * ClickHouse round trip per event, and a hundred tenants sending at once a hundred queries.
    */
-  private readonly waiting = new Map<string, PendingLookup[]>();
-  private readonly inFlight = new Set<string>();
+  private readonly waiting: PendingLookup[] = [];
+  private inFlight = false;
 
   constructor(
     private readonly lookup: Lookup,
     private readonly maxEntries: number,
   ) {}
 
-  /** The content hashes known for the keys of one request. */
-  async previous(tenant: string, keys: readonly KeyRef[]): Promise<Map<string, string>> {
+  /** The content hashes known for the keys of one request of `tenant`. */
+  async previous(tenant: string, keys: readonly Omit<KeyRef, 'tenant'>[]): Promise<Map<string, string>> {
     const known = new Map<string, string>();
     const unknown: KeyRef[] = [];
     for (const item of keys) {
-      const local = this.recent.get(`${tenant}\u0000${item.key}`);
+      const local = this.recent.get(keyId(tenant, item.key));
       if (local !== undefined) known.set(item.key, local);
-      else unknown.push(item);
+      else unknown.push({ tenant, ...item });
     }
     if (unknown.length > 0) {
-      const stored = await this.lookUp(tenant, unknown);
+      const stored = await this.lookUp(unknown);
       for (const { key } of unknown) {
-        const hash = stored.get(key);
+        const hash = stored.get(keyId(tenant, key));
         if (hash !== undefined) known.set(key, hash);
       }
     }
@@ -70,39 +79,35 @@ export class IdempotencyIndex {
 
   /** Remembers a key once Kafka has acknowledged it. */
   remember(tenant: string, key: string, hash: string): void {
-    const id = `${tenant}\u0000${key}`;
+    const id = keyId(tenant, key);
     this.recent.delete(id);
     this.recent.set(id, hash);
     if (this.recent.size > this.maxEntries) this.recent.delete(this.recent.keys().next().value!);
   }
 
-  /** Joins the tenant's next storage query (a new one when it is full), and starts it if idle. */
-  private lookUp(tenant: string, keys: readonly KeyRef[]): Promise<Map<string, string>> {
-    const queue = this.waiting.get(tenant) ?? [];
-    this.waiting.set(tenant, queue);
-    let last = queue.at(-1);
+  /** Joins the next storage query (a new one when it is full), and starts it if none is in flight. */
+  private lookUp(keys: readonly KeyRef[]): Promise<Map<string, string>> {
+    let last = this.waiting.at(-1);
     if (!last || (last.keys.length > 0 && last.keys.length + keys.length > MAX_KEYS_PER_LOOKUP)) {
       last = pendingLookup();
-      queue.push(last);
+      this.waiting.push(last);
     }
     last.keys.push(...keys);
-    if (!this.inFlight.has(tenant)) this.next(tenant);
+    if (!this.inFlight) this.next();
     return last.answer;
   }
 
-  private next(tenant: string): void {
-    const queue = this.waiting.get(tenant);
-    const pending = queue?.shift();
-    if (queue?.length === 0) this.waiting.delete(tenant);
+  private next(): void {
+    const pending = this.waiting.shift();
     if (!pending) return;
-    this.inFlight.add(tenant);
-    const result = this.lookup(tenant, pending.keys);
+    this.inFlight = true;
+    const result = this.lookup(pending.keys);
     pending.settle(result);
     void result
       .catch(() => undefined)
       .finally(() => {
-        this.inFlight.delete(tenant);
-        this.next(tenant);
+        this.inFlight = false;
+        this.next();
       });
   }
 }

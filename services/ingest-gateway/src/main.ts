@@ -1,4 +1,4 @@
-import { clickHouseFromConfig, identifier, literal, sql } from '@aispm/clickhouse';
+import { clickHouseFromConfig, identifier, inList, literal } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane, TenantDeletions } from '@aispm/control';
 import { OidcVerifier, ReplayCache } from '@aispm/auth';
@@ -10,7 +10,7 @@ import { buildOpsServer, createLogger, Metrics, onShutdownSignal } from '@aispm/
 import { readFileSync } from 'node:fs';
 import { buildGateway, type GatewayDeps } from './app';
 import { loadEnv } from './env';
-import { IdempotencyIndex } from './idempotency';
+import { IdempotencyIndex, keyId } from './idempotency';
 import { KafkaProbe } from './kafka-probe';
 import { crashAfterStep, deletionEffects } from './tenant-deletion';
 
@@ -113,16 +113,18 @@ runMain(async () => {
     }),
     replayCache: new ReplayCache({ maxEntries: 1_000_000 }),
     admission: { maxFutureSkewMs: config.GATEWAY_MAX_FUTURE_SKEW_MS },
-    idempotency: new IdempotencyIndex(async (tenant, keys) => {
+    idempotency: new IdempotencyIndex(async (keys) => {
       // Any stored row of a key will do: every row of one key carries the hash it was first
-      // accepted with, so no FINAL; the session ids narrow the read to the primary key.
-      const rows = await clickhouse.query<{ idempotency_key: string; content_hash: string }>(
-        `SELECT idempotency_key, any(content_hash) AS content_hash FROM ${eventsTable} WHERE ` +
-          sql`tenant = ${tenant}` +
-          ` AND session_id IN (${keys.map((k) => literal(k.sessionId)).join(', ')})` +
-          ` AND idempotency_key IN (${keys.map((k) => literal(k.key)).join(', ')}) GROUP BY idempotency_key`,
+      // accepted with, so no FINAL; the tenants and session ids narrow the read to the primary
+      // key, and the pairs keep one tenant's key from answering for another's.
+      const pairs = keys.map((k) => `(${literal(k.tenant)}, ${literal(k.key)})`);
+      const rows = await clickhouse.query<{ tenant: string; idempotency_key: string; content_hash: string }>(
+        `SELECT tenant, idempotency_key, any(content_hash) AS content_hash FROM ${eventsTable} WHERE ` +
+          `tenant IN ${inList([...new Set(keys.map((k) => k.tenant))])}` +
+          ` AND session_id IN ${inList([...new Set(keys.map((k) => k.sessionId))])}` +
+          ` AND (tenant, idempotency_key) IN (${pairs.join(', ')}) GROUP BY tenant, idempotency_key`,
       );
-      return new Map(rows.map((row) => [row.idempotency_key, row.content_hash]));
+      return new Map(rows.map((row) => [keyId(row.tenant, row.idempotency_key), row.content_hash]));
     }, 1_000_000),
     maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
     oidc: config.GATEWAY_OIDC_ISSUER

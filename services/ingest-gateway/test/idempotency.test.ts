@@ -1,17 +1,18 @@
-import { IdempotencyIndex, MAX_KEYS_PER_LOOKUP, type KeyRef } from '../src/idempotency';
+import { IdempotencyIndex, keyId, MAX_KEYS_PER_LOOKUP, type KeyRef } from '../src/idempotency';
 
-const ref = (key: string): KeyRef => ({ sessionId: 'sess_1', key });
+const ref = (key: string): Omit<KeyRef, 'tenant'> => ({ sessionId: 'sess_1', key });
 
-/** A storage that answers when told to, and records each query. */
+/** A storage that answers when told to, and records each query; `stored` keys hold for every tenant. */
 function storage(stored: Record<string, string>) {
-  const queries: { tenant: string; keys: string[]; answer: () => void; fail: () => void }[] = [];
-  const lookup = (tenant: string, keys: readonly KeyRef[]) =>
+  const queries: { keys: string[]; answer: () => void; fail: () => void }[] = [];
+  const lookup = (keys: readonly KeyRef[]) =>
     new Promise<Map<string, string>>((resolve, reject) => {
       queries.push({
-        tenant,
-        keys: keys.map((k) => k.key),
+        keys: keys.map((k) => `${k.tenant}/${k.key}`),
         answer: () =>
-          resolve(new Map(keys.filter((k) => k.key in stored).map((k) => [k.key, stored[k.key]!]))),
+          resolve(
+            new Map(keys.filter((k) => k.key in stored).map((k) => [keyId(k.tenant, k.key), stored[k.key]!])),
+          ),
         fail: () => reject(new Error('ClickHouse is down')),
       });
     });
@@ -27,7 +28,7 @@ describe('IdempotencyIndex', () => {
     index.remember('t1', 'a', 'hash-a');
     const answer = index.previous('t1', [ref('a'), ref('b'), ref('c')]);
     await settled();
-    expect(queries.map((q) => q.keys)).toEqual([['b', 'c']]);
+    expect(queries.map((q) => q.keys)).toEqual([['t1/b', 't1/c']]);
     queries[0]!.answer();
     expect(await answer).toEqual(
       new Map([
@@ -37,7 +38,7 @@ describe('IdempotencyIndex', () => {
     );
   });
 
-  it('sends the lookups of a tenant that arrive while one is in flight as one query', async () => {
+  it('sends the lookups that arrive while one is in flight as one query, whatever their tenants', async () => {
     const { queries, lookup } = storage({ b: 'hash-b', d: 'hash-d' });
     const index = new IdempotencyIndex(lookup, 10);
     const first = index.previous('t1', [ref('a')]);
@@ -45,20 +46,28 @@ describe('IdempotencyIndex', () => {
     const third = index.previous('t1', [ref('c'), ref('d')]);
     const otherTenant = index.previous('t2', [ref('b')]);
     await settled();
-    expect(queries.map((q) => [q.tenant, q.keys])).toEqual([
-      ['t1', ['a']],
-      ['t2', ['b']],
-    ]);
+    expect(queries.map((q) => q.keys)).toEqual([['t1/a']]);
     queries[0]!.answer();
     await settled();
-    expect(queries.map((q) => [q.tenant, q.keys])[2]).toEqual(['t1', ['b', 'c', 'd']]);
-    queries[2]!.answer();
+    expect(queries.map((q) => q.keys)[1]).toEqual(['t1/b', 't1/c', 't1/d', 't2/b']);
     queries[1]!.answer();
-    // Each request sees its own keys only.
+    // Each request sees its own tenant's keys only.
     expect(await first).toEqual(new Map());
     expect(await second).toEqual(new Map([['b', 'hash-b']]));
     expect(await third).toEqual(new Map([['d', 'hash-d']]));
     expect(await otherTenant).toEqual(new Map([['b', 'hash-b']]));
+  });
+
+  it("never answers one tenant's key with another tenant's", async () => {
+    const lookup = async (keys: readonly KeyRef[]) =>
+      new Map(keys.filter((k) => k.tenant === 't1').map((k) => [keyId(k.tenant, k.key), 'hash-t1']));
+    const index = new IdempotencyIndex(lookup, 10);
+    const [mine, theirs] = await Promise.all([
+      index.previous('t1', [ref('a')]),
+      index.previous('t2', [ref('a')]),
+    ]);
+    expect(mine).toEqual(new Map([['a', 'hash-t1']]));
+    expect(theirs).toEqual(new Map());
   });
 
   it('fails only the requests of a failed query, and the next query still goes out', async () => {
