@@ -426,7 +426,7 @@ async function run() {
       ],
     ),
     ``,
-    latencyLine(latencies, TENANT_STEPS[0], baseline),
+    latencyLine(latencies, 1, baseline),
     ...(scaledLatencies && scaledStep
       ? ['', latencyLine(scaledLatencies, SCALED_TENANTS, scaledStep.eps)]
       : []),
