@@ -253,9 +253,14 @@ describe('GET /enterprise/aispm/ingestion/health', () => {
     clickhouse.infra('stop');
     try {
       expect((await send(envelope())).status).toBe(202);
+      // Down until the projector has tried to write the event and been refused: its write waits
+      // for a fetch and a flush interval, and the ping alone can report the outage first.
       const down = await healthWhere(
         'the outage to show',
-        (h) => h.storage.status === 'failing' && (lagOf(h, 'projector') ?? 0) >= 1,
+        (h) =>
+          h.storage.status === 'failing' &&
+          (lagOf(h, 'projector') ?? 0) >= 1 &&
+          (h.retries.by_operation.projector_batch ?? 0) >= 1,
       );
       expect(down.status).toBe('degraded');
       expect(down.storage.failures).toBeGreaterThanOrEqual(1);

@@ -203,8 +203,25 @@ export function spawnService(
   return { child, opsUrl: `http://127.0.0.1:${port}` };
 }
 
+/** What listens on `port`, and what process `pid` listens on (`ss`), for a report. */
+function listeners(pid: number, port: number): string {
+  try {
+    return execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes(`:${port} `) || line.includes(`pid=${pid},`))
+      .join('\n');
+  } catch (error) {
+    return `ss failed: ${String(error)}`;
+  }
+}
+
 /** Resolves once the service's /readyz answers 200; fails if the process exits first. */
-export async function awaitReady(service: string, child: ChildProcess, opsUrl: string): Promise<void> {
+export async function awaitReady(
+  service: string,
+  child: ChildProcess,
+  opsUrl: string,
+  timeoutMs = 120_000,
+): Promise<void> {
   // A loaded machine (the whole suite at once) can keep a start-up waiting on Kafka or the
   // registry for a while; the last /readyz answer says what it was waiting for.
   let lastAnswer: unknown;
@@ -212,12 +229,16 @@ export async function awaitReady(service: string, child: ChildProcess, opsUrl: s
     `${service} to be ready`,
     async () => {
       if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
-      const response = await fetch(`${opsUrl}/readyz`);
+      const response = await fetch(`${opsUrl}/readyz`).catch((error: Error) => {
+        throw new Error(
+          `fetch failed: ${String((error.cause as { code?: string })?.code ?? error.cause ?? error)}`,
+        );
+      });
       if (response.ok) return true;
       lastAnswer = await response.json().catch(() => response.status);
       throw new Error(`/readyz answered ${JSON.stringify(lastAnswer)}`);
     },
-    120_000,
+    timeoutMs,
   );
 }
 
@@ -282,14 +303,35 @@ export async function startPipeline(
     opsUrls.set(service, started.opsUrl);
   }
 
+  /**
+   * Waits for `service` to be ready; one that is alive but has not opened its ops port in a
+   * minute is reported (what listens on that port, what the process listens on) and started
+   * once more on another port. Two clean-clone runs saw a worker whose ops port stayed closed
+   * while the process lived on; the report is there to tell why when it happens again.
+   */
+  async function readyOrRelaunched(service: ServiceName): Promise<void> {
+    try {
+      await awaitReady(service, processes.get(service)!, opsUrls.get(service)!, 60_000);
+      return;
+    } catch (error) {
+      const child = processes.get(service)!;
+      if (child.exitCode !== null || !String(error).includes('fetch failed')) throw error;
+      process.stderr.write(
+        `[platform] ${service} (pid ${child.pid}) not answering on port ${ports.get(service)}: ${String(error)}\n${listeners(child.pid!, ports.get(service)!)}\n`,
+      );
+      await stopProcess(child);
+      ports.set(service, await freePort());
+      launch(service);
+      await awaitReady(service, processes.get(service)!, opsUrls.get(service)!);
+    }
+  }
+
   async function provision(): Promise<Pipeline> {
     for (const service of SERVICES) {
       ports.set(service, await freePort());
       launch(service);
     }
-    await Promise.all(
-      SERVICES.map((service) => awaitReady(service, processes.get(service)!, opsUrls.get(service)!)),
-    );
+    await Promise.all(SERVICES.map(readyOrRelaunched));
     cli(['bootstrap'], common);
     const operatorKey = readFileSync(common.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
