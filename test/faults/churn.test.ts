@@ -7,18 +7,16 @@
  * event (202 → stored in ClickHouse) is measured without churn and with it, and written to the
  * proof file; tests never assert timings. The servers are the shared ones.
  */
-import { tenantTopic } from '@aispm/contracts';
 import { newEventOf } from '../support/fixtures';
 import {
   clickhouse,
   eventually,
   postToGateway,
-  readTopic,
   startPipeline,
   tenantWithCollector,
   type Pipeline,
 } from '../support/platform';
-import { EventStream, type Sent, type StreamTarget } from './support/load';
+import { EventStream, normalizedCopies, type Sent, type StreamTarget } from './support/load';
 import { Proof } from './support/proof';
 
 jest.setTimeout(1_200_000);
@@ -115,12 +113,7 @@ it('moves every streaming tenant on, exactly once, while twenty tenants are crea
   const sent = await stream(churn());
   const churned = await waits(sent);
 
-  const copies = new Map<string, number>();
-  for (const target of streaming)
-    for (const record of await readTopic(tenantTopic(target.slug, 'normalized'))) {
-      const { event_id } = JSON.parse(record.value.toString('utf8', 5)) as { event_id: string };
-      copies.set(event_id, (copies.get(event_id) ?? 0) + 1);
-    }
+  const copies = await normalizedCopies(streaming.map((target) => target.slug));
   const acknowledged = sent.filter((e) => e.acknowledged);
   const tally = {
     sent: sent.length,

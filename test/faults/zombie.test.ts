@@ -11,20 +11,18 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { tenantTopic } from '@aispm/contracts';
 import {
   awaitReady,
   eventually,
   freePort,
   KAFKA_BROKERS,
-  readTopic,
   REPO,
   spawnService,
   startPipeline,
   stopProcess,
   type Pipeline,
 } from '../support/platform';
-import { acknowledgements, EventStream, projectedIds, settle } from './support/load';
+import { acknowledgements, EventStream, normalizedCopies, projectedIds, settle } from './support/load';
 import { Proof } from './support/proof';
 
 jest.setTimeout(900_000);
@@ -110,13 +108,7 @@ it("lets no frozen normalizer commit work its shards' new holder did: no duplica
     duplicated: 0,
   });
 
-  // ClickHouse folds duplicates; the normalized topic does not.
-  const normalized = await readTopic(tenantTopic(pipeline.tenant, 'normalized'));
-  const copies = new Map<string, number>();
-  for (const record of normalized) {
-    const { event_id } = JSON.parse(record.value.toString('utf8', 5)) as { event_id: string };
-    copies.set(event_id, (copies.get(event_id) ?? 0) + 1);
-  }
+  const copies = await normalizedCopies([pipeline.tenant]);
   expect([...copies].filter(([, n]) => n > 1)).toEqual([]);
   expect(copies.size).toBe(EVENTS);
 

@@ -141,6 +141,11 @@ function commitAfter(batch: Batch): string {
 /** How long tenant deletions are gathered before the stage leaves their topics. */
 const DELETION_GATHER_MS = 100;
 
+/** How progress and rounds name a partition. */
+function partitionKey({ topic, partition }: TopicPartition): string {
+  return `${topic}:${partition}`;
+}
+
 /** Partitions KafkaJS may hand over at once: the most one round can gather. */
 const ROUND_PARTITIONS = 1024;
 
@@ -215,14 +220,10 @@ abstract class StageRunner<I> {
     this.admin = kafka.admin();
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       const owned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
-        partitions.map((partition) => `${topic}:${partition}`),
+        partitions.map((partition) => ({ topic, partition })),
       );
-      this.progress.retain(new Set(owned));
-      this.rebalanced(
-        Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
-          partitions.map((partition) => ({ topic, partition })),
-        ),
-      );
+      this.progress.retain(new Set(owned.map(partitionKey)));
+      this.rebalanced(owned);
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping) return;
@@ -360,7 +361,7 @@ abstract class StageRunner<I> {
         const entry: RoundEntry = {
           batch,
           tenant: parseTenantTopic(batch.topic)!.tenant,
-          key: `${batch.topic}:${batch.partition}`,
+          key: partitionKey(batch),
           isRunning,
           isStale,
           heartbeat,
@@ -528,7 +529,7 @@ const CHAIN_HEAD_PREFIX = 'chain:';
 /** One partition's part of a shard's transaction. */
 interface PartitionWork {
   readonly outgoing: Outgoing[];
-  readonly offset?: { topic: string; partition: number; offset: string; metadata?: string };
+  readonly offset: { topic: string; partition: number; offset: string; metadata?: string };
   readonly head?: { readonly key: string; readonly hash: string };
 }
 
@@ -638,7 +639,10 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
   }
 
   private outputKey(entry: RoundEntry): string {
-    return `${tenantTopic(entry.tenant, this.transform.outputStage)}:${entry.batch.partition}`;
+    return partitionKey({
+      topic: tenantTopic(entry.tenant, this.transform.outputStage),
+      partition: entry.batch.partition,
+    });
   }
 
   /** One shard's part of a round, in one transaction. */
@@ -646,18 +650,16 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     const lease = await this.shardProducers.lease(shard);
     await lease.load(entries.map((entry) => entry.batch.topic));
     const work: PartitionWork[] = [];
-    const done: RoundEntry[] = [];
     for (const entry of entries) {
       // What the shard's previous holder committed after this batch was fetched is not done again.
       const { next, metadata } = lease.committed(entry.batch.topic, entry.batch.partition);
       const messages = entry.batch.messages.filter((message) => BigInt(message.offset) >= next);
-      done.push(entry);
       if (messages.length === 0) continue;
       const knownHead = this.heads.get(shard)?.get(this.outputKey(entry));
       work.push(await this.transformPartition(entry, messages, knownHead, metadata));
     }
     const outgoing = work.flatMap((part) => part.outgoing);
-    const offsets = work.flatMap((part) => (part.offset ? [part.offset] : []));
+    const offsets = work.map((part) => part.offset);
     const started = Date.now();
     if (offsets.length === 0) {
       // Every batch here was done by the shard's previous holder.
@@ -673,7 +675,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     const heads = this.heads.get(shard) ?? new Map<string, string>();
     for (const part of work) if (part.head) heads.set(part.head.key, part.head.hash);
     this.heads.set(shard, heads);
-    for (const entry of done) entry.outcome = 'done';
+    for (const entry of entries) entry.outcome = 'done';
     this.metrics.produceDuration.observe({ service: this.settings.service }, Date.now() - started);
   }
 

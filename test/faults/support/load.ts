@@ -5,12 +5,13 @@
  * (202 accepted, or 200 duplicate when an earlier try was stored), as a collector would.
  */
 import { randomBytes } from 'node:crypto';
-import type { Envelope } from '@aispm/contracts';
+import { tenantTopic, type Envelope } from '@aispm/contracts';
 import {
   clickhouse,
   eventually,
   exampleEnvelope,
   postToGateway,
+  readTopic,
   type Pipeline,
 } from '../../support/platform';
 
@@ -203,4 +204,18 @@ export async function acknowledgements(
       throw new Error(`the stream ended after ${stream.acknowledged} acknowledgements`);
     }),
   ]);
+}
+
+/**
+ * How often each event id is in the normalized topics of `tenants` (committed records). ClickHouse
+ * folds duplicates; the topic does not.
+ */
+export async function normalizedCopies(tenants: readonly string[]): Promise<Map<string, number>> {
+  const copies = new Map<string, number>();
+  for (const tenant of tenants)
+    for (const record of await readTopic(tenantTopic(tenant, 'normalized'))) {
+      const { event_id } = JSON.parse(record.value.toString('utf8', 5)) as { event_id: string };
+      copies.set(event_id, (copies.get(event_id) ?? 0) + 1);
+    }
+  return copies;
 }
