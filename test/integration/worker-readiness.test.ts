@@ -31,7 +31,9 @@ it('a redactor with no tenants is ready, and stops cleanly on SIGTERM', async ()
     port,
   );
   try {
-    await awaitReady('redactor', child, opsUrl);
+    // Inside the test's own timeout, so a worker that never gets ready is reported with its last
+    // /readyz answer (or the connection error) rather than cut off by jest.
+    await awaitReady('redactor', child, opsUrl, 90_000);
     const health = await fetch(`${opsUrl}/healthz`);
     expect(health.status).toBe(200);
   } finally {
