@@ -228,12 +228,17 @@ export async function awaitReady(
   await eventually(
     `${service} to be ready`,
     async () => {
-      if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}`);
-      const response = await fetch(`${opsUrl}/readyz`).catch((error: Error) => {
-        throw new Error(
-          `fetch failed: ${String((error.cause as { code?: string })?.code ?? error.cause ?? error)}`,
-        );
-      });
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${service} exited with ${child.exitCode ?? child.signalCode}`);
+      // Bounded, so a process that accepts the connection and never answers (a blocked event
+      // loop) is reported as such instead of holding the wait past the suite's timeout.
+      const response = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(5000) }).catch(
+        (error: Error) => {
+          throw new Error(
+            `fetch failed: ${String((error.cause as { code?: string })?.code ?? error.cause ?? error)}`,
+          );
+        },
+      );
       if (response.ok) return true;
       lastAnswer = await response.json().catch(() => response.status);
       throw new Error(`/readyz answered ${JSON.stringify(lastAnswer)}`);
