@@ -37,6 +37,13 @@ export default tseslint.config(
           selector: "MemberExpression[object.name='process'][property.name='env']",
           message: 'Read configuration in env.ts through @aispm/config.',
         },
+        {
+          // A string statement is a constant; anything built from input goes through the sql tag,
+          // whose values travel as query parameters.
+          selector:
+            "CallExpression[callee.property.name=/^(query|command)$/] > :matches(TemplateLiteral[expressions.length>0], BinaryExpression[operator='+']).arguments:first-child",
+          message: 'Build ClickHouse statements with the sql tag of @aispm/clickhouse.',
+        },
       ],
     },
   },

@@ -36,10 +36,11 @@ export KAFKA_JAVA="${KAFKA_JAVA:-java}"
 export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 export KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
-# --- ClickHouse (Debian's 18.16 package) -----------------------------------
+# --- ClickHouse (26.x, embedded in PyPI's chdb-core) ------------------------
+# chdb-core 26.9.0 embeds ClickHouse 26.9.2.1; docker-compose pins the same major.
+export CLICKHOUSE_CHDB_VERSION="${CLICKHOUSE_CHDB_VERSION:-26.9.0}"
 export CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
 export CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
-export CLICKHOUSE_INTERSERVER_PORT="${CLICKHOUSE_INTERSERVER_PORT:-9009}"
 export CLICKHOUSE_START_TIMEOUT="${CLICKHOUSE_START_TIMEOUT:-60}"
 
 # --- Schema registry (Apicurio Registry 3.x) -------------------------------

@@ -12,7 +12,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import * as otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
 import { hubSignature } from '@aispm/auth';
-import { sql } from '@aispm/clickhouse';
+import { name, sql, type Sql } from '@aispm/clickhouse';
 import { TestIssuer, REQUEST_TOKEN } from '../support/oidc-issuer';
 import {
   awaitReady,
@@ -82,11 +82,12 @@ function runCli(
 }
 
 /** Rows of this suite's tenant, once `count` of them match `where`. */
-async function rows(where: string, count: number): Promise<Record<string, unknown>[]> {
-  return eventually(`${count} events where ${where}`, async () => {
+async function rows(where: Sql, count: number): Promise<Record<string, unknown>[]> {
+  const { query, params } = where.render();
+  return eventually(`${count} events where ${query} ${JSON.stringify(params)}`, async () => {
     const found = await ch.query<Record<string, unknown>>(
-      `SELECT event_id, event_type, session_id, tool_name, action_type, target_summary, decision, agent_id, repository, environment ` +
-        `FROM ${pipeline.database}.events FINAL WHERE ${sql`tenant = ${pipeline.tenant}`} AND ${where} ORDER BY occurred_ms, tool_name`,
+      sql`SELECT event_id, event_type, session_id, tool_name, action_type, target_summary, decision, agent_id, repository, environment
+        FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant} AND ${where} ORDER BY occurred_ms, tool_name`,
     );
     return found.length >= count ? found : undefined;
   });
@@ -504,7 +505,7 @@ describe('gateway outage', () => {
 
     await rows(sql`session_id = ${'outage-session'}`, 4);
     const counts = await ch.query<{ event_id: string; copies: string }>(
-      `SELECT event_id, count() AS copies FROM ${pipeline.database}.events FINAL WHERE ${sql`tenant = ${pipeline.tenant}`} AND ${sql`session_id = ${'outage-session'}`} GROUP BY event_id`,
+      sql`SELECT event_id, count() AS copies FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant} AND session_id = ${'outage-session'} GROUP BY event_id`,
     );
     expect(counts).toHaveLength(4);
     expect(counts.every((row) => Number(row.copies) === 1)).toBe(true);

@@ -3,7 +3,7 @@
  * normalizer, projector — into a ClickHouse row, against the real servers; and no secret planted
  * in any of its string fields gets past the raw stage.
  */
-import { sql } from '@aispm/clickhouse';
+import { name, sql } from '@aispm/clickhouse';
 import { tenantTopic } from '@aispm/contracts';
 import {
   clickhouse,
@@ -50,12 +50,12 @@ describe('pipeline end to end', () => {
     try {
       const rows = await eventually('the event row', async () => {
         const found = await ch.query<Record<string, unknown>>(
-          `SELECT tenant, event_id, decision, severity, repository, source_topic, source_partition, source_offset FROM ${pipeline.database}.events FINAL WHERE ` +
-            sql`tenant = ${pipeline.tenant}`,
+          sql`SELECT tenant, event_id, decision, severity, repository, source_topic, source_partition, source_offset FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant}`,
         );
         return found.length > 0 ? found : undefined;
       });
-      expect(rows).toEqual([
+      // 64-bit integers come back as JSON numbers; the receipt carries the offset as a string.
+      expect(rows.map((row) => ({ ...row, source_offset: String(row.source_offset) }))).toEqual([
         {
           tenant: pipeline.tenant,
           event_id: envelope.event.event_id,
@@ -126,7 +126,7 @@ describe('pipeline end to end', () => {
     try {
       await eventually('the event row', async () => {
         const rows = await ch.query<{ n: string }>(
-          `SELECT count() AS n FROM ${pipeline.database}.events WHERE ` + sql`tenant = ${slug}`,
+          sql`SELECT count() AS n FROM ${name(pipeline.database)}.events WHERE tenant = ${slug}`,
         );
         return Number(rows[0]?.n) > 0 ? true : undefined;
       });
@@ -141,11 +141,11 @@ describe('pipeline end to end', () => {
         .map(recordText)
         .join('\n');
       const tables = await ch.query<{ name: string }>(
-        `SELECT name FROM system.tables WHERE ` + sql`database = ${pipeline.database}`,
+        sql`SELECT name FROM system.tables WHERE database = ${pipeline.database}`,
       );
-      for (const { name } of tables) {
-        places[`clickhouse ${name}`] = JSON.stringify(
-          await ch.query(`SELECT * FROM ${pipeline.database}.${name}`),
+      for (const { name: table } of tables) {
+        places[`clickhouse ${table}`] = JSON.stringify(
+          await ch.query(`SELECT * FROM ${pipeline.database}.${table}`),
         );
       }
       for (const route of [`/tenants`, `/tenants/${slug}`, `/tenants/${slug}/redaction`]) {

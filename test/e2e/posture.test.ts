@@ -10,7 +10,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { Kafka, logLevel } from 'kafkajs';
-import { sql } from '@aispm/clickhouse';
+import { name, sql } from '@aispm/clickhouse';
 import { CAVRA_CONTRACTS_DIR, type Envelope } from '@aispm/contracts';
 import { stageGroupId } from '@aispm/kafka';
 import { CONTROL_SURFACES } from '@aispm/projection';
@@ -340,7 +340,7 @@ describe('posture document and reader endpoints', () => {
     try {
       await eventually(`${count} rows of ${tenant}`, async () => {
         const [row] = await ch.query<{ n: string }>(
-          `SELECT count() AS n FROM ${pipeline.database}.events FINAL WHERE ` + sql`tenant = ${tenant}`,
+          sql`SELECT count() AS n FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${tenant}`,
         );
         return Number(row?.n) >= count ? true : undefined;
       });

@@ -12,7 +12,7 @@
 import { tenantTopic } from '@aispm/contracts';
 import { stageGroupId } from '@aispm/kafka';
 import { Kafka, logLevel } from 'kafkajs';
-import { sql } from '@aispm/clickhouse';
+import { name, sql, type Sql } from '@aispm/clickhouse';
 import { clickhouse, eventually, startPipeline, type Pipeline } from '../support/platform';
 import { PrivateInfra } from '../support/private-infra';
 import { acknowledgements, EventStream, settle } from './support/load';
@@ -105,18 +105,17 @@ describe('Kafka outage', () => {
     expect(created.status).toBe(201);
     const ch = clickhouse();
     try {
-      const latest = async (query: string) =>
+      const latest = async (query: Sql) =>
         Number((await ch.query<{ latest: string }>(query))[0]?.latest ?? 0);
       await eventually('health evidence observed after the outage stored', async () =>
         (await latest(
-          `SELECT max(observed_ms) AS latest FROM ${pipeline.database}.health_evidence WHERE ` +
-            sql`tenant = ${pipeline.tenant}`,
+          sql`SELECT max(observed_ms) AS latest FROM ${name(pipeline.database)}.health_evidence WHERE tenant = ${pipeline.tenant}`,
         )) > sinceMs
           ? true
           : undefined,
       );
       await eventually('an audit record written after the outage chained', async () =>
-        (await latest(`SELECT max(at_ms) AS latest FROM ${pipeline.database}.audit_log`)) > sinceMs
+        (await latest(sql`SELECT max(at_ms) AS latest FROM ${name(pipeline.database)}.audit_log`)) > sinceMs
           ? true
           : undefined,
       );

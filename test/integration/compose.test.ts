@@ -79,7 +79,11 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs a current ClickHouse and Kafka 4 in KRaft mode', () => {
-    expect(services.clickhouse!.image).toMatch(/^clickhouse\/clickhouse-server:(2[4-9]|[3-9]\d)\./);
+    // The same major release as the local server the suites run (chdb-core, deploy/local/env.sh).
+    const local = /CLICKHOUSE_CHDB_VERSION:-(\d+)\./.exec(
+      readFileSync(path.join(REPO, 'deploy/local/env.sh'), 'utf8'),
+    );
+    expect(services.clickhouse!.image).toMatch(new RegExp(`^clickhouse/clickhouse-server:${local![1]}\\.`));
     expect(services.kafka!.image).toMatch(/^apache\/kafka:4\./);
     expect(services.kafka!.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
   });

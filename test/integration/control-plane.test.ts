@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { sql } from '@aispm/clickhouse';
+import { name, sql } from '@aispm/clickhouse';
 import { SHARED_TOPICS } from '@aispm/contracts';
 import { evidenceRows } from '@aispm/health';
 import {
@@ -91,9 +91,7 @@ async function storeEvidence(tenant: string, observedMs: number): Promise<void> 
 function tenantColumn(table: string, column: string, tenant: string): Promise<string[]> {
   return withClickHouse(async (ch) => {
     const rows = await ch.query<Record<string, string>>(
-      `SELECT ${column} AS value FROM ${pipeline.database}.${table} FINAL WHERE ` +
-        sql`tenant = ${tenant}` +
-        ` ORDER BY ${column}`,
+      sql`SELECT ${name(column)} AS value FROM ${name(pipeline.database)}.${name(table)} FINAL WHERE tenant = ${tenant} ORDER BY ${name(column)}`,
     );
     return rows.map((row) => String(row.value));
   });
@@ -431,8 +429,7 @@ it('chains every admin action into a verifiable audit log, and names a tampered 
   try {
     const row = await eventually('the audit link of the tenant creation', async () => {
       const rows = await ch.query<{ position: string; actor_kind: string; record: string }>(
-        `SELECT position, actor_kind, record FROM ${pipeline.database}.audit_log FINAL WHERE ` +
-          sql`action = 'tenant.create' AND tenant = ${slug}`,
+        sql`SELECT position, actor_kind, record FROM ${name(pipeline.database)}.audit_log FINAL WHERE action = 'tenant.create' AND tenant = ${slug}`,
       );
       return rows[0];
     });
@@ -444,10 +441,9 @@ it('chains every admin action into a verifiable audit log, and names a tampered 
     // Rewrite the link's record in place (a newer version of the same position wins in FINAL).
     const tampered = row.record.replace(`"tenant":"${slug}"`, `"tenant":"${slug}-x"`);
     await ch.command(
-      `INSERT INTO ${pipeline.database}.audit_log (position, at_ms, tenant, action, actor_kind, actor_id, record, prev_hash, record_hash, written_ms) ` +
-        `SELECT position, at_ms, tenant, action, actor_kind, actor_id, ${sql`${tampered}`}, prev_hash, record_hash, written_ms + 1 ` +
-        `FROM ${pipeline.database}.audit_log FINAL WHERE ` +
-        sql`position = ${Number(row.position)}`,
+      sql`INSERT INTO ${name(pipeline.database)}.audit_log (position, at_ms, tenant, action, actor_kind, actor_id, record, prev_hash, record_hash, written_ms)
+        SELECT position, at_ms, tenant, action, actor_kind, actor_id, ${tampered}, prev_hash, record_hash, written_ms + 1
+        FROM ${name(pipeline.database)}.audit_log FINAL WHERE position = ${Number(row.position)}`,
     );
     expect(() => cli(['audit', 'verify'], env)).toThrow(
       new RegExp(`audit chain broken at position ${row.position}`),

@@ -1,18 +1,20 @@
 /**
  * Direct dashboard access (DESIGN §9): `aispm reader create` yields a ClickHouse user per tenant
- * reader, and the real ClickHouse server enforces that it sees its own tenant's rows and nothing
- * else. Two tenants' users query each other's data every way we know of; any row of the other
- * tenant, or any answer from another database, fails the test.
+ * reader, and the real ClickHouse server enforces that it sees its own tenant's rows of the shared
+ * tables and nothing else. Two tenants' users query each other's data every way we know of, and
+ * watch the system tables while the other tenant's user and the platform query; any row, name or
+ * filter value of the other tenant fails the test. The suite brings its own ClickHouse: the local
+ * server restarts to read a change of users.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { hashSecret } from '@aispm/auth';
 import { ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS } from '@aispm/contracts';
 import type { Envelope } from '@aispm/contracts';
+import { PrivateInfra } from '../support/private-infra';
 import {
-  CLICKHOUSE_USERS_DIR,
   cli,
-  CLICKHOUSE_URL,
+  clickhouseLogin,
   eventually,
   exampleEnvelope,
   KAFKA_BROKERS,
@@ -83,6 +85,7 @@ async function controlRecords(): Promise<string[]> {
 
 describe('dashboard users in ClickHouse', () => {
   let pipeline: Pipeline;
+  let clickhouseUrl: string;
   const tenants: Tenant[] = [];
   const users: Credentials[] = [];
 
@@ -98,11 +101,31 @@ describe('dashboard users in ClickHouse', () => {
   }
 
   function as(credentials: Credentials, password = credentials.clickhouse.password): ClickHouse {
-    return new ClickHouse({ url: CLICKHOUSE_URL, username: credentials.clickhouse.user, password });
+    return new ClickHouse({ url: clickhouseUrl, username: credentials.clickhouse.user, password });
+  }
+
+  /** Runs `statement` as a user, retrying while the server restarts to read a change of users. */
+  async function queryAs<T>(credentials: Credentials, statement: string): Promise<T[]> {
+    const ch = as(credentials);
+    try {
+      const outcome = await eventually(`${credentials.clickhouse.user}: ${statement}`, async () =>
+        ch.query<T>(statement).then(
+          (rows) => ({ rows }),
+          (error: unknown) =>
+            /ECONNREFUSED|ECONNRESET|socket hang up/.test(String(error)) ? undefined : { error },
+        ),
+      );
+      if ('error' in outcome) throw outcome.error;
+      return outcome.rows;
+    } finally {
+      await ch.close();
+    }
   }
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ CLICKHOUSE_USERS_DIR });
+    const own = await PrivateInfra.start(['clickhouse']);
+    clickhouseUrl = own.clickhouseUrl;
+    pipeline = await startPipeline(own.clickhouseEnv);
     tenants.push({
       slug: pipeline.tenant,
       label: 'a',
@@ -124,7 +147,7 @@ describe('dashboard users in ClickHouse', () => {
       secret: String(collector.body.signing_secret),
       sessions: [],
     });
-    // Rows that exist before the dashboard user does must reach its database too.
+    // Rows that exist before the dashboard user does are visible to it too.
     await send(tenants[0]!, 4, 'early');
     await send(tenants[1]!, 3, 'early');
     for (const tenant of tenants) {
@@ -138,58 +161,79 @@ describe('dashboard users in ClickHouse', () => {
     }
     await send(tenants[0]!, 2, 'late');
     await send(tenants[1]!, 5, 'late');
+    for (const credentials of users) {
+      await eventually(`${credentials.clickhouse.user} to be provisioned`, async () =>
+        (await clickhouseLogin(
+          clickhouseUrl,
+          credentials.clickhouse.user,
+          credentials.clickhouse.password,
+        ).catch(() => undefined)) === 'in'
+          ? true
+          : undefined,
+      );
+    }
   });
 
   afterAll(async () => {
     await pipeline?.stop();
   });
 
-  it('gives each tenant reader a ClickHouse user that sees exactly its tenant rows', async () => {
+  it('gives each tenant reader a ClickHouse user that sees exactly its tenant rows of the shared tables', async () => {
     const expected = [6, 8];
     for (const [index, credentials] of users.entries()) {
-      expect(credentials.clickhouse.database).toMatch(/__t_/);
-      const ch = as(credentials);
-      try {
-        const rows = await eventually(
-          `${tenants[index]!.slug}'s rows through its dashboard user`,
-          async () => {
-            const found = await ch.query<{ tenant: string; n: string }>(
-              `SELECT tenant, count() AS n FROM ${credentials.clickhouse.database}.events FINAL GROUP BY tenant`,
-            );
-            if (found.length === 1 && Number(found[0]!.n) === expected[index]) return found;
-            // Seen so far, for the timeout's message.
-            throw new Error(`saw ${JSON.stringify(found)}`);
-          },
+      const slug = tenants[index]!.slug;
+      expect(credentials.clickhouse.database).toBe(pipeline.database);
+      const rows = await eventually(`${slug}'s rows through its dashboard user`, async () => {
+        const found = await queryAs<{ tenant: string; n: string }>(
+          credentials,
+          `SELECT tenant, count() AS n FROM ${pipeline.database}.events FINAL GROUP BY tenant`,
         );
-        expect(rows).toEqual([{ tenant: tenants[index]!.slug, n: String(expected[index]) }]);
-        const databases = await ch.query<{ name: string }>('SELECT name FROM system.databases ORDER BY name');
-        expect(databases.map((d) => d.name)).toEqual([credentials.clickhouse.database, 'system']);
-      } finally {
-        await ch.close();
+        if (found.length === 1 && Number(found[0]!.n) === expected[index]) return found;
+        throw new Error(`saw ${JSON.stringify(found)}`);
+      });
+      expect(rows.map((row) => [row.tenant, Number(row.n)])).toEqual([[slug, expected[index]]]);
+      for (const table of ['event_lookup', 'health_evidence']) {
+        const seen = await queryAs<{ tenant: string }>(
+          credentials,
+          `SELECT DISTINCT tenant FROM ${pipeline.database}.${table}`,
+        );
+        expect(seen.every((row) => row.tenant === slug)).toBe(true);
       }
+      const other = tenants[1 - index]!.slug;
+      const theirs = await queryAs<{ n: number }>(
+        credentials,
+        `SELECT count() AS n FROM ${pipeline.database}.events WHERE tenant = '${other}'`,
+      );
+      expect(theirs.map((row) => Number(row.n))).toEqual([0]);
+      const databases = await queryAs<{ name: string }>(credentials, 'SELECT name FROM system.databases');
+      expect(databases.map((d) => d.name)).toEqual([pipeline.database]);
     }
   });
 
-  it("refuses every way into the other tenant's rows and the live tables", async () => {
+  it('refuses the system tables, other tables, remote table functions, settings and writes', async () => {
+    const refusals = [
+      'SELECT query FROM system.processes',
+      'SELECT partition FROM system.parts',
+      'SELECT name FROM system.users',
+      'SELECT * FROM system.row_policies',
+      `SELECT count() FROM ${pipeline.database}.audit_log`,
+      `SELECT count() FROM remote('127.0.0.1', ${pipeline.database}.events, 'default', '')`,
+      `SELECT * FROM url('${clickhouseUrl}/?query=SELECT%201', TSV, 'x String')`,
+      `SELECT count() FROM ${pipeline.database}.events SETTINGS readonly = 0`,
+      `DROP TABLE ${pipeline.database}.events`,
+      `INSERT INTO ${pipeline.database}.events (tenant) VALUES ('x')`,
+    ];
     for (const [index, credentials] of users.entries()) {
-      const other = users[1 - index]!;
-      const ch = as(credentials);
-      try {
-        for (const statement of [
-          `SELECT count() FROM ${other.clickhouse.database}.events`,
-          `SELECT count() FROM ${pipeline.database}.events`,
-          `SELECT count() FROM ${pipeline.database}.event_lookup`,
-          `SELECT count() FROM remote('127.0.0.1', ${other.clickhouse.database}.events, 'default', '')`,
-          `SELECT count() FROM merge('${other.clickhouse.database}', '^events$')`,
-          `SELECT * FROM url('${CLICKHOUSE_URL}/?query=SELECT%201', TSV, 'x String')`,
-          `SELECT count() FROM ${other.clickhouse.database}.events SETTINGS readonly = 0`,
-          `DROP TABLE ${credentials.clickhouse.database}.events`,
-          `INSERT INTO ${credentials.clickhouse.database}.events (tenant) VALUES ('x')`,
-        ]) {
-          await expect(ch.query(statement)).rejects.toThrow(/Access denied|readonly|forbidden|Cannot/);
-        }
-      } finally {
-        await ch.close();
+      // merge() reads the granted tables under the same row policy.
+      const merged = await queryAs<{ tenant: string }>(
+        credentials,
+        `SELECT DISTINCT tenant FROM merge('${pipeline.database}', '^(events|event_lookup)$')`,
+      );
+      expect(merged).toEqual([{ tenant: tenants[index]!.slug }]);
+      for (const statement of refusals) {
+        await expect(queryAs(credentials, statement)).rejects.toThrow(
+          /Not enough privileges|ACCESS_DENIED|readonly|Cannot/,
+        );
       }
     }
     const wrong = as(users[0]!, 'not-the-password');
@@ -200,6 +244,52 @@ describe('dashboard users in ClickHouse', () => {
     }
   });
 
+  it("shows one tenant's user nothing of another tenant's queries in the system tables", async () => {
+    const [mine, theirs] = users;
+    const other = tenants[1]!.slug;
+    const marker = `secret-repo-${uniqueSuffix()}`;
+    // The other tenant's user and the platform itself run queries that name the other tenant and
+    // a filter value, long enough to be caught running.
+    const busy = [
+      queryAs(
+        theirs!,
+        `SELECT count() FROM ${pipeline.database}.events WHERE repository != '${marker}' AND sleep(2) = 0`,
+      ),
+      (async () => {
+        const ch = new ClickHouse({ url: clickhouseUrl, username: 'default', password: '' });
+        try {
+          await ch.query(
+            `SELECT count() FROM ${pipeline.database}.events WHERE tenant = '${other}' AND repository != '${marker}' AND sleep(2) = 0`,
+          );
+        } finally {
+          await ch.close();
+        }
+      })(),
+    ];
+    const seen: string[] = [];
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline) {
+      for (const statement of [
+        'SELECT query, user FROM system.processes',
+        'SELECT name FROM system.databases',
+      ]) {
+        seen.push(
+          await queryAs(mine!, statement).then(
+            (rows) => JSON.stringify(rows),
+            (error: unknown) => String(error),
+          ),
+        );
+      }
+    }
+    await Promise.all(busy);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const answer of seen) {
+      expect(answer).not.toContain(marker);
+      expect(answer).not.toContain(other);
+      expect(answer).not.toContain(theirs!.clickhouse.user);
+    }
+  });
+
   it('keeps only the hash of the password on the control topic, and a revoked reader loses its user', async () => {
     const records = await controlRecords();
     const mine = records.filter((record) => record.includes(users[0]!.reader_id));
@@ -207,25 +297,14 @@ describe('dashboard users in ClickHouse', () => {
     expect(mine.some((record) => record.includes(hashSecret(users[0]!.clickhouse.password)))).toBe(true);
     expect(records.some((record) => record.includes(users[0]!.clickhouse.password))).toBe(false);
     expect((await pipeline.admin('POST', `/readers/${users[0]!.reader_id}/revoke`)).status).toBe(200);
-    const ch = as(users[0]!);
-    try {
-      await eventually('the revoked dashboard user to stop working', async () => {
-        try {
-          await ch.query('SELECT 1');
-          return undefined;
-        } catch {
-          return true;
-        }
-      });
-    } finally {
-      await ch.close();
-    }
+    await eventually('the revoked dashboard user to be refused', async () =>
+      (await clickhouseLogin(clickhouseUrl, users[0]!.clickhouse.user, users[0]!.clickhouse.password).catch(
+        () => undefined,
+      )) === 'refused'
+        ? true
+        : undefined,
+    );
     // The other tenant's user is untouched.
-    const still = as(users[1]!);
-    try {
-      expect(await still.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-    } finally {
-      await still.close();
-    }
+    expect(await queryAs(users[1]!, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
   });
 });

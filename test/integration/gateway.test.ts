@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServer, request, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { sql } from '@aispm/clickhouse';
+import { name, sql } from '@aispm/clickhouse';
 import {
   awaitReady,
   clickhouse,
@@ -432,8 +432,7 @@ describe('idempotency', () => {
     const ch = clickhouse();
     const rows = async () =>
       ch.query<{ n: string }>(
-        `SELECT count() AS n FROM ${pipeline.database}.events FINAL WHERE ` +
-          sql`tenant = ${pipeline.tenant} AND idempotency_key = ${event.transport.idempotency_key!}`,
+        sql`SELECT count() AS n FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant} AND idempotency_key = ${event.transport.idempotency_key!}`,
       );
     const port = await freePort();
     const restarted = spawnService(

@@ -35,14 +35,13 @@ class OwnClickHouse {
   url = '';
 
   async init(): Promise<void> {
-    const [http, tcp, interserver] = [await freePort(), await freePort(), await freePort()];
+    const [http, tcp] = [await freePort(), await freePort()];
     this.url = `http://127.0.0.1:${http}`;
     this.env = {
       ...process.env,
       AISPM_DATA_DIR: this.dataDir,
       CLICKHOUSE_HTTP_PORT: String(http),
       CLICKHOUSE_TCP_PORT: String(tcp),
-      CLICKHOUSE_INTERSERVER_PORT: String(interserver),
       CLICKHOUSE_URL: this.url,
     };
   }

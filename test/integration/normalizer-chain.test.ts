@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { identifier, sql } from '@aispm/clickhouse';
+import { name, sql } from '@aispm/clickhouse';
 import { tenantTopic, type DlqRecord, type NormalizedEvent, type NormalizedEventV1 } from '@aispm/contracts';
 import { committedRanges, readCommitted, StageCodec } from '@aispm/kafka';
 import { normalize, verifyEventChains, type StoredRecord } from '@aispm/normalization';
@@ -253,9 +253,7 @@ describe('schema evolution', () => {
           prev_hash: string;
           record_hash: string;
         }>(
-          `SELECT event_id, schema_version, derived_risk_classification, prev_hash, record_hash FROM ${identifier(pipeline.database)}.events WHERE ` +
-            sql`tenant = ${legacy.slug}` +
-            ' ORDER BY event_id',
+          sql`SELECT event_id, schema_version, derived_risk_classification, prev_hash, record_hash FROM ${name(pipeline.database)}.events WHERE tenant = ${legacy.slug} ORDER BY event_id`,
         );
         return found.length > partitions.length ? found : undefined;
       });
@@ -331,8 +329,7 @@ describe('the normalizer under SIGKILL', () => {
           'every event in ClickHouse',
           async () => {
             const [row] = await ch.query<{ n: string }>(
-              `SELECT uniqExact(event_id) AS n FROM ${identifier(pipeline.database)}.events WHERE ` +
-                sql`tenant = ${pipeline.tenant}`,
+              sql`SELECT uniqExact(event_id) AS n FROM ${name(pipeline.database)}.events WHERE tenant = ${pipeline.tenant}`,
             );
             return Number(row!.n) >= TOTAL ? true : undefined;
           },
@@ -346,17 +343,14 @@ describe('the normalizer under SIGKILL', () => {
         // Change one stored row the way someone with write access to ClickHouse could.
         const tampered = 'evt_eos_4242';
         const [target] = await ch.query<{ chain_partition: number; chain_offset: string }>(
-          `SELECT chain_partition, chain_offset FROM ${identifier(pipeline.database)}.events WHERE ` +
-            sql`tenant = ${pipeline.tenant} AND event_id = ${tampered}`,
+          sql`SELECT chain_partition, chain_offset FROM ${name(pipeline.database)}.events WHERE tenant = ${pipeline.tenant} AND event_id = ${tampered}`,
         );
         await ch.command(
-          `ALTER TABLE ${identifier(pipeline.database)}.events UPDATE decision = 'allow' WHERE ` +
-            sql`tenant = ${pipeline.tenant} AND event_id = ${tampered}`,
+          sql`ALTER TABLE ${name(pipeline.database)}.events UPDATE decision = 'allow' WHERE tenant = ${pipeline.tenant} AND event_id = ${tampered}`,
         );
         await eventually('the mutation to finish', async () => {
           const [row] = await ch.query<{ decision: string }>(
-            `SELECT decision FROM ${identifier(pipeline.database)}.events WHERE ` +
-              sql`tenant = ${pipeline.tenant} AND event_id = ${tampered}`,
+            sql`SELECT decision FROM ${name(pipeline.database)}.events WHERE tenant = ${pipeline.tenant} AND event_id = ${tampered}`,
           );
           return row?.decision === 'allow' ? true : undefined;
         });

@@ -5,7 +5,7 @@
  * deleting a tenant crypto-shreds its raw log.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { sql } from '@aispm/clickhouse';
+import { name, sql } from '@aispm/clickhouse';
 import { tenantTopic, type Envelope } from '@aispm/contracts';
 import { decryptRawValue, isEncryptedRaw, LocalKms } from '@aispm/kms';
 import {
@@ -58,8 +58,7 @@ async function rowOf(slug: string, eventId: string): Promise<Record<string, stri
   try {
     const [row] = await eventually(`the row of ${eventId}`, async () => {
       const rows = await ch.query<Record<string, string>>(
-        `SELECT target_summary, redaction_counts FROM ${pipeline.database}.events FINAL WHERE ` +
-          sql`tenant = ${slug} AND event_id = ${eventId}`,
+        sql`SELECT target_summary, redaction_counts FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${slug} AND event_id = ${eventId}`,
       );
       return rows.length > 0 ? rows : undefined;
     });
@@ -179,7 +178,7 @@ it('dry-runs a profile by CLI and endpoint, for admins only, storing nothing', a
     const ch = clickhouse();
     try {
       const rows = await ch.query(
-        `SELECT event_id FROM ${pipeline.database}.events WHERE ` + sql`event_id = 'evt_dry_run'`,
+        sql`SELECT event_id FROM ${name(pipeline.database)}.events WHERE event_id = 'evt_dry_run'`,
       );
       expect(rows).toEqual([]);
     } finally {

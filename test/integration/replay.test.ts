@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sql } from '@aispm/clickhouse';
+import { joinSql, name, sql, type Sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES, tenantTopic, TOPIC_SCHEMAS, type DlqRecord, type Envelope } from '@aispm/contracts';
 import { StageCodec } from '@aispm/kafka';
 import { LocalKms, RawEncryptor } from '@aispm/kms';
@@ -67,7 +67,7 @@ describe('replay', () => {
   // A client per statement: the CLI runs synchronously, and a blocked event loop lets pooled
   // keep-alive sockets go stale.
   const ch = {
-    async query<T>(statement: string): Promise<T[]> {
+    async query<T>(statement: Sql | string): Promise<T[]> {
       const client = clickhouse();
       try {
         return await client.query<T>(statement);
@@ -75,7 +75,7 @@ describe('replay', () => {
         await client.close();
       }
     },
-    async command(statement: string): Promise<void> {
+    async command(statement: Sql | string): Promise<void> {
       const client = clickhouse();
       try {
         await client.command(statement);
@@ -94,12 +94,12 @@ describe('replay', () => {
   const codec = new StageCodec(SCHEMA_REGISTRY_URL);
   const envelopes: Envelope[] = [];
 
-  const eventsTable = () => `${pipeline.database}.events`;
+  const eventsTable = () => sql`${name(pipeline.database)}.events`;
   const countFinal = async () =>
     Number(
       (
         await ch.query<{ n: string }>(
-          `SELECT count() AS n FROM ${eventsTable()} FINAL WHERE ` + sql`tenant = ${pipeline.tenant}`,
+          sql`SELECT count() AS n FROM ${eventsTable()} FINAL WHERE tenant = ${pipeline.tenant}`,
         )
       )[0]!.n,
     );
@@ -112,9 +112,7 @@ describe('replay', () => {
     );
   const auditRows = async (action: string) =>
     ch.query<{ actor_kind: string; actor_id: string; record: string }>(
-      `SELECT actor_kind, actor_id, record FROM ${pipeline.database}.audit_log FINAL WHERE ` +
-        sql`tenant = ${pipeline.tenant} AND action = ${action}` +
-        ' ORDER BY position',
+      sql`SELECT actor_kind, actor_id, record FROM ${name(pipeline.database)}.audit_log FINAL WHERE tenant = ${pipeline.tenant} AND action = ${action} ORDER BY position`,
     );
 
   function envelope(i: number): Envelope {
@@ -387,8 +385,7 @@ describe('replay', () => {
       'the reinjected copies projected',
       async () => {
         const rows = await ch.query<{ source_partition: number; source_offset: string }>(
-          `SELECT source_partition, source_offset FROM ${eventsTable()} FINAL WHERE ` +
-            sql`tenant = ${pipeline.tenant}`,
+          sql`SELECT source_partition, source_offset FROM ${eventsTable()} FINAL WHERE tenant = ${pipeline.tenant}`,
         );
         return rows.length === EVENTS &&
           rows.every((row) => BigInt(row.source_offset) >= before.get(Number(row.source_partition))!)
@@ -400,8 +397,7 @@ describe('replay', () => {
     // ... and each still counts once.
     expect(await countFinal()).toBe(EVENTS);
     const [keys] = await ch.query<{ n: string }>(
-      `SELECT uniqExact(idempotency_key) AS n FROM ${eventsTable()} WHERE ` +
-        sql`tenant = ${pipeline.tenant}`,
+      sql`SELECT uniqExact(idempotency_key) AS n FROM ${eventsTable()} WHERE tenant = ${pipeline.tenant}`,
     );
     expect(Number(keys!.n)).toBe(EVENTS);
     expect(await auditRows('replay.reinject')).not.toHaveLength(0);
@@ -455,8 +451,7 @@ describe('replay', () => {
       120_000,
     );
     const [copies] = await ch.query<{ n: string }>(
-      `SELECT count() AS n FROM ${eventsTable()} FINAL WHERE ` +
-        sql`tenant = ${pipeline.tenant} AND event_id = ${fixedEnvelope.event.event_id}`,
+      sql`SELECT count() AS n FROM ${eventsTable()} FINAL WHERE tenant = ${pipeline.tenant} AND event_id = ${fixedEnvelope.event.event_id}`,
     );
     expect(Number(copies!.n)).toBe(1);
     // The poison message went back too, and failed again: a new dead letter, nothing projected.
@@ -477,15 +472,12 @@ describe('replay', () => {
     // Every column but the projection time, which is when each copy was written.
     const columns = (
       await ch.query<{ name: string }>(
-        `SELECT name FROM system.columns WHERE ` +
-          sql`database = ${pipeline.database} AND table = 'events' AND name != 'projected_ms'`,
+        sql`SELECT name FROM system.columns WHERE database = ${pipeline.database} AND table = 'events' AND name != 'projected_ms'`,
       )
     ).map((c) => c.name);
     const rows = (database: string) =>
       ch.query<Record<string, unknown>>(
-        `SELECT ${columns.join(', ')} FROM ${database}.events FINAL WHERE ` +
-          sql`tenant = ${pipeline.tenant}` +
-          ' ORDER BY idempotency_key',
+        sql`SELECT ${joinSql(columns.map(name), ', ')} FROM ${name(database)}.events FINAL WHERE tenant = ${pipeline.tenant} ORDER BY idempotency_key`,
       );
     const live = await rows(pipeline.database);
     expect(live).toHaveLength(EVENTS + 1);

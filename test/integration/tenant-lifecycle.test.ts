@@ -5,13 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
-import { ClickHouse } from '@aispm/clickhouse';
 import { DELETION_STEPS } from '@aispm/control';
 import type { Envelope } from '@aispm/contracts';
 import { newEventOf } from '../support/fixtures';
+import { PrivateInfra } from '../support/private-infra';
 import {
-  CLICKHOUSE_URL,
-  CLICKHOUSE_USERS_DIR,
+  clickhouseLogin,
   eventually,
   KAFKA_BROKERS,
   postToGateway,
@@ -25,9 +24,12 @@ jest.setTimeout(300_000);
 
 const EVENTS = '/enterprise/aispm/events';
 let pipeline: Pipeline;
+let clickhouseUrl: string;
 
 beforeAll(async () => {
-  pipeline = await startPipeline({ AISPM_TENANT_DELETION_RETRY_MS: '1000', CLICKHOUSE_USERS_DIR });
+  const own = await PrivateInfra.start(['clickhouse']);
+  clickhouseUrl = own.clickhouseUrl;
+  pipeline = await startPipeline({ AISPM_TENANT_DELETION_RETRY_MS: '1000', ...own.clickhouseEnv });
 });
 
 afterAll(async () => {
@@ -65,17 +67,12 @@ async function topicsOf(slug: string): Promise<string[]> {
   }
 }
 
-/** Whether ClickHouse lets `user` in with `password`. */
-async function clickhouseLets(user: string, password: string): Promise<boolean> {
-  const ch = new ClickHouse({ url: CLICKHOUSE_URL, username: user, password });
-  try {
-    await ch.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await ch.close();
-  }
+/** Whether ClickHouse lets `user` in with `password`; undefined while it cannot tell. */
+async function clickhouseLets(user: string, password: string): Promise<boolean | undefined> {
+  return clickhouseLogin(clickhouseUrl, user, password).then(
+    (answer) => answer === 'in',
+    () => undefined,
+  );
 }
 
 it('gives a re-created slug nothing of the deleted tenant: every old credential is refused', async () => {
@@ -115,7 +112,7 @@ it('gives a re-created slug nothing of the deleted tenant: every old credential 
   const shown = await pipeline.admin('GET', `/tenants/${slug}`);
   expect(shown.body).toMatchObject({ slug, tenant_ref: ref, collectors: [], readers: [] });
   await eventually('the old dashboard user to be refused', async () =>
-    (await clickhouseLets(dashboard.user, dashboard.password)) ? undefined : true,
+    (await clickhouseLets(dashboard.user, dashboard.password)) === false ? true : undefined,
   );
   // The old collector and reader are gone for the admin API too: neither can be brought back.
   expect((await pipeline.admin('POST', `/collectors/${collectorId}/rotate`)).status).toBe(404);

@@ -20,11 +20,6 @@ export const REPO = path.resolve(__dirname, '../..');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 export const SCHEMA_REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-/** The shared ClickHouse's users.d, where a suite's projector writes dashboard users. */
-export const CLICKHOUSE_USERS_DIR = path.join(
-  process.env.AISPM_DATA_DIR ?? path.join(REPO, '.data'),
-  'clickhouse/users.d',
-);
 
 export const SERVICES = ['ingest-gateway', 'redactor', 'normalizer', 'projector'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -245,6 +240,28 @@ export async function awaitReady(
     },
     timeoutMs,
   );
+}
+
+/**
+ * How ClickHouse at `url` answers a login: `in`, or `refused` when it names an authentication
+ * failure. Anything else (the local server restarting to read its users) is thrown, so a wait
+ * for a refusal is never satisfied by an outage.
+ */
+export async function clickhouseLogin(
+  url: string,
+  user: string,
+  password: string,
+): Promise<'in' | 'refused'> {
+  const ch = new ClickHouse({ url, username: user, password });
+  try {
+    await ch.query('SELECT 1');
+    return 'in';
+  } catch (error) {
+    if (/AUTHENTICATION_FAILED|Authentication failed/.test(String(error))) return 'refused';
+    throw error;
+  } finally {
+    await ch.close();
+  }
 }
 
 /** Sends SIGTERM and resolves when the process has exited. */

@@ -1,6 +1,6 @@
 /**
- * Servers of a fault suite's own: Kafka or ClickHouse started through `deploy/local/infra.sh`
- * with a data dir and ports of their own, so a suite can stop or kill them without touching the
+ * Servers of a suite's own: Kafka or ClickHouse started through `deploy/local/infra.sh` with a
+ * data dir and ports of their own, so a suite can stop, kill or restart them without touching the
  * shared servers other suites use. The schema registry is always the shared one: no suite stops it.
  */
 import { execFile } from 'node:child_process';
@@ -53,7 +53,6 @@ export class PrivateInfra {
       AISPM_STOP_TIMEOUT: '10',
       CLICKHOUSE_HTTP_PORT: String(await freePort()),
       CLICKHOUSE_TCP_PORT: String(await freePort()),
-      CLICKHOUSE_INTERSERVER_PORT: String(await freePort()),
     };
     // env.sh derives these from the ports unless they are set; the shared ones may be.
     delete env.KAFKA_BROKERS;
@@ -72,6 +71,18 @@ export class PrivateInfra {
 
   get clickhouseUrl(): string {
     return `http://127.0.0.1:${this.env.CLICKHOUSE_HTTP_PORT}`;
+  }
+
+  /**
+   * A pipeline's settings for this instance's ClickHouse and its users folder. A suite that makes
+   * dashboard users brings its own ClickHouse: the local server restarts on every change of users,
+   * which other suites sharing it would see as outages.
+   */
+  get clickhouseEnv(): { CLICKHOUSE_URL: string; CLICKHOUSE_USERS_DIR: string } {
+    return {
+      CLICKHOUSE_URL: this.clickhouseUrl,
+      CLICKHOUSE_USERS_DIR: path.join(this.dataDir, 'clickhouse', 'users.d'),
+    };
   }
 
   /** Runs `deploy/local/infra.sh` against this instance; resolves when it has finished. */

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { generateSecret, hashSecret } from '@aispm/auth';
-import { clickHouseFromConfig, ClickHouse, identifier, migrate } from '@aispm/clickhouse';
+import { clickHouseFromConfig, ClickHouse, migrate, name, sql } from '@aispm/clickhouse';
 import { verifyChain } from '@aispm/integrity';
 import { ControlPlane, OPERATOR_TENANT } from '@aispm/control';
 import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
@@ -338,7 +338,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
           record_hash: string;
           record: string;
         }>(
-          `SELECT position, prev_hash, record_hash, record FROM ${identifier(database)}.audit_log FINAL ORDER BY position`,
+          sql`SELECT position, prev_hash, record_hash, record FROM ${name(database)}.audit_log FINAL ORDER BY position`,
         );
         const verdict = verifyChain(
           rows.map((row) => ({

@@ -4,7 +4,7 @@
  * from which offset to which the chain holds, and checks that every stored row carries the hash
  * the topic holds at its position.
  */
-import { identifier, sql } from '@aispm/clickhouse';
+import { name, sql, trusted } from '@aispm/clickhouse';
 import {
   assertTenantSlug,
   tenantTopic,
@@ -86,8 +86,7 @@ export const VERIFY_COMMANDS: Readonly<Record<string, Command>> = {
       const fromTopic = await topicRecords(topic, config);
       const fromStorage = await withClickHouse(options, config, async (clickhouse, database) => {
         const rows = await clickhouse.query<Parameters<typeof fromEventRow>[0]>(
-          `SELECT ${EVENT_RECORD_COLUMNS.join(', ')} FROM ${identifier(database)}.events WHERE ` +
-            sql`tenant = ${tenant}`,
+          sql`SELECT ${trusted(EVENT_RECORD_COLUMNS.join(', '))} FROM ${name(database)}.events WHERE tenant = ${tenant}`,
         );
         return rows.map((row) => {
           const { event, position } = fromEventRow(row);

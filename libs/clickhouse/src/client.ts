@@ -4,6 +4,7 @@
  */
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { AppError } from '@aispm/errors';
+import type { Sql } from './sql';
 
 /** Connection settings. */
 export interface ClickHouseSettings {
@@ -28,6 +29,10 @@ export function clickHouseFromConfig(config: ClickHouseConfig): ClickHouse {
   });
 }
 
+function rendered(statement: Sql | string): { query: string; params: Record<string, unknown> } {
+  return typeof statement === 'string' ? { query: statement, params: {} } : statement.render();
+}
+
 /** A ClickHouse connection with the few operations the platform uses. */
 export class ClickHouse {
   private readonly client: ClickHouseClient;
@@ -42,15 +47,17 @@ export class ClickHouse {
     });
   }
 
-  /** Runs a statement that returns no rows (DDL, ALTER). */
-  async command(statement: string): Promise<void> {
-    await this.wrap(() => this.client.command({ query: statement }));
+  /** Runs a statement that returns no rows (DDL, ALTER). A string is a statement with no value. */
+  async command(statement: Sql | string): Promise<void> {
+    const { query, params } = rendered(statement);
+    await this.wrap(() => this.client.command({ query, query_params: params }));
   }
 
-  /** Runs a SELECT and returns its rows. */
-  async query<T>(statement: string): Promise<T[]> {
+  /** Runs a SELECT and returns its rows. A string is a statement with no value. */
+  async query<T>(statement: Sql | string): Promise<T[]> {
+    const { query, params } = rendered(statement);
     return this.wrap(async () => {
-      const result = await this.client.query({ query: statement, format: 'JSONEachRow' });
+      const result = await this.client.query({ query, query_params: params, format: 'JSONEachRow' });
       return result.json<T>();
     });
   }

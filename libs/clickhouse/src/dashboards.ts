@@ -1,48 +1,64 @@
 /**
  * Owns direct dashboard access (DESIGN §9): a tenant's dashboard users (Grafana and the like)
- * log in to ClickHouse as read-only users limited by `allow_databases` to one database that holds
- * only that tenant's rows. ClickHouse 18.16 has neither SQL users nor enforced row policies, but it
- * does enforce a user's database list, and it re-reads `users.d/*.xml` while running; current
- * ClickHouse still reads the same files, so one mechanism serves both. Each user is one file,
- * written atomically and holding only the SHA-256 of the password.
+ * log in to ClickHouse as read-only users granted SELECT on the shared tables in DASHBOARD_TABLES,
+ * each with a row policy that keeps them to their tenant's rows. Nothing else is granted, so the
+ * system tables (every user's queries, other databases) stay closed to them on a server with
+ * `select_from_system_db_requires_grant`, current ClickHouse's default. Users are files in
+ * `users.d/`, which a ClickHouse server re-reads by itself and the local server (chdb-core) reads
+ * when its supervisor restarts it. Each user is one file, written atomically and holding only the
+ * SHA-256 of the password.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { identifier } from './sql';
+import { identifier, quoteString } from './sql';
 
 const USER = /^[a-z][a-z0-9_]{1,62}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const FILE_PREFIX = 'aispm-dashboard-';
 
-/**
- * The database holding one tenant's rows for its dashboard users. Slugs are `[a-z0-9-]`, so
- * mapping `-` to `_` keeps distinct slugs distinct; `__t_` keeps tenant databases apart from the
- * base database's own name space.
- */
-export function tenantDatabase(base: string, slug: string): string {
-  return identifier(`${base}__t_${slug.replaceAll('-', '_')}`);
-}
+/** The tables a dashboard user reads; every one has a `tenant` column its row policy filters on. */
+export const DASHBOARD_TABLES = ['events', 'event_lookup', 'health_evidence'] as const;
 
-/** The users.d document of one read-only dashboard user of `database`. */
-export function dashboardUserXml(user: string, passwordSha256: string, database: string): string {
+/** The users.d document of one read-only dashboard user of `tenant`'s rows in `database`. */
+export function dashboardUserXml(
+  user: string,
+  passwordSha256: string,
+  database: string,
+  tenant: string,
+): string {
   if (!USER.test(user)) throw new RangeError(`"${user}" is not a dashboard user name`);
   if (!SHA256_HEX.test(passwordSha256)) throw new RangeError('The password hash must be 64 hex digits');
+  if (!TENANT.test(tenant)) throw new RangeError(`"${tenant}" is not a tenant slug`);
   identifier(database);
+  const grants = DASHBOARD_TABLES.map(
+    (table) => `                <query>GRANT SELECT ON ${database}.${table}</query>`,
+  ).join('\n');
+  const policies = DASHBOARD_TABLES.map(
+    (table) => `                <${table}><filter>tenant = ${quoteString(tenant)}</filter></${table}>`,
+  ).join('\n');
   // TRICKY: the readonly profile (readonly=1) also forbids table functions such as remote() and
-  // url(), which would otherwise reach other databases as another user.
+  // url(), which would otherwise reach other data as another user.
   return `<?xml version="1.0"?>
 <!-- Written by the projector for a tenant's dashboard reader; removed when the reader is revoked. -->
-<yandex>
+<clickhouse>
     <users>
         <${user}>
             <password_sha256_hex>${passwordSha256}</password_sha256_hex>
             <networks><ip>::/0</ip></networks>
             <profile>readonly</profile>
             <quota>default</quota>
-            <allow_databases><database>${database}</database></allow_databases>
+            <grants>
+${grants}
+            </grants>
+            <databases>
+                <${database}>
+${policies}
+                </${database}>
+            </databases>
         </${user}>
     </users>
-</yandex>
+</clickhouse>
 `;
 }
 

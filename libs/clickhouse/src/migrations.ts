@@ -1,14 +1,13 @@
 /**
  * Owns the ClickHouse schema: versioned migrations in `migrations/NNNN_name.{up,down}.sql`, the
  * only place DDL lives. `{database}` in a file is replaced by a checked identifier, so the same
- * files build the live database and any replay rebuild. The files run on 18.16 and on current
- * ClickHouse alike.
+ * files build the live database and any replay rebuild.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '@aispm/errors';
 import type { ClickHouse } from './client';
-import { identifier, sql } from './sql';
+import { identifier, name, sql, trusted } from './sql';
 
 /** The folder of migration files, shipped inside this package. */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../migrations');
@@ -51,29 +50,28 @@ export function loadMigrations(database: string): Migration[] {
 
 /** Applies every pending migration to `database`; returns the versions it applied. */
 export async function migrate(clickhouse: ClickHouse, database: string): Promise<number[]> {
-  const db = identifier(database);
-  await clickhouse.command(`CREATE DATABASE IF NOT EXISTS ${db}`);
+  const db = name(database);
+  await clickhouse.command(sql`CREATE DATABASE IF NOT EXISTS ${db}`);
   await clickhouse.command(
-    `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version`,
+    sql`CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version`,
   );
   const applied = new Set(
-    (await clickhouse.query<{ version: number }>(`SELECT version FROM ${db}.schema_migrations`)).map((row) =>
-      Number(row.version),
+    (await clickhouse.query<{ version: number }>(sql`SELECT version FROM ${db}.schema_migrations`)).map(
+      (row) => Number(row.version),
     ),
   );
   const done: number[] = [];
   for (const migration of loadMigrations(database)) {
     if (applied.has(migration.version)) continue;
     try {
-      for (const statement of migration.up) await clickhouse.command(statement);
+      for (const statement of migration.up) await clickhouse.command(trusted(statement));
     } catch (cause) {
       throw new AppError('CH_MIGRATION_FAILED', `Migration ${migration.version}_${migration.name} failed`, {
         cause,
       });
     }
     await clickhouse.command(
-      `INSERT INTO ${db}.schema_migrations (version, name) VALUES ` +
-        sql`(${migration.version}, ${migration.name})`,
+      sql`INSERT INTO ${db}.schema_migrations (version, name) SELECT ${migration.version}, ${migration.name}`,
     );
     done.push(migration.version);
   }

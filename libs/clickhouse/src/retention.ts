@@ -6,7 +6,7 @@
  * deleted tenant loses everything. Planning is pure; `applyRetention` runs the plan.
  */
 import type { ClickHouse } from './client';
-import { identifier, literal, sql } from './sql';
+import { name, sql } from './sql';
 
 /** What retention needs to know of a tenant. */
 export interface TenantRetention {
@@ -109,7 +109,7 @@ export async function eventPartitions(clickhouse: ClickHouse, database: string):
 /** Each tenant's oldest row in `database`'s health evidence. */
 export async function tenantEvidence(clickhouse: ClickHouse, database: string): Promise<TenantEvidence[]> {
   const rows = await clickhouse.query<{ tenant: string; oldest_ms: string | number }>(
-    `SELECT tenant, min(observed_ms) AS oldest_ms FROM ${identifier(database)}.health_evidence GROUP BY tenant`,
+    sql`SELECT tenant, min(observed_ms) AS oldest_ms FROM ${name(database)}.health_evidence GROUP BY tenant`,
   );
   return rows.map((row) => ({ tenant: row.tenant, oldestMs: Number(row.oldest_ms) }));
 }
@@ -123,21 +123,21 @@ export async function applyRetention(
   database: string,
   plan: RetentionPlan,
 ): Promise<void> {
-  for (const name of TENANT_MONTH_TABLES) {
-    const table = `${identifier(database)}.${name}`;
+  for (const table of TENANT_MONTH_TABLES) {
+    const target = sql`${name(database)}.${name(table)}`;
     for (const { tenant, month } of plan.dropPartitions) {
-      await clickhouse.command(`ALTER TABLE ${table} DROP PARTITION (${literal(tenant)}, ${literal(month)})`);
+      await clickhouse.command(sql`ALTER TABLE ${target} DROP PARTITION (${tenant}, ${month})`);
     }
     for (const { tenant, cutoffMs } of plan.deleteBefore) {
       await clickhouse.command(
-        `ALTER TABLE ${table} DELETE WHERE ` + sql`tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
+        sql`ALTER TABLE ${target} DELETE WHERE tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
       );
     }
   }
   for (const { tenant, cutoffMs } of plan.trimEvidence) {
-    const before = cutoffMs === undefined ? '' : sql` AND observed_ms < ${cutoffMs}`;
+    const before = cutoffMs === undefined ? sql`` : sql` AND observed_ms < ${cutoffMs}`;
     await clickhouse.command(
-      `ALTER TABLE ${identifier(database)}.health_evidence DELETE WHERE ` + sql`tenant = ${tenant}` + before,
+      sql`ALTER TABLE ${name(database)}.health_evidence DELETE WHERE tenant = ${tenant}${before}`,
     );
   }
 }

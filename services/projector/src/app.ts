@@ -46,23 +46,6 @@ export async function buildProjector(
   );
   await posture.start(config.PROJECTOR_WATERMARK_INTERVAL_MS);
   const database = identifier(config.CLICKHOUSE_DATABASE);
-  let dashboards: DashboardAccess | undefined;
-  // The rows of tenants with dashboard users also go to their mirror databases, before the
-  // offsets are committed, so a mirror never misses a committed row.
-  const writeMirrors = async (rows: EventRow[]) => {
-    const byTenant = new Map<string, EventRow[]>();
-    for (const row of rows) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row]);
-    for (const [tenant, mine] of byTenant) {
-      const mirror = dashboards?.mirrorOf(tenant);
-      if (!mirror) continue;
-      try {
-        await insertRows(clickhouse, mirror, mine);
-      } catch (error) {
-        // A mirror dropped meanwhile (its last reader revoked) is no failure.
-        if (dashboards?.mirrorOf(tenant)) throw error;
-      }
-    }
-  };
   const control = new ControlPlane(kafka, codec, logger, workerControlSettings('projector', config));
   await control.start();
   const stage = new SinkStage<NormalizedEvent | NormalizedEventV1>(
@@ -79,7 +62,6 @@ export async function buildProjector(
         );
         try {
           await insertRows(clickhouse, database, rows);
-          await writeMirrors(rows);
         } catch (error) {
           metrics.storageFailures.inc({ operation: 'insert' });
           metrics.storageUp.set({ store: 'clickhouse' }, 0);
@@ -106,10 +88,10 @@ export async function buildProjector(
     logger,
     metrics,
   );
+  let dashboards: DashboardAccess | undefined;
   if (config.CLICKHOUSE_USERS_DIR) {
     const tenantPattern = new RegExp(config.AISPM_TENANT_PATTERN);
     dashboards = new DashboardAccess(
-      clickhouse,
       config.CLICKHOUSE_DATABASE,
       new DashboardUsersDir(config.CLICKHOUSE_USERS_DIR),
       control,
@@ -118,13 +100,7 @@ export async function buildProjector(
     );
     await dashboards.start();
   }
-  const retention = new RetentionJob(
-    clickhouse,
-    () => [config.CLICKHOUSE_DATABASE, ...(dashboards?.mirrorDatabases() ?? [])],
-    control,
-    logger,
-    metrics,
-  );
+  const retention = new RetentionJob(clickhouse, config.CLICKHOUSE_DATABASE, control, logger, metrics);
   retention.start(config.AISPM_RETENTION_INTERVAL_MS);
   const audit = new AuditChainWriter(
     kafka,

@@ -6,7 +6,7 @@
  * chain as an `audit.dead_lettered` link, so the chain stays unbroken and says where it was.
  */
 import type { Consumer, Kafka } from 'kafkajs';
-import { identifier, sql, type ClickHouse } from '@aispm/clickhouse';
+import { identifier, name, sql, type ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS, TOPIC_SCHEMAS, type AuditRecord } from '@aispm/contracts';
 import { systemActor } from '@aispm/control';
 import { chainHash, canonicalJson, GENESIS_HASH } from '@aispm/integrity';
@@ -24,7 +24,7 @@ export class AuditChainWriter {
     groupPrefix: string,
     private readonly codec: StageCodec,
     private readonly clickhouse: ClickHouse,
-    database: string,
+    private readonly database: string,
     private readonly logger: Logger,
   ) {
     this.consumer = kafka.consumer({ groupId: `${groupPrefix}-audit-chain`, allowAutoTopicCreation: false });
@@ -95,7 +95,7 @@ export class AuditChainWriter {
   private async hashBefore(position: bigint): Promise<string> {
     if (position === 0n) return GENESIS_HASH;
     const [row] = await this.clickhouse.query<{ record_hash: string }>(
-      `SELECT record_hash FROM ${this.table} FINAL WHERE ` + sql`position = ${position - 1n}`,
+      sql`SELECT record_hash FROM ${name(this.database)}.audit_log FINAL WHERE position = ${position - 1n}`,
     );
     if (!row) throw new Error(`audit_log has no link at ${position - 1n}; cannot continue the chain`);
     return row.record_hash;

@@ -12,7 +12,7 @@
  * `watermark` delta is published whenever it moved.
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { identifier, inList, type ClickHouse } from '@aispm/clickhouse';
+import { inList, name, sql, type ClickHouse, type Sql } from '@aispm/clickhouse';
 import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } from '@aispm/contracts';
 import {
   consumerLag,
@@ -49,7 +49,7 @@ const WATERMARKS_PER_REFRESH = 100;
 export class PosturePublisher {
   private readonly producer: Producer;
   private readonly admin: Admin;
-  private readonly eventsTable: string;
+  private readonly eventsTable: Sql;
   private readonly freshness = new Map<string, TenantFreshness>();
   /**
    * Tenants whose watermark may still move (projected into since they last caught up), with a
@@ -74,7 +74,7 @@ export class PosturePublisher {
       retry: EXACTLY_ONCE_RETRY,
     });
     this.admin = kafka.admin();
-    this.eventsTable = `${identifier(database)}.events`;
+    this.eventsTable = sql`${name(database)}.events`;
   }
 
   async start(intervalMs: number): Promise<void> {
@@ -199,9 +199,9 @@ export class PosturePublisher {
   /** Per tenant and raw partition, the offset after the highest one whose event is in ClickHouse. */
   private async projectedNext(tenants: readonly string[]): Promise<Map<string, Map<number, bigint>>> {
     const rows = await this.clickhouse.query<{ tenant: string; partition: number; next: string }>(
-      `SELECT tenant, source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable} WHERE ` +
-        `tenant IN ${inList(tenants)} AND source_topic IN ${inList(tenants.map((tenant) => tenantTopic(tenant, 'raw')))}` +
-        ' GROUP BY tenant, source_partition',
+      sql`SELECT tenant, source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable}
+        WHERE tenant IN ${inList(tenants)} AND source_topic IN ${inList(tenants.map((tenant) => tenantTopic(tenant, 'raw')))}
+        GROUP BY tenant, source_partition`,
     );
     const projected = new Map<string, Map<number, bigint>>();
     for (const row of rows) {

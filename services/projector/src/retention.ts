@@ -20,8 +20,7 @@ export class RetentionJob {
 
   constructor(
     private readonly clickhouse: ClickHouse,
-    /** The live database and every tenant mirror. */
-    private readonly databases: () => string[],
+    private readonly database: string,
     private readonly control: ControlPlane,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
@@ -64,24 +63,23 @@ export class RetentionJob {
       deleted: tenant.deleted,
       onLegalHold: state.onLegalHold(tenant.slug),
     }));
-    for (const database of this.databases()) {
-      const plan = planRetention(
-        await eventPartitions(this.clickhouse, database),
-        await tenantEvidence(this.clickhouse, database),
-        tenants,
-        Date.now(),
-      );
-      if (isEmptyPlan(plan)) continue;
-      await applyRetention(this.clickhouse, database, plan);
-      this.logger.info(
-        {
-          database,
-          dropped: plan.dropPartitions.length,
-          trimmed: plan.deleteBefore.map((d) => d.tenant),
-          evidenceTrimmed: plan.trimEvidence.map((d) => d.tenant),
-        },
-        'retention applied',
-      );
-    }
+    const database = this.database;
+    const plan = planRetention(
+      await eventPartitions(this.clickhouse, database),
+      await tenantEvidence(this.clickhouse, database),
+      tenants,
+      Date.now(),
+    );
+    if (isEmptyPlan(plan)) return;
+    await applyRetention(this.clickhouse, database, plan);
+    this.logger.info(
+      {
+        database,
+        dropped: plan.dropPartitions.length,
+        trimmed: plan.deleteBefore.map((d) => d.tenant),
+        evidenceTrimmed: plan.trimEvidence.map((d) => d.tenant),
+      },
+      'retention applied',
+    );
   }
 }

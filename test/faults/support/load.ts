@@ -5,6 +5,7 @@
  * (202 accepted, or 200 duplicate when an earlier try was stored), as a collector would.
  */
 import { randomBytes } from 'node:crypto';
+import { name, sql } from '@aispm/clickhouse';
 import { tenantTopic, type Envelope } from '@aispm/contracts';
 import {
   clickhouse,
@@ -152,7 +153,7 @@ export async function projectedIds(pipeline: Pipeline, clickhouseUrl?: string): 
   const ch = clickhouse(clickhouseUrl);
   try {
     const rows = await ch.query<{ event_id: string; n: string }>(
-      `SELECT event_id, count() AS n FROM ${pipeline.database}.events FINAL WHERE tenant = '${pipeline.tenant}' GROUP BY event_id`,
+      sql`SELECT event_id, count() AS n FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant} GROUP BY event_id`,
     );
     return new Map(rows.map((r) => [r.event_id, Number(r.n)]));
   } finally {

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { generateSecret, hashSecret } from '@aispm/auth';
-import { tenantDatabase } from '@aispm/clickhouse';
 import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
 import { OPERATOR_TENANT, type AuditTrail, type ControlPlane, type TenantDeletions } from '@aispm/control';
 import { AppError } from '@aispm/errors';
@@ -32,7 +31,7 @@ export interface AdminDeps {
   readonly kms: Kms;
   readonly rawEncryptor: RawEncryptor;
   readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
-  /** The live ClickHouse database, which names tenant dashboard databases. */
+  /** The live ClickHouse database, which a tenant's dashboard users read under their row policy. */
   readonly database: string;
 }
 
@@ -64,7 +63,7 @@ function dashboardCredentials(reader: ControlReader, database: string) {
   return {
     user: reader.reader_id.replace(/^rdr_/, 'aispm_dash_'),
     password: generateSecret('aispm_ch'),
-    database: tenantDatabase(database, reader.tenant),
+    database,
   };
 }
 
