@@ -1,8 +1,8 @@
 -- The canonical events, one row per normalized record (DESIGN §9). ReplacingMergeTree keyed by
 -- (tenant, session, occurred time, idempotency key): redelivered copies of one idempotency key
 -- carry the same key columns and collapse on merge; reads use FINAL so they never count twice.
--- Times are UInt64 milliseconds plus a DateTime derived from them (18.16 has no DateTime64);
--- MATERIALIZED, not DEFAULT, because 18.16 ignores DEFAULT expressions on JSONEachRow inserts.
+-- Times are UInt64 milliseconds plus a DateTime derived from them for partitioning and time
+-- filters; MATERIALIZED, so no insert can set it to anything else.
 CREATE TABLE IF NOT EXISTS {database}.events
 (
     tenant String,

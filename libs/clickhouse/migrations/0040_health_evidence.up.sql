@@ -1,6 +1,6 @@
 -- Health evidence (DESIGN §13): one row per number of a record on aispm.health, so auditors can
 -- query lag, rejections, retries, dead letters and storage failures over time with plain SQL
--- (long format: 18.16 has no Map type). Counts (`rejected.*`, `dlq.*`, `retries.*`,
+-- (long format: one row per number, so a new metric needs no schema change). Counts (`rejected.*`, `dlq.*`, `retries.*`,
 -- `storage_failures`, ...) cover one reporting interval and add up; `lag_messages`, `storage_up`
 -- and `collector_last_seen_ms.*` are values at `observed_ms`. A redelivered record rewrites the same
 -- key, which the ReplacingMergeTree collapses. Partitioned by month only, not by tenant: evidence

@@ -1,9 +1,14 @@
 /**
  * Owns data expiry in ClickHouse (DESIGN §9): a tenant's data older than its retention is
- * dropped, whole monthly partitions at a time where possible, with a delete mutation for the rows
- * of the month that straddles the cutoff. Its health evidence (partitioned by month only, for all
- * tenants together) is trimmed by delete mutations alike. A tenant on legal hold loses nothing; a
- * deleted tenant loses everything. Planning is pure; `applyRetention` runs the plan.
+ * dropped, whole monthly partitions at a time where possible, with a lightweight DELETE for the
+ * rows of the month that straddles the cutoff. Its health evidence (partitioned by month only, for
+ * all tenants together) is trimmed by lightweight DELETEs alike. A tenant on legal hold loses
+ * nothing; a deleted tenant loses everything, by a mutation that rewrites its evidence's parts
+ * rather than masking the rows. Planning is pure; `applyRetention` runs the plan.
+ *
+ * Not TTL: a TTL rule runs in merges without reading the control plane, so a legal hold set after
+ * the rows were written could not stop it, and each tenant has its own retention. The job reads
+ * the control topic to its end before every run instead, which is what makes a hold strict.
  */
 import type { ClickHouse } from './client';
 import { name, sql } from './sql';
@@ -130,14 +135,16 @@ export async function applyRetention(
     }
     for (const { tenant, cutoffMs } of plan.deleteBefore) {
       await clickhouse.command(
-        sql`ALTER TABLE ${target} DELETE WHERE tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
+        sql`DELETE FROM ${target} WHERE tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
       );
     }
   }
+  const evidence = sql`${name(database)}.health_evidence`;
   for (const { tenant, cutoffMs } of plan.trimEvidence) {
-    const before = cutoffMs === undefined ? sql`` : sql` AND observed_ms < ${cutoffMs}`;
     await clickhouse.command(
-      sql`ALTER TABLE ${name(database)}.health_evidence DELETE WHERE tenant = ${tenant}${before}`,
+      cutoffMs === undefined
+        ? sql`ALTER TABLE ${evidence} DELETE WHERE tenant = ${tenant}`
+        : sql`DELETE FROM ${evidence} WHERE tenant = ${tenant} AND observed_ms < ${cutoffMs}`,
     );
   }
 }
