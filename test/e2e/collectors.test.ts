@@ -1,10 +1,19 @@
 /**
- * The collectors against the real platform (DESIGN §16): the Claude Code hook command, OTLP logs
+ * The collectors against the real platform (DESIGN §16): the Claude Code, Cursor and GitHub
+ * Copilot hook commands, `collect install` plugging them into an agent's configuration, OTLP logs
  * as JSON and protobuf, the MCP proxy in front of a real MCP server on the official SDK, the
  * GitHub Actions step authenticated by an OIDC token, and a gateway outage survived by the spool.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -86,7 +95,7 @@ async function rows(where: Sql, count: number): Promise<Record<string, unknown>[
   const { query, params } = where.render();
   return eventually(`${count} events where ${query} ${JSON.stringify(params)}`, async () => {
     const found = await ch.query<Record<string, unknown>>(
-      sql`SELECT event_id, event_type, session_id, tool_name, action_type, target_summary, decision, agent_id, repository, environment
+      sql`SELECT event_id, connector_type, event_type, session_id, tool_name, action_type, target_summary, decision, agent_id, repository, environment
         FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant} AND ${where} ORDER BY occurred_ms, tool_name`,
     );
     return found.length >= count ? found : undefined;
@@ -138,6 +147,212 @@ describe('Claude Code hooks', () => {
     });
     expect([run.status, run.stdout]).toEqual([0, '']);
     expect(run.stderr).toContain('AISPM_TENANT_REF');
+  });
+});
+
+describe('Cursor hooks', () => {
+  // Each fixture with what `aispm collect cursor` must answer on stdout: an allow for the
+  // permission hooks, `continue` for the prompt, nothing for the hooks that only report.
+  const ALLOW = '{"permission":"allow"}\n';
+  const hooks: [string, string][] = [
+    ['cursor-before-submit-prompt.json', '{"continue":true}\n'],
+    ['cursor-before-shell-execution.json', ALLOW],
+    ['cursor-after-shell-execution.json', ''],
+    ['cursor-before-mcp-execution.json', ALLOW],
+    ['cursor-after-mcp-execution.json', ''],
+    ['cursor-before-read-file.json', ALLOW],
+    ['cursor-after-file-edit.json', ''],
+    ['cursor-stop.json', ''],
+  ];
+
+  it('turns hook JSON piped into `aispm collect cursor` into cursor events, answering as Cursor documents', async () => {
+    const env = collectorEnv();
+    for (const [file, answer] of hooks) {
+      const run = spawnSync(process.execPath, [AISPM, 'collect', 'cursor'], {
+        env,
+        input: fixtureText(file),
+        encoding: 'utf8',
+      });
+      expect([file, run.status, run.stdout]).toEqual([file, 0, answer]);
+    }
+    const found = await rows(
+      sql`connector_type = ${'cursor'} AND session_id = ${'c0ffee00-cursor-conversation'}`,
+      hooks.length,
+    );
+    expect(
+      found
+        .map((row) => [
+          row.connector_type,
+          row.event_type,
+          row.action_type,
+          row.tool_name,
+          row.target_summary,
+        ])
+        .sort(),
+    ).toEqual(
+      [
+        ['cursor', 'prompt', 'user_prompt', '', 'prompt_length:28 attachments:1'],
+        ['cursor', 'shell_command', 'before_shell_execution', 'Shell', 'program:curl'],
+        ['cursor', 'shell_command', 'after_shell_execution', 'Shell', 'program:npm duration_ms:1234'],
+        [
+          'cursor',
+          'mcp_activity',
+          'before_mcp_execution',
+          'github.create_issue',
+          'args:owner:string, repo:string, title:string, labels:array',
+        ],
+        [
+          'cursor',
+          'mcp_activity',
+          'after_mcp_execution',
+          'database.query',
+          'outcome:tool_error duration_ms:250 args:sql:string',
+        ],
+        ['cursor', 'file_action', 'before_read_file', 'Read', 'file:config/.env'],
+        ['cursor', 'file_action', 'after_file_edit', 'Edit', 'file:src/main.ts edits:2'],
+        ['cursor', 'model_response', 'agent_stop', '', 'status:completed loop_count:0'],
+      ].sort(),
+    );
+    expect(found.every((row) => row.agent_id === 'cursor')).toBe(true);
+    expect(JSON.stringify(found)).not.toMatch(/sk-secret|hunter2|dev@example\.com|SELECT/);
+    expect(readdirSync(env.AISPM_SPOOL_DIR!)).toEqual([]);
+  });
+
+  it('still answers an allow, and exits 0, when it cannot send at all', () => {
+    const run = spawnSync(process.execPath, [AISPM, 'collect', 'cursor'], {
+      env: { PATH: process.env.PATH },
+      input: fixtureText('cursor-before-shell-execution.json'),
+      encoding: 'utf8',
+    });
+    expect([run.status, run.stdout]).toEqual([0, '{"permission":"allow"}\n']);
+    expect(run.stderr).toContain('AISPM_TENANT_REF');
+  });
+});
+
+describe('GitHub Copilot hooks', () => {
+  // camelCase payloads name no event: the hook configuration passes it, as `collect install` writes.
+  const camelCase: [string, string][] = [
+    ['copilot-session-start.json', 'sessionStart'],
+    ['copilot-user-prompt-submitted.json', 'userPromptSubmitted'],
+    ['copilot-pre-tool-use.json', 'preToolUse'],
+    ['copilot-post-tool-use.json', 'postToolUse'],
+    ['copilot-error-occurred.json', 'errorOccurred'],
+    ['copilot-session-end.json', 'sessionEnd'],
+  ];
+  const vsCode = ['copilot-pre-tool-use-vscode.json', 'copilot-post-tool-use-vscode.json'];
+
+  it('turns both payload styles piped into `aispm collect copilot` into github_copilot events, printing nothing', async () => {
+    const env = collectorEnv();
+    const runs = [
+      ...camelCase.map(([file, event]) => [file, ['--event', event]] as const),
+      ...vsCode.map((file) => [file, []] as const),
+    ];
+    for (const [file, flags] of runs) {
+      const run = spawnSync(process.execPath, [AISPM, 'collect', 'copilot', ...flags], {
+        env,
+        input: fixtureText(file),
+        encoding: 'utf8',
+      });
+      expect([file, run.status, run.stdout]).toEqual([file, 0, '']);
+    }
+    const found = await rows(sql`connector_type = ${'github_copilot'}`, runs.length);
+    expect(
+      found.map((row) => [
+        row.session_id,
+        row.event_type,
+        row.action_type,
+        row.tool_name,
+        row.target_summary,
+      ]),
+    ).toEqual([
+      [
+        '7f3e9a10-copilot-session',
+        'evidence_event',
+        'session_start',
+        '',
+        'source:new initial_prompt_length:28',
+      ],
+      ['7f3e9a10-copilot-session', 'prompt', 'user_prompt', '', 'prompt_length:45'],
+      ['7f3e9a10-copilot-session', 'shell_command', 'pre_tool_use', 'bash', 'program:curl'],
+      ['7f3e9a10-copilot-session', 'file_action', 'post_tool_use', 'edit', 'file:src/auth.ts result:success'],
+      [
+        '7f3e9a10-copilot-session',
+        'evidence_event',
+        'error_occurred',
+        '',
+        'error:TimeoutError context:tool_execution recoverable:false',
+      ],
+      ['7f3e9a10-copilot-session', 'evidence_event', 'session_end', '', 'reason:complete'],
+      ['5b2c8d44-copilot-vscode-session', 'shell_command', 'pre_tool_use', 'Bash', 'program:git'],
+      ['5b2c8d44-copilot-vscode-session', 'file_action', 'post_tool_use', 'Read', 'file:.env result:denied'],
+    ]);
+    expect(
+      found.every((row) => row.connector_type === 'github_copilot' && row.agent_id === 'github-copilot'),
+    ).toBe(true);
+    expect(JSON.stringify(found)).not.toMatch(/sk-secret|hunter2|Network timeout|auth bug/);
+    expect(readdirSync(env.AISPM_SPOOL_DIR!)).toEqual([]);
+  });
+
+  it('exits 0 and prints nothing when it cannot work at all, whatever --event says', () => {
+    const run = spawnSync(process.execPath, [AISPM, 'collect', 'copilot', '--event', 'bogus'], {
+      env: { PATH: process.env.PATH },
+      input: 'not json',
+      encoding: 'utf8',
+    });
+    expect([run.status, run.stdout]).toEqual([0, '']);
+  });
+});
+
+describe('collect install', () => {
+  /** Runs `aispm collect install` in `project` with `home` as the home directory. */
+  const install = (project: string, home: string, ...args: string[]) =>
+    spawnSync(process.execPath, [AISPM, 'collect', 'install', ...args], {
+      cwd: project,
+      env: { PATH: process.env.PATH, HOME: home },
+      encoding: 'utf8',
+    });
+
+  it('adds one entry per hook however often it runs, and --uninstall leaves the file as it was', () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), 'aispm-project-'));
+    const home = mkdtempSync(path.join(os.tmpdir(), 'aispm-home-'));
+    const settings = path.join(project, '.claude/settings.json');
+    const original =
+      '{\n    "env": { "FOO": "bar" },\n    "hooks": { "Stop": [{ "hooks": [{ "type": "command", "command": "say done" }] }] }\n}';
+    mkdirSync(path.dirname(settings));
+    writeFileSync(settings, original);
+
+    const first = install(project, home, '--agent', 'claude-code');
+    expect([first.status, first.stdout]).toEqual([0, expect.stringContaining('+++ b/.claude/settings.json')]);
+    const once = readFileSync(settings, 'utf8');
+    expect(install(project, home, '--agent', 'claude-code').stdout).toContain('action: unchanged');
+    expect(readFileSync(settings, 'utf8')).toBe(once);
+    const hooks = (JSON.parse(once) as { hooks: Record<string, unknown[]> }).hooks;
+    expect(Object.fromEntries(Object.entries(hooks).map(([event, list]) => [event, list.length]))).toEqual({
+      Stop: 1,
+      PreToolUse: 1,
+      PostToolUse: 1,
+      PermissionRequest: 1,
+      UserPromptSubmit: 1,
+    });
+    expect(install(project, home, '--agent', 'claude-code', '--uninstall').status).toBe(0);
+    expect(readFileSync(settings, 'utf8')).toBe(original);
+  });
+
+  it('creates the file it needs and --uninstall removes it, for a project and for a user', () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), 'aispm-project-'));
+    const home = mkdtempSync(path.join(os.tmpdir(), 'aispm-home-'));
+    for (const [args, file] of [
+      [['--agent', 'cursor'], path.join(project, '.cursor/hooks.json')],
+      [['--agent', 'copilot'], path.join(project, '.github/hooks/aispm.json')],
+      [['--agent', 'copilot', '--scope', 'user'], path.join(home, '.copilot/hooks/aispm.json')],
+    ] as const) {
+      expect(install(project, home, ...args).status).toBe(0);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 1 });
+      expect(install(project, home, ...args, '--uninstall').status).toBe(0);
+      expect(existsSync(file)).toBe(false);
+    }
+    expect(readdirSync(project)).toEqual([]);
+    expect(readdirSync(home)).toEqual([]);
   });
 });
 

@@ -2,25 +2,49 @@
  * Owns the `aispm collect …` commands (DESIGN §16): thin shells that read a tool's own output,
  * map it with an adapter of @aispm/collector, spool it and send it. They fail open: whatever goes
  * wrong is logged to stderr and the command still exits 0 (the MCP proxy exits with its server's
- * code), so a collector can never block or break the tool it observes.
+ * code), so a collector can never block or break the tool it observes. `collect install` is the
+ * file I/O around the pure hook-configuration edit that plugs a collector into an agent.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   actionsEnvironment,
   actionsStepDrafts,
   collectorFromConfig,
+  copilotDrafts,
+  cursorAnswer,
+  cursorDrafts,
+  cursorWorkspaceRoot,
+  DEFAULT_LAUNCHER,
+  hookConfigFile,
   hookDrafts,
+  INSTALL_AGENTS,
+  installHooks,
   LineDecoder,
   loadCollectorConfig,
   McpTracker,
   repositoryFromRemote,
   stderrLog,
   terraformDrafts,
+  unifiedDiff,
+  uninstallHooks,
   type Collector,
   type HookAgent,
+  type InstallAgent,
+  type InstallScope,
 } from '@aispm/collector';
+import { CONFIG_KEYS } from '@aispm/config';
 import { UsageError, type Command } from './command';
 import { runCommands } from './runner';
 
@@ -39,6 +63,19 @@ function gitRepository(cwd: unknown): string | undefined {
     return repositoryFromRemote(remote);
   } catch {
     return undefined;
+  }
+}
+
+/** The top of the git checkout `cwd` is in, or `cwd` itself outside one. */
+function projectRoot(cwd: string): string {
+  try {
+    return execFileSync('git', ['-C', cwd, 'rev-parse', '--show-toplevel'], {
+      encoding: 'utf8',
+      timeout: 1_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return cwd;
   }
 }
 
@@ -72,6 +109,9 @@ async function failOpen<T>(what: string, work: () => Promise<T>): Promise<T | un
     return undefined;
   }
 }
+
+/** How long to wait for stdin when the configuration cannot be loaded: the collector timeout's default. */
+const STDIN_FALLBACK_MS = Number(CONFIG_KEYS.AISPM_COLLECTOR_TIMEOUT_MS.fallback);
 
 async function recordAndFlush(
   collector: Collector,
@@ -108,6 +148,114 @@ export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
       // Gemini CLI parses a hook's stdout as JSON; an empty object changes nothing.
       if (agent === 'gemini_cli') process.stdout.write('{}\n');
       return {};
+    },
+  },
+  'collect cursor': {
+    usage: 'aispm collect cursor',
+    summary:
+      'Cursor hook (.cursor/hooks.json): map the hook JSON on stdin to events; answer before* hooks with an allow.',
+    quiet: true,
+    async run() {
+      const config = await failOpen('collect cursor', async () => loadCollectorConfig());
+      const text = await readStdin(config?.AISPM_COLLECTOR_TIMEOUT_MS ?? STDIN_FALLBACK_MS);
+      const payload = await failOpen('collect cursor', async () => JSON.parse(text) as unknown);
+      // The answer goes out before any sending, so nothing that goes wrong there can cost it.
+      const answer = cursorAnswer(payload);
+      if (answer) process.stdout.write(`${answer}\n`);
+      if (config && payload !== undefined)
+        await failOpen('collect cursor', async () => {
+          const repository = gitRepository(cursorWorkspaceRoot(payload));
+          const drafts = cursorDrafts(payload, {
+            now: new Date().toISOString(),
+            ...(repository ? { repository } : {}),
+          });
+          await recordAndFlush(collectorFromConfig(config, log), drafts, config.AISPM_COLLECTOR_TIMEOUT_MS);
+        });
+      return {};
+    },
+  },
+  'collect copilot': {
+    usage:
+      'aispm collect copilot [--event sessionStart|sessionEnd|userPromptSubmitted|preToolUse|postToolUse|errorOccurred]',
+    summary:
+      'GitHub Copilot hook (.github/hooks/*.json): map the hook JSON on stdin to events; prints nothing.',
+    quiet: true,
+    async run(_positionals, options) {
+      // No UsageError here: Copilot denies the tool when a preToolUse command fails, so even a
+      // wrong --event only means no events (the payload's own name or shape is used without one).
+      const event = typeof options.event === 'string' ? options.event : undefined;
+      await failOpen('collect copilot', async () => {
+        const config = loadCollectorConfig();
+        const payload = JSON.parse(await readStdin(config.AISPM_COLLECTOR_TIMEOUT_MS)) as { cwd?: unknown };
+        const repository = gitRepository(payload.cwd);
+        const drafts = copilotDrafts(payload, {
+          now: new Date().toISOString(),
+          ...(repository ? { repository } : {}),
+          ...(event ? { event } : {}),
+        });
+        await recordAndFlush(collectorFromConfig(config, log), drafts, config.AISPM_COLLECTOR_TIMEOUT_MS);
+      });
+      return {};
+    },
+  },
+  'collect install': {
+    usage:
+      'aispm collect install --agent claude-code|cursor|copilot|gemini-cli|codex [--scope project|user] [--uninstall] [--dry-run] [--command "npx aispm"]',
+    summary:
+      "Add the collector's hooks to the agent's own hook configuration (--uninstall: take them out), showing the diff.",
+    async run(_positionals, options) {
+      const agent = options.agent;
+      if (typeof agent !== 'string' || !(INSTALL_AGENTS as readonly string[]).includes(agent))
+        throw new UsageError(`--agent must be one of ${INSTALL_AGENTS.join(', ')}`);
+      const scope = options.scope ?? 'project';
+      if (scope !== 'project' && scope !== 'user') throw new UsageError('--scope must be project or user');
+      // How the agent starts aispm; uninstall must be given the same one to recognize its entries.
+      const launcher =
+        typeof options.command === 'string' && options.command.trim() !== ''
+          ? options.command.trim()
+          : DEFAULT_LAUNCHER;
+      const root = scope === 'user' ? os.homedir() : projectRoot(process.cwd());
+      const relative = hookConfigFile(agent as InstallAgent, scope as InstallScope);
+      const file = path.join(root, relative);
+      const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      const edit = (options.uninstall ? uninstallHooks : installHooks)(
+        agent as InstallAgent,
+        before,
+        launcher,
+      );
+      if (!edit.ok) throw new Error(`cannot edit ${file}: ${edit.reason}; change it by hand`);
+      const after = edit.text;
+      const diff = unifiedDiff(
+        before ?? '',
+        after ?? '',
+        before === undefined ? '/dev/null' : `a/${relative}`,
+        after === undefined ? '/dev/null' : `b/${relative}`,
+      );
+      const action =
+        before === after
+          ? 'unchanged'
+          : after === undefined
+            ? 'removed'
+            : before === undefined
+              ? 'created'
+              : 'updated';
+      if (!options['dry-run'] && before !== after) {
+        if (after === undefined) {
+          unlinkSync(file);
+          removeEmptyDirectories(path.dirname(file), root);
+        } else {
+          mkdirSync(path.dirname(file), { recursive: true });
+          writeFileSync(file, after);
+        }
+      }
+      if (!options.json) process.stdout.write(diff);
+      return {
+        agent,
+        scope,
+        file,
+        action: options['dry-run'] ? `${action} (dry run: nothing written)` : action,
+        ...(options.json ? { diff } : {}),
+      };
     },
   },
   'collect terraform-plan': {
@@ -187,6 +335,17 @@ export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
 };
+
+/**
+ * Removes `dir` and its parents up to (not including) `root` while they are empty: the directories
+ * install made for a file it created (`.cursor/`, `.github/hooks/`, …).
+ */
+function removeEmptyDirectories(dir: string, root: string): void {
+  for (let current = dir; current.startsWith(`${root}${path.sep}`); current = path.dirname(current)) {
+    if (readdirSync(current).length > 0) return;
+    rmdirSync(current);
+  }
+}
 
 /** Spawns the server, forwards both streams unchanged, and reports tool calls on the side. */
 async function proxy(serverName: string, command: readonly string[]): Promise<number> {

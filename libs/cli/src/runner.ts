@@ -12,7 +12,15 @@ function usage(COMMANDS: Commands): string {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'yes', 'require-signature', 'dry-run', 'help', 'reinject']);
+const BOOLEAN_FLAGS = new Set([
+  'json',
+  'yes',
+  'require-signature',
+  'dry-run',
+  'help',
+  'reinject',
+  'uninstall',
+]);
 
 /**
  * `--name value`, `--name=value` and boolean `--flag`; a repeated flag collects into an array

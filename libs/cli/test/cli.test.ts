@@ -7,6 +7,10 @@ describe('findCommand', () => {
       rest: ['--tenant', 'acme'],
     });
     expect(findCommand(['migrate'])).toEqual({ name: 'migrate', rest: [] });
+    expect(findCommand(['collect', 'install', '--agent', 'cursor'])).toEqual({
+      name: 'collect install',
+      rest: ['--agent', 'cursor'],
+    });
   });
 
   it('finds nothing for an unknown command', () => {
@@ -37,5 +41,9 @@ describe('parseOptions', () => {
 
   it('treats a known boolean flag as taking no value', () => {
     expect(parseOptions(['--yes', 'acme'])).toEqual({ positionals: ['acme'], options: { yes: true } });
+    expect(parseOptions(['--uninstall', '--agent', 'cursor'])).toEqual({
+      positionals: [],
+      options: { uninstall: true, agent: 'cursor' },
+    });
   });
 });

@@ -5,6 +5,11 @@ import { compileProfile, redact } from '@aispm/redaction';
 import {
   actionsStepDrafts,
   buildEnvelope,
+  copilotDrafts,
+  copilotEventOf,
+  cursorAnswer,
+  cursorDrafts,
+  cursorWorkspaceRoot,
   decisionOf,
   hookDrafts,
   McpTracker,
@@ -122,6 +127,294 @@ describe('hook payloads', () => {
     expect(a.event.event_id).toBe(b.event.event_id);
     expect(a.transport.idempotency_key).toBe(a.event.event_id);
     expect(c.event.event_id).not.toBe(a.event.event_id);
+  });
+});
+
+describe('Cursor hooks', () => {
+  const context = { now, repository: 'acme/app' };
+  const ALLOW = '{"permission":"allow"}';
+
+  it.each([
+    [
+      'cursor-before-shell-execution.json',
+      {
+        event_type: 'shell_command',
+        tool_name: 'Shell',
+        action_type: 'before_shell_execution',
+        target_summary: 'program:curl',
+      },
+      ALLOW,
+    ],
+    [
+      'cursor-after-shell-execution.json',
+      {
+        event_type: 'shell_command',
+        tool_name: 'Shell',
+        action_type: 'after_shell_execution',
+        target_summary: 'program:npm duration_ms:1234',
+      },
+      undefined,
+    ],
+    [
+      'cursor-before-mcp-execution.json',
+      {
+        event_type: 'mcp_activity',
+        tool_name: 'github.create_issue',
+        action_type: 'before_mcp_execution',
+        target_summary: 'args:owner:string, repo:string, title:string, labels:array',
+      },
+      ALLOW,
+    ],
+    [
+      'cursor-after-mcp-execution.json',
+      {
+        event_type: 'mcp_activity',
+        tool_name: 'database.query',
+        action_type: 'after_mcp_execution',
+        target_summary: 'outcome:tool_error duration_ms:250 args:sql:string',
+      },
+      undefined,
+    ],
+    [
+      'cursor-before-read-file.json',
+      {
+        event_type: 'file_action',
+        tool_name: 'Read',
+        action_type: 'before_read_file',
+        target_summary: 'file:config/.env',
+      },
+      ALLOW,
+    ],
+    [
+      'cursor-after-file-edit.json',
+      {
+        event_type: 'file_action',
+        tool_name: 'Edit',
+        action_type: 'after_file_edit',
+        target_summary: 'file:src/main.ts edits:2',
+      },
+      undefined,
+    ],
+    [
+      'cursor-before-submit-prompt.json',
+      { event_type: 'prompt', action_type: 'user_prompt', target_summary: 'prompt_length:28 attachments:1' },
+      '{"continue":true}',
+    ],
+    [
+      'cursor-stop.json',
+      {
+        event_type: 'model_response',
+        action_type: 'agent_stop',
+        target_summary: 'status:completed loop_count:0',
+      },
+      undefined,
+    ],
+  ])('maps %s, and answers it as Cursor documents', (file, expected, answer) => {
+    const payload = fixture(file);
+    const drafts = valid(cursorDrafts(payload, context));
+    expect(drafts).toHaveLength(1);
+    expect(drafts[0]!.connectorType).toBe('cursor');
+    expect(drafts[0]!.runtimeVersion).toBe('cursor 1.7.2');
+    expect(drafts[0]!.event).toEqual({
+      ...expected,
+      session_id: 'c0ffee00-cursor-conversation',
+      agent_id: 'cursor',
+      repository: 'acme/app',
+      occurred_at: now,
+    });
+    expect(cursorAnswer(payload)).toBe(answer);
+    // Never a prompt, a file's content, a command's arguments or output, an edit, a query or the user.
+    expect(JSON.stringify(drafts)).not.toMatch(/sk-secret|hunter2|dev@example\.com|SELECT|bar\(\)/);
+  });
+
+  it('takes the repository root from workspace_roots[0], and paths outside it by name', () => {
+    const payload = fixture('cursor-after-file-edit.json') as Record<string, unknown>;
+    expect(cursorWorkspaceRoot(payload)).toBe('/home/dev/app');
+    const [outside] = cursorDrafts({ ...payload, file_path: '/etc/hosts' }, { now });
+    expect(outside!.event.target_summary).toBe('file:hosts edits:2');
+    expect(outside!.event.repository).toBeUndefined();
+  });
+
+  it('tells hook runs apart by when they ran, since Cursor payloads carry no time', () => {
+    const payload = fixture('cursor-before-shell-execution.json');
+    const id = (at: string) => buildEnvelope(cursorDrafts(payload, { now: at })[0]!, settings).event.event_id;
+    expect(id(now)).toBe(id(now));
+    expect(id(now)).not.toBe(id('2026-06-11T09:00:01.000Z'));
+  });
+
+  it('maps and answers nothing for other hooks and garbage, and never denies', () => {
+    const other = { hook_event_name: 'afterAgentResponse', conversation_id: 'c', text: 'hi' };
+    expect(cursorDrafts(other, { now })).toEqual([]);
+    expect(cursorAnswer(other)).toBeUndefined();
+    expect(cursorDrafts('not an object', { now })).toEqual([]);
+    expect(cursorDrafts({ hook_event_name: 'constructor', prompt: 'hunter2' }, { now })).toEqual([]);
+    expect(cursorAnswer({ hook_event_name: 'toString' })).toBeUndefined();
+    expect(cursorAnswer(null)).toBeUndefined();
+    const answers = [
+      'beforeShellExecution',
+      'beforeMCPExecution',
+      'beforeReadFile',
+      'beforeSubmitPrompt',
+    ].map((hook) => cursorAnswer({ hook_event_name: hook }));
+    expect(answers.join(' ')).not.toMatch(/deny|ask|false/);
+  });
+});
+
+describe('GitHub Copilot hooks', () => {
+  const context = { now, repository: 'acme/app' };
+  const cli = { session_id: '7f3e9a10-copilot-session', agent_id: 'github-copilot', repository: 'acme/app' };
+  const vscode = { ...cli, session_id: '5b2c8d44-copilot-vscode-session' };
+
+  it.each([
+    [
+      'copilot-session-start.json',
+      'sessionStart',
+      {
+        ...cli,
+        event_type: 'evidence_event',
+        action_type: 'session_start',
+        target_summary: 'source:new initial_prompt_length:28',
+        occurred_at: '2026-06-11T09:00:00.000Z',
+      },
+    ],
+    [
+      'copilot-user-prompt-submitted.json',
+      'userPromptSubmitted',
+      {
+        ...cli,
+        event_type: 'prompt',
+        action_type: 'user_prompt',
+        target_summary: 'prompt_length:45',
+        occurred_at: '2026-06-11T09:00:01.000Z',
+      },
+    ],
+    [
+      'copilot-pre-tool-use.json',
+      'preToolUse',
+      {
+        ...cli,
+        event_type: 'shell_command',
+        tool_name: 'bash',
+        action_type: 'pre_tool_use',
+        target_summary: 'program:curl',
+        occurred_at: '2026-06-11T09:00:02.000Z',
+      },
+    ],
+    [
+      'copilot-post-tool-use.json',
+      'postToolUse',
+      {
+        ...cli,
+        event_type: 'file_action',
+        tool_name: 'edit',
+        action_type: 'post_tool_use',
+        target_summary: 'file:src/auth.ts result:success',
+        occurred_at: '2026-06-11T09:00:03.000Z',
+      },
+    ],
+    [
+      'copilot-error-occurred.json',
+      'errorOccurred',
+      {
+        ...cli,
+        event_type: 'evidence_event',
+        action_type: 'error_occurred',
+        target_summary: 'error:TimeoutError context:tool_execution recoverable:false',
+        severity: 'medium',
+        occurred_at: '2026-06-11T09:00:04.000Z',
+      },
+    ],
+    [
+      'copilot-session-end.json',
+      'sessionEnd',
+      {
+        ...cli,
+        event_type: 'evidence_event',
+        action_type: 'session_end',
+        target_summary: 'reason:complete',
+        occurred_at: '2026-06-11T09:00:05.000Z',
+      },
+    ],
+    [
+      'copilot-pre-tool-use-vscode.json',
+      'PreToolUse',
+      {
+        ...vscode,
+        event_type: 'shell_command',
+        tool_name: 'Bash',
+        action_type: 'pre_tool_use',
+        target_summary: 'program:git',
+        occurred_at: '2026-06-11T09:00:06.000Z',
+      },
+    ],
+    [
+      'copilot-post-tool-use-vscode.json',
+      'PostToolUse',
+      {
+        ...vscode,
+        event_type: 'file_action',
+        tool_name: 'Read',
+        action_type: 'post_tool_use',
+        target_summary: 'file:.env result:denied',
+        occurred_at: '2026-06-11T09:00:07.000Z',
+      },
+    ],
+  ])('maps %s, told its event (%s) or not', (file, event, expected) => {
+    const payload = fixture(file);
+    const told = valid(copilotDrafts(payload, { ...context, event }));
+    expect(told).toHaveLength(1);
+    expect(told[0]!.connectorType).toBe('github_copilot');
+    expect(told[0]!.event).toEqual(expected);
+    // Without --event the payload's hook_event_name, or for camelCase its shape, names the event.
+    expect(copilotDrafts(payload, context)).toEqual(told);
+    expect(JSON.stringify(told)).not.toMatch(/sk-secret|hunter2|Network timeout|auth bug|process\.env/);
+  });
+
+  it('reads the same event in both payload styles alike', () => {
+    const camel = {
+      sessionId: 's-1',
+      timestamp: Date.parse(now),
+      cwd: '/home/dev/app',
+      toolName: 'view',
+      toolArgs: '{"path":"/home/dev/app/README.md"}',
+    };
+    const snake = {
+      hook_event_name: 'PreToolUse',
+      session_id: 's-1',
+      timestamp: now,
+      cwd: '/home/dev/app',
+      tool_name: 'view',
+      tool_input: { path: '/home/dev/app/README.md' },
+    };
+    const [a] = valid(copilotDrafts(camel, { now: '2030-01-01T00:00:00.000Z', event: 'preToolUse' }));
+    const [b] = valid(copilotDrafts(snake, { now: '2030-01-01T00:00:00.000Z' }));
+    expect(a!.event).toEqual(b!.event);
+    expect(a!.event).toMatchObject({
+      event_type: 'file_action',
+      target_summary: 'file:README.md',
+      occurred_at: now,
+    });
+    expect(buildEnvelope(a!, settings).event.event_id).toBe(buildEnvelope(b!, settings).event.event_id);
+  });
+
+  it('names events by either spelling, and maps nothing it does not know', () => {
+    expect(copilotEventOf({}, 'UserPromptSubmit')).toBe('userPromptSubmitted');
+    expect(copilotEventOf({ toolName: 'bash' })).toBe('preToolUse');
+    expect(copilotEventOf({ toolName: 'bash' }, 'agentStop')).toBeUndefined();
+    expect(copilotEventOf({}, 'constructor')).toBeUndefined();
+    expect(copilotDrafts(fixture('copilot-pre-tool-use.json'), { now, event: 'notification' })).toEqual([]);
+    expect(copilotDrafts({ cwd: '/tmp' }, { now })).toEqual([]);
+    expect(copilotDrafts([1, 2], { now })).toEqual([]);
+  });
+
+  it('survives an old payload without a session id and toolArgs that are not JSON', () => {
+    const [draft] = valid(
+      copilotDrafts(
+        { timestamp: 1, cwd: '/x', toolName: 'bash', toolArgs: '{not json' },
+        { now, event: 'preToolUse' },
+      ),
+    );
+    expect(draft!.event).toMatchObject({ session_id: 'unknown-session', target_summary: 'program:' });
   });
 });
 

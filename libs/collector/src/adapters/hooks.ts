@@ -18,6 +18,8 @@ export interface HookContext {
   readonly agent?: HookAgent;
 }
 
+// Every hook agent's names: Claude Code's, Gemini CLI's, Codex's and GitHub Copilot's (whose
+// camelCase hooks name tools `bash`, `view`, `edit`, …; its VS Code-style hooks use Claude's).
 const SHELL_TOOLS = new Set([
   'Bash',
   'run_shell_command',
@@ -25,6 +27,8 @@ const SHELL_TOOLS = new Set([
   'local_shell',
   'exec_command',
   'container.exec',
+  'bash',
+  'powershell',
 ]);
 const FILE_TOOLS = new Set([
   'Write',
@@ -37,6 +41,10 @@ const FILE_TOOLS = new Set([
   'read_file',
   'read_many_files',
   'apply_patch',
+  'create',
+  'edit',
+  'view',
+  'str_replace_editor',
 ]);
 const TOOL_PHASES: Record<string, 'pre_tool_use' | 'post_tool_use'> = {
   PreToolUse: 'pre_tool_use',
@@ -73,23 +81,30 @@ export function toolEventType(toolName: string): EventFields['event_type'] {
   return 'tool_call';
 }
 
+/** `program:<name>` of a command line: the program only, since its arguments may hold secrets. */
+export function programTarget(command: string): string {
+  const program = command.trim().split(/\s+/)[0] ?? '';
+  return `program:${path.basename(program)}`.slice(0, 200);
+}
+
+/** `file:<path>`, relative to `root` when the file is inside it, else the file's name alone. */
+export function fileTarget(file: string, root: string | undefined): string {
+  const relative = root && path.isAbsolute(file) ? path.relative(root, file) : file;
+  return `file:${relative.startsWith('..') ? path.basename(file) : relative}`.slice(0, 200);
+}
+
 /** A short, value-free description of what a tool is asked to do. */
-function targetOf(toolName: string, input: unknown, cwd: string | undefined): string {
+export function targetOf(toolName: string, input: unknown, cwd: string | undefined): string {
   const args = (input && typeof input === 'object' ? input : {}) as Payload;
   if (SHELL_TOOLS.has(toolName)) {
     const command = Array.isArray(args.command)
       ? args.command.join(' ')
       : (str(args.command) ?? str(args.cmd) ?? '');
-    // The program only: arguments may hold secrets; the redactor sees the rest never.
-    const program = command.trim().split(/\s+/)[0] ?? '';
-    return `program:${path.basename(program)}`.slice(0, 200);
+    return programTarget(command);
   }
   if (FILE_TOOLS.has(toolName)) {
     const file = str(args.file_path) ?? str(args.path) ?? str(args.notebook_path) ?? str(args.absolute_path);
-    if (file) {
-      const relative = cwd && path.isAbsolute(file) ? path.relative(cwd, file) : file;
-      return `file:${relative.startsWith('..') ? path.basename(file) : relative}`.slice(0, 200);
-    }
+    if (file) return fileTarget(file, cwd);
   }
   return `args:${argumentSummary(args)}`.slice(0, 400);
 }
