@@ -4,32 +4,16 @@
  * storage status from the evidence fold, the freshness watermark, and stale collectors. Pure.
  */
 import type { ControlCollector } from '@aispm/contracts';
+import { PIPELINE_STAGES, type StageOffsets } from '@aispm/kafka';
 import type { HealthState } from './state';
 
 /** A collector with no expected interval of its own is stale after this long without a request. */
 export const DEFAULT_COLLECTOR_INTERVAL_S = 24 * 3600;
 
-/** The consumer stages of the pipeline, in flow order, with the tenant stage each one reads. */
-export const PIPELINE_STAGES = [
-  { service: 'redactor', input: 'raw' },
-  { service: 'normalizer', input: 'redacted' },
-  { service: 'projector', input: 'normalized' },
-] as const;
-
-/** Live offsets of one stage's input topic for the tenant. */
-export interface StageOffsets {
-  readonly service: string;
-  readonly topic: string;
-  readonly group: string;
-  readonly partitions: readonly { partition: number; committed: bigint; end: bigint; lag: bigint }[];
-}
-
 /** Everything the document is built from. */
 export interface HealthInputs {
   readonly tenant: string;
   readonly nowMs: number;
-  /** When the offsets were read (reading started); events accepted before it are covered by them. */
-  readonly offsetsReadMs: number;
   /** Stage offsets, or undefined when the broker could not be read. */
   readonly stages: readonly StageOffsets[] | undefined;
   readonly dlqDepth: bigint | undefined;
@@ -41,8 +25,8 @@ export interface HealthInputs {
   readonly seenHere: (collectorId: string) => number | undefined;
   /** Reference time of a collector never seen and without a creation time. */
   readonly knownSinceMs: number;
-  /** The last time the tenant's pipeline was seen fully caught up, if ever. */
-  readonly lastCaughtUpMs: number | undefined;
+  /** The freshness watermark (FreshnessTracker of libs/projection, fed the same offsets). */
+  readonly freshness: { readonly watermark_ms: number | null; readonly caught_up: boolean };
 }
 
 const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0);
@@ -96,21 +80,6 @@ export function storageStatus(inputs: HealthInputs) {
   } as const;
 }
 
-/**
- * The freshness watermark (DESIGN §10): every event accepted before it is projected. When every
- * stage's committed offset has reached the end offset read after `offsetsReadMs`, that time is
- * the watermark (offsets are read in flow order, so an event in flight between two stages is
- * still counted as lag); otherwise the last time the pipeline was seen caught up.
- */
-export function watermark(inputs: HealthInputs): { watermark_ms: number | null; caught_up: boolean } {
-  if (!inputs.stages) return { watermark_ms: inputs.lastCaughtUpMs ?? null, caught_up: false };
-  const caughtUp = inputs.stages.every((stage) => stage.partitions.every((p) => p.lag === 0n));
-  return {
-    watermark_ms: caughtUp ? inputs.offsetsReadMs : (inputs.lastCaughtUpMs ?? null),
-    caught_up: caughtUp,
-  };
-}
-
 /** A stage instance that reports itself stalled while the tenant has lag at that stage. */
 export interface StalledStage {
   readonly service: string;
@@ -143,7 +112,7 @@ export function tenantHealth(inputs: HealthInputs) {
   const deadLetters = state.counts(tenant, 'dlq.', nowMs);
   const storage = storageStatus(inputs);
   const stale = staleCollectors(inputs);
-  const freshness = watermark(inputs);
+  const freshness = { watermark_ms: inputs.freshness.watermark_ms, caught_up: inputs.freshness.caught_up };
   const stalled = stalledStages(inputs);
   const degraded =
     storage.status === 'failing' || stale.length > 0 || inputs.stages === undefined || sum(deadLetters) > 0;

@@ -1,5 +1,6 @@
 import type { ControlCollector, HealthEvidence } from '@aispm/contracts';
-import { HealthState, tenantHealth, type HealthInputs, type StageOffsets } from '../src';
+import type { StageOffsets } from '@aispm/kafka';
+import { HealthState, tenantHealth, type HealthInputs } from '../src';
 
 const NOW = 1_000_000_000;
 
@@ -30,9 +31,10 @@ function collector(id: string, extra: Partial<ControlCollector> = {}): ControlCo
 function stage(lag: bigint): StageOffsets {
   return {
     service: 'redactor',
+    input: 'raw',
     topic: 'aispm.acme.raw',
     group: 'aispm-redactor',
-    partitions: [{ partition: 0, committed: 10n - lag, end: 10n, lag }],
+    partitions: [{ topic: 'aispm.acme.raw', partition: 0, committed: 10n - lag, start: 0n, end: 10n, lag }],
   };
 }
 
@@ -40,7 +42,6 @@ function inputs(state: HealthState, extra: Partial<HealthInputs> = {}): HealthIn
   return {
     tenant: 'acme',
     nowMs: NOW,
-    offsetsReadMs: NOW - 5,
     stages: [stage(0n)],
     dlqDepth: 0n,
     state,
@@ -48,7 +49,7 @@ function inputs(state: HealthState, extra: Partial<HealthInputs> = {}): HealthIn
     collectors: [],
     seenHere: () => undefined,
     knownSinceMs: NOW - 60_000,
-    lastCaughtUpMs: undefined,
+    freshness: { watermark_ms: NOW - 5, caught_up: true },
     ...extra,
   };
 }
@@ -116,12 +117,12 @@ describe('tenantHealth', () => {
     expect(tenantHealth(inputs(state, { nowMs: NOW + 10_000 })).storage.status).toBe('unknown');
   });
 
-  it('keeps the last caught-up time as the watermark while a stage lags', () => {
+  it('shows the freshness it is given beside the lag per stage', () => {
     const state = new HealthState(60_000);
-    const lagging = tenantHealth(inputs(state, { stages: [stage(3n)], lastCaughtUpMs: NOW - 9000 }));
-    expect(lagging.freshness).toEqual({ watermark_ms: NOW - 9000, caught_up: false });
-    expect(lagging.stages?.[0]?.lag).toBe(3);
-    expect(tenantHealth(inputs(state, { stages: [stage(3n)] })).freshness.watermark_ms).toBeNull();
+    const freshness = { watermark_ms: NOW - 9000, caught_up: false };
+    const lagging = tenantHealth(inputs(state, { stages: [stage(3n)], freshness }));
+    expect(lagging.freshness).toEqual(freshness);
+    expect(lagging.stages?.[0]).toMatchObject({ service: 'redactor', lag: 3 });
   });
 
   it('lists collectors not seen for longer than their expected interval', () => {

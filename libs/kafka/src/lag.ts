@@ -4,7 +4,9 @@
  * position, so a stuck or dead consumer shows growing lag instead of none.
  */
 import type { Admin } from 'kafkajs';
+import { tenantTopic } from '@aispm/contracts';
 import { isUnknownTopic } from './kafkajs-errors';
+import { stageGroupId } from './stage';
 
 /** The lag of one partition. */
 export interface PartitionLag {
@@ -76,4 +78,54 @@ export async function consumerLag(
 export async function retainedMessages(admin: Admin, topic: string): Promise<bigint> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return offsets.reduce((sum, { low, high }) => sum + (BigInt(high) - BigInt(low)), 0n);
+}
+
+/** The consumer stages of the pipeline, in flow order: each service and the tenant stage it reads. */
+export const PIPELINE_STAGES = [
+  { service: 'redactor', input: 'raw' },
+  { service: 'normalizer', input: 'redacted' },
+  { service: 'projector', input: 'normalized' },
+] as const;
+
+/** One stage's offsets on a tenant's input topic. */
+export interface StageOffsets {
+  readonly service: string;
+  /** The tenant stage it reads (raw, redacted, normalized). */
+  readonly input: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly partitions: readonly PartitionLag[];
+}
+
+/**
+ * Every stage's offsets for `tenants`, in flow order, by tenant. The stages are read one after the
+ * other, in flow order: an event a stage passes on while the offsets are read was already in the
+ * next stage's topic when that one was read, so it shows as lag somewhere and never nowhere, which
+ * the freshness watermark relies on. Each stage is one read for all tenants. A tenant whose raw
+ * topic is gone (deleted a moment ago) is left out.
+ */
+export async function pipelineOffsets(
+  admin: Admin,
+  groupPrefix: string,
+  tenants: readonly string[],
+): Promise<Map<string, StageOffsets[]>> {
+  const offsets = new Map(tenants.map((tenant) => [tenant, [] as StageOffsets[]]));
+  for (const { service, input } of PIPELINE_STAGES) {
+    const group = stageGroupId(groupPrefix, service);
+    const lags = await consumerLag(
+      admin,
+      group,
+      tenants.map((tenant) => tenantTopic(tenant, input)),
+    );
+    const byTopic = new Map<string, PartitionLag[]>();
+    for (const lag of lags) byTopic.set(lag.topic, [...(byTopic.get(lag.topic) ?? []), lag]);
+    for (const tenant of tenants) {
+      const topic = tenantTopic(tenant, input);
+      offsets.get(tenant)!.push({ service, input, topic, group, partitions: byTopic.get(topic) ?? [] });
+    }
+  }
+  for (const [tenant, stages] of offsets) {
+    if (stages[0]!.partitions.length === 0) offsets.delete(tenant);
+  }
+  return offsets;
 }

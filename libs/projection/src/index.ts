@@ -62,7 +62,6 @@ export function toLookupRow(row: EventRow): EventLookupRow {
 export * from './posture';
 export * from './freshness';
 export * from './posture-delta';
-export * from './watermark';
 
 /** The columns `fromEventRow` reads, for a SELECT. */
 export const EVENT_RECORD_COLUMNS = [

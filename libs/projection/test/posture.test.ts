@@ -126,21 +126,44 @@ describe('traceReplay', () => {
 });
 
 describe('FreshnessTracker', () => {
-  const stage = (name: string, end: number, committed: number) => ({
-    stage: name,
-    partitions: [{ partition: 0, end, committed }],
+  const stage = (input: string, ...lags: bigint[]) => ({
+    input,
+    partitions: lags.map((lag, partition) => ({ partition, lag })),
   });
 
   it('is exact when caught up and holds the last caught-up time under lag', () => {
     const tracker = new FreshnessTracker();
-    expect(tracker.observe('t', [stage('raw', 5, 4)], 100).watermark_ms).toBeNull();
-    expect(tracker.observe('t', [stage('raw', 5, 5), stage('normalized', 9, 9)], 200).watermark_ms).toBe(200);
-    const lagging = tracker.observe('t', [stage('raw', 7, 5), stage('normalized', 9, 9)], 300);
+    expect(tracker.observe('t', [stage('raw', 1n)], 100)).toMatchObject({
+      watermark_ms: null,
+      caught_up: false,
+    });
+    const caughtUp = tracker.observe('t', [stage('raw', 0n), stage('normalized', 0n)], 200);
+    expect(caughtUp).toMatchObject({ watermark_ms: 200, caught_up: true });
+    const lagging = tracker.observe('t', [stage('raw', 2n), stage('normalized', 0n)], 300);
     expect(lagging.watermark_ms).toBe(200);
     expect(lagging.stages).toEqual([
       { stage: 'raw', lag: 2 },
       { stage: 'normalized', lag: 0 },
     ]);
-    expect(tracker.observe('u', [stage('raw', 1, 1)], 400).watermark_ms).toBe(400);
+    expect(tracker.watermarkOf('t')).toBe(200);
+    expect(tracker.observe('u', [stage('raw', 0n)], 400).watermark_ms).toBe(400);
+  });
+
+  it('takes the partition seen caught up longest ago, and none until every one has been', () => {
+    const tracker = new FreshnessTracker();
+    expect(tracker.observe('t', [stage('raw', 0n, 3n)], 100).watermark_ms).toBeNull();
+    expect(tracker.watermarkOf('t')).toBeNull();
+    expect(tracker.observe('t', [stage('raw', 0n, 0n)], 200).watermark_ms).toBe(200);
+    // Partition 1 lags again: its last caught-up time holds the watermark, partition 0 moves on.
+    expect(tracker.observe('t', [stage('raw', 0n, 5n)], 300).watermark_ms).toBe(200);
+    // A partition lagging at a later stage holds it back as much as one lagging at the first.
+    expect(tracker.observe('t', [stage('raw', 0n, 0n), stage('redacted', 0n, 1n)], 400).watermark_ms).toBe(
+      200,
+    );
+    expect(tracker.observe('t', [stage('raw', 0n, 0n), stage('redacted', 0n, 0n)], 500).watermark_ms).toBe(
+      500,
+    );
+    tracker.forget('t');
+    expect(tracker.watermarkOf('t')).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import { createKafka, HealthReporter, partitionCache, PARTITIONER, runMain, Stag
 import { TenantQuotas } from '@aispm/quotas';
 import { LocalKms } from '@aispm/kms';
 import { buildOpsServer, createLogger, Metrics, onShutdownSignal } from '@aispm/observability';
+import { FreshnessTracker } from '@aispm/projection';
 import { readFileSync } from 'node:fs';
 import { buildGateway, type GatewayDeps } from './app';
 import { loadEnv } from './env';
@@ -97,6 +98,8 @@ runMain(async () => {
     health,
     groupPrefix: config.AISPM_GROUP_PREFIX,
     healthIntervalMs: config.AISPM_HEALTH_INTERVAL_MS,
+    // One per instance, so the posture document and the health document of both listeners agree.
+    freshness: new FreshnessTracker(),
     kafka,
     clickhouse,
     database: config.CLICKHOUSE_DATABASE,

@@ -36,14 +36,7 @@ export async function buildProjector(
   const clickhouse = clickHouseFromConfig(config);
   const applied = await migrate(clickhouse, config.CLICKHOUSE_DATABASE);
   if (applied.length > 0) logger.info({ applied }, 'ClickHouse migrations applied');
-  const posture = new PosturePublisher(
-    kafka,
-    codec,
-    clickhouse,
-    config.CLICKHOUSE_DATABASE,
-    config.AISPM_GROUP_PREFIX,
-    logger,
-  );
+  const posture = new PosturePublisher(kafka, codec, config.AISPM_GROUP_PREFIX, logger);
   await posture.start(config.PROJECTOR_WATERMARK_INTERVAL_MS);
   const database = identifier(config.CLICKHOUSE_DATABASE);
   const control = new ControlPlane(kafka, codec, logger, workerControlSettings('projector', config));

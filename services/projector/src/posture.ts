@@ -8,40 +8,21 @@
  * sees them, watermarks included, in the order they were published.
  *
  * The watermark is recomputed every PROJECTOR_WATERMARK_INTERVAL_MS for tenants this instance
- * projected into since it last caught up (libs/projection/src/watermark.ts says how), and a
- * `watermark` delta is published whenever it moved.
+ * projected into since it last caught up, from every stage's offsets through the one definition
+ * of freshness (`FreshnessTracker`, libs/projection/src/freshness.ts), and a `watermark` delta is
+ * published whenever it moved.
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { inList, name, sql, type ClickHouse, type Sql } from '@aispm/clickhouse';
 import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } from '@aispm/contracts';
 import {
-  consumerLag,
   EXACTLY_ONCE_RETRY,
+  pipelineOffsets,
   sendChunked,
-  stageGroupId,
-  type PartitionLag,
   type StageCodec,
+  type StageOffsets,
 } from '@aispm/kafka';
 import type { Logger } from '@aispm/observability';
-import {
-  advanceWatermark,
-  INITIAL_WATERMARK,
-  postureDeltas,
-  type DeltaWatermark,
-  type WatermarkState,
-} from '@aispm/projection';
-
-interface TenantFreshness {
-  state: WatermarkState;
-  published: DeltaWatermark;
-}
-
-/** The stage whose consumer group reads each topic, in flow order. */
-const READERS = [
-  { stage: 'raw', service: 'redactor' },
-  { stage: 'redacted', service: 'normalizer' },
-  { stage: 'normalized', service: 'projector' },
-] as const;
+import { FreshnessTracker, postureDeltas, type DeltaWatermark } from '@aispm/projection';
 
 /** Most tenants one watermark refresh reads (see PosturePublisher.due). */
 const WATERMARKS_PER_REFRESH = 100;
@@ -49,8 +30,9 @@ const WATERMARKS_PER_REFRESH = 100;
 export class PosturePublisher {
   private readonly producer: Producer;
   private readonly admin: Admin;
-  private readonly eventsTable: Sql;
-  private readonly freshness = new Map<string, TenantFreshness>();
+  private readonly tracker = new FreshnessTracker();
+  /** The watermark each tenant's deltas carry, as last published. */
+  private readonly freshness = new Map<string, DeltaWatermark>();
   /**
    * Tenants whose watermark may still move (projected into since they last caught up), with a
    * count of batches, so a refresh racing with a publish does not retire a tenant it never saw.
@@ -62,8 +44,6 @@ export class PosturePublisher {
   constructor(
     kafka: Kafka,
     private readonly codec: StageCodec,
-    private readonly clickhouse: ClickHouse,
-    database: string,
     private readonly groupPrefix: string,
     private readonly logger: Logger,
   ) {
@@ -74,7 +54,6 @@ export class PosturePublisher {
       retry: EXACTLY_ONCE_RETRY,
     });
     this.admin = kafka.admin();
-    this.eventsTable = sql`${name(database)}.events`;
   }
 
   async start(intervalMs: number): Promise<void> {
@@ -93,7 +72,7 @@ export class PosturePublisher {
    * refresh growing with the tenant count.
    */
   private due(): string[] {
-    const observed = (tenant: string) => this.freshness.get(tenant)?.published.observed_ms ?? 0;
+    const observed = (tenant: string) => this.freshness.get(tenant)?.observed_ms ?? 0;
     return [...this.active.keys()].sort((a, b) => observed(a) - observed(b)).slice(0, WATERMARKS_PER_REFRESH);
   }
 
@@ -111,7 +90,7 @@ export class PosturePublisher {
     const deltas = new Map<string, PostureDelta[]>();
     for (const [tenant, events] of eventsByTenant) {
       this.active.set(tenant, (this.active.get(tenant) ?? 0) + 1);
-      deltas.set(tenant, postureDeltas(tenant, events, this.freshness.get(tenant)!.published, now));
+      deltas.set(tenant, postureDeltas(tenant, events, this.freshness.get(tenant)!, now));
     }
     await this.send(deltas);
   }
@@ -131,56 +110,40 @@ export class PosturePublisher {
 
   /**
    * Recomputes the watermarks of `tenants`, publishing a `watermark` delta where one moved: one
-   * offsets read per stage and one ClickHouse query for all of them, however many tenants.
+   * offsets read per stage for all of them, however many tenants.
    */
   private async refresh(tenants: readonly string[]): Promise<void> {
     if (tenants.length === 0) return;
     const batches = new Map(tenants.map((tenant) => [tenant, this.active.get(tenant)]));
-    // TRICKY: the time is taken before the raw end offsets are read, so every event accepted
-    // before it is below them.
+    // TRICKY: the time is taken before the offsets are read, so every event accepted before it
+    // is below the end offsets they show.
     const observedMs = Date.now();
-    const [raw, redacted, normalized] = await Promise.all(
-      READERS.map(async ({ stage, service }) =>
-        byTopic(
-          await consumerLag(
-            this.admin,
-            stageGroupId(this.groupPrefix, service),
-            tenants.map((tenant) => tenantTopic(tenant, stage)),
-          ),
-        ),
-      ),
-    );
-    const projected = await this.projectedNext(tenants);
+    const offsets = await pipelineOffsets(this.admin, this.groupPrefix, tenants);
     const moved = new Map<string, PostureDelta[]>();
     for (const tenant of tenants) {
-      const rawLags = raw!.get(tenantTopic(tenant, 'raw'));
-      if (!rawLags) {
+      const stages = offsets.get(tenant);
+      if (!stages) {
         // The tenant was deleted: nothing left to watch or publish to.
         this.active.delete(tenant);
         this.freshness.delete(tenant);
+        this.tracker.forget(tenant);
         continue;
       }
       const before = this.freshness.get(tenant);
-      const state = advanceWatermark(
-        before?.state ?? INITIAL_WATERMARK,
-        { at_ms: observedMs, ends: new Map(rawLags.map((p) => [p.partition, p.end])) },
-        projected.get(tenant) ?? new Map(),
-      );
-      const total = (lags: readonly PartitionLag[] | undefined) =>
-        Number((lags ?? []).reduce((sum, p) => sum + p.lag, 0n));
+      const fresh = this.tracker.observe(tenant, stages, observedMs);
       const published: DeltaWatermark = {
-        watermark_ms: state.watermark_ms,
+        // A partition added to the tenant is not caught up yet; the published value never moves back.
+        watermark_ms: Math.max(before?.watermark_ms ?? 0, fresh.watermark_ms ?? 0),
         observed_ms: observedMs,
         lag: {
-          redactor: total(rawLags),
-          normalizer: total(redacted!.get(tenantTopic(tenant, 'redacted'))),
-          projector: total(normalized!.get(tenantTopic(tenant, 'normalized'))),
+          redactor: lagOf(stages, 'redactor'),
+          normalizer: lagOf(stages, 'normalizer'),
+          projector: lagOf(stages, 'projector'),
         },
       };
-      this.freshness.set(tenant, { state, published });
-      if (state.pending.length === 0 && this.active.get(tenant) === batches.get(tenant))
-        this.active.delete(tenant);
-      if (before && state.watermark_ms > before.state.watermark_ms) {
+      this.freshness.set(tenant, published);
+      if (fresh.caught_up && this.active.get(tenant) === batches.get(tenant)) this.active.delete(tenant);
+      if (before && published.watermark_ms > before.watermark_ms) {
         moved.set(tenant, [
           {
             schema_version: 'aispm.posture_delta.v1',
@@ -195,27 +158,10 @@ export class PosturePublisher {
     }
     if (moved.size > 0) await this.send(moved);
   }
-
-  /** Per tenant and raw partition, the offset after the highest one whose event is in ClickHouse. */
-  private async projectedNext(tenants: readonly string[]): Promise<Map<string, Map<number, bigint>>> {
-    const rows = await this.clickhouse.query<{ tenant: string; partition: number; next: string }>(
-      sql`SELECT tenant, source_partition AS partition, toString(max(source_offset) + 1) AS next FROM ${this.eventsTable}
-        WHERE tenant IN ${inList(tenants)} AND source_topic IN ${inList(tenants.map((tenant) => tenantTopic(tenant, 'raw')))}
-        GROUP BY tenant, source_partition`,
-    );
-    const projected = new Map<string, Map<number, bigint>>();
-    for (const row of rows) {
-      const ofTenant = projected.get(row.tenant) ?? new Map<number, bigint>();
-      ofTenant.set(Number(row.partition), BigInt(row.next));
-      projected.set(row.tenant, ofTenant);
-    }
-    return projected;
-  }
 }
 
-/** Lags grouped by topic. */
-function byTopic(lags: readonly PartitionLag[]): Map<string, PartitionLag[]> {
-  const grouped = new Map<string, PartitionLag[]>();
-  for (const lag of lags) grouped.set(lag.topic, [...(grouped.get(lag.topic) ?? []), lag]);
-  return grouped;
+/** A stage's lag on the tenant, over its partitions. */
+function lagOf(stages: readonly StageOffsets[], service: string): number {
+  const stage = stages.find((candidate) => candidate.service === service);
+  return Number((stage?.partitions ?? []).reduce((total, p) => total + p.lag, 0n));
 }

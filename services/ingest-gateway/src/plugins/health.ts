@@ -14,8 +14,9 @@ import type { Admin } from 'kafkajs';
 import { tenantTopic } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import { PIPELINE_STAGES, tenantHealth, type HealthFollower, type StageOffsets } from '@aispm/health';
-import { consumerLag, retainedMessages, stageGroupId } from '@aispm/kafka';
+import { tenantHealth, type HealthFollower } from '@aispm/health';
+import { pipelineOffsets, retainedMessages, type StageOffsets } from '@aispm/kafka';
+import type { FreshnessTracker } from '@aispm/projection';
 import type { Metrics } from '@aispm/observability';
 import { authenticate, requireRole } from '../access';
 
@@ -28,28 +29,17 @@ export interface HealthDeps {
   readonly groupPrefix: string;
   /** AISPM_HEALTH_INTERVAL_MS: a report older than a few intervals no longer counts. */
   readonly healthIntervalMs: number;
+  /** The instance's one freshness memory, shared with the posture document. */
+  readonly freshness: FreshnessTracker;
 }
 
 const SLUG = '^[a-z0-9][a-z0-9-]{1,62}$';
 
 export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
-  const lastCaughtUp = new Map<string, number>();
-
-  /** Offsets of every stage for the tenant, read in flow order (see `watermark`). */
+  /** Every stage's offsets for the tenant, in flow order; undefined when the broker cannot say. */
   async function stageOffsets(tenant: string): Promise<StageOffsets[] | undefined> {
     try {
-      const stages: StageOffsets[] = [];
-      for (const { service, input } of PIPELINE_STAGES) {
-        const topic = tenantTopic(tenant, input);
-        const group = stageGroupId(deps.groupPrefix, service);
-        stages.push({
-          service,
-          topic,
-          group,
-          partitions: await consumerLag(deps.kafkaAdmin, group, [topic]),
-        });
-      }
-      return stages;
+      return (await pipelineOffsets(deps.kafkaAdmin, deps.groupPrefix, [tenant])).get(tenant) ?? [];
     } catch {
       return undefined;
     }
@@ -83,6 +73,8 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         const tenant = deps.control.tenant(slug);
         if (!tenant) throw new AppError('GW_NOT_FOUND', `No tenant ${slug}`);
         request.tenant = slug;
+        // TRICKY: the time is taken before the offsets are read, so every event accepted before it
+        // is below the end offsets they show.
         const offsetsReadMs = Date.now();
         const stages = await stageOffsets(slug);
         const dlqDepth = await retainedMessages(deps.kafkaAdmin, tenantTopic(slug, 'dlq')).catch(
@@ -92,7 +84,6 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
         const document = tenantHealth({
           tenant: slug,
           nowMs: Date.now(),
-          offsetsReadMs,
           stages,
           dlqDepth,
           state: deps.health.state,
@@ -100,9 +91,10 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
           collectors: deps.control.collectorsOf(tenant),
           seenHere: (id) => seen.get(id),
           knownSinceMs: deps.health.startedMs - deps.health.state.windowMs,
-          lastCaughtUpMs: lastCaughtUp.get(slug),
+          freshness: stages
+            ? deps.freshness.observe(slug, stages, offsetsReadMs)
+            : { watermark_ms: deps.freshness.watermarkOf(slug), caught_up: false },
         });
-        if (document.freshness.caught_up) lastCaughtUp.set(slug, offsetsReadMs);
         return document;
       },
     );

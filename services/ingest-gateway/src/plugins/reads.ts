@@ -12,17 +12,15 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Admin } from 'kafkajs';
 import type { ClickHouse } from '@aispm/clickhouse';
-import { tenantTopic } from '@aispm/contracts';
 import type { AuditTrail, ControlState, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import { stageGroupId } from '@aispm/kafka';
+import { pipelineOffsets } from '@aispm/kafka';
 import {
-  FreshnessTracker,
   postureDocument,
   traceReplay,
   type DecisionGroup,
   type DecisionRecord,
-  type StageOffsets,
+  type FreshnessTracker,
 } from '@aispm/projection';
 import { authenticate, requireRole } from '../access';
 import { readEventLog } from '../event-log';
@@ -42,14 +40,9 @@ export interface ReadDeps {
   readonly kafkaAdmin: Admin;
   readonly groupPrefix: string;
   readonly audit: AuditTrail;
+  /** The instance's one freshness memory, shared with the health document. */
+  readonly freshness: FreshnessTracker;
 }
-
-/** Each stage's input topic and consumer. */
-const PIPELINE = [
-  ['raw', 'redactor'],
-  ['redacted', 'normalizer'],
-  ['normalized', 'projector'],
-] as const;
 
 function readerTenant(principal: Principal, role: 'viewer' | 'auditor'): string {
   if (principal.kind !== 'reader' || !principal.tenant) {
@@ -64,33 +57,11 @@ function toRecord(row: Record<string, unknown>): DecisionRecord {
 }
 
 export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
-  const { clickhouse, control } = deps;
-  const freshness = new FreshnessTracker();
+  const { clickhouse, control, freshness } = deps;
 
-  async function stageOffsets(tenant: string): Promise<StageOffsets[]> {
-    return Promise.all(
-      PIPELINE.map(async ([stage, service]) => {
-        const topic = tenantTopic(tenant, stage);
-        const [ends, groups] = await Promise.all([
-          deps.kafkaAdmin.fetchTopicOffsets(topic),
-          deps.kafkaAdmin.fetchOffsets({ groupId: stageGroupId(deps.groupPrefix, service), topics: [topic] }),
-        ]);
-        const committed = new Map(
-          (groups[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)] as const),
-        );
-        return {
-          stage,
-          partitions: ends.map((end) => {
-            const offset = committed.get(end.partition) ?? -1;
-            return {
-              partition: end.partition,
-              end: Number(end.high),
-              committed: offset < 0 ? Number(end.low) : offset,
-            };
-          }),
-        };
-      }),
-    );
+  /** Every stage's offsets for the tenant, in flow order (empty when its topics are gone). */
+  async function stageOffsets(tenant: string) {
+    return (await pipelineOffsets(deps.kafkaAdmin, deps.groupPrefix, [tenant])).get(tenant) ?? [];
   }
 
   async function dashboard(tenant: string, filters: Filters) {
