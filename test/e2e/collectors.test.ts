@@ -1,8 +1,10 @@
 /**
  * The collectors against the real platform (DESIGN §16): the Claude Code, Cursor and GitHub
- * Copilot hook commands, `collect install` plugging them into an agent's configuration, OTLP logs
- * as JSON and protobuf, the MCP proxy in front of a real MCP server on the official SDK, the
- * GitHub Actions step authenticated by an OIDC token, and a gateway outage survived by the spool.
+ * Copilot hook commands, Claude Code's http hooks posting to the gateway, `collect install`
+ * plugging them into an agent's configuration, OTLP logs as JSON and protobuf, the MCP proxy in
+ * front of a real MCP server on the official SDK, the GitHub Actions, GitLab CI and Azure
+ * Pipelines steps authenticated by OIDC tokens of their own issuers on one gateway, and a gateway
+ * outage survived by the spool.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import {
@@ -338,6 +340,30 @@ describe('collect install', () => {
     expect(readFileSync(settings, 'utf8')).toBe(original);
   });
 
+  it('writes Claude Code http hooks with --http, once however often it runs, and --uninstall takes them out', () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), 'aispm-project-'));
+    const home = mkdtempSync(path.join(os.tmpdir(), 'aispm-home-'));
+    const settings = path.join(project, '.claude/settings.json');
+    const args = ['--agent', 'claude-code', '--http', '--url', 'https://aispm.example.com'];
+    expect(install(project, home, ...args).status).toBe(0);
+    const once = readFileSync(settings, 'utf8');
+    expect(install(project, home, ...args).stdout).toContain('action: unchanged');
+    const hooks = (JSON.parse(once) as { hooks: Record<string, { hooks: Record<string, unknown>[] }[]> })
+      .hooks;
+    expect(Object.values(hooks).map((list) => list.length)).toEqual([1, 1, 1, 1]);
+    expect(hooks.PreToolUse![0]!.hooks[0]).toEqual({
+      type: 'http',
+      // Not a git checkout: the hook names no repository.
+      url: 'https://aispm.example.com/enterprise/aispm/hooks/claude-code',
+      headers: { Authorization: 'Bearer $AISPM_COLLECTOR_KEY' },
+      allowedEnvVars: ['AISPM_COLLECTOR_KEY'],
+      timeout: 10,
+    });
+    expect(install(project, home, '--agent', 'cursor', '--http').status).toBe(2);
+    expect(install(project, home, ...args, '--uninstall').status).toBe(0);
+    expect(existsSync(settings)).toBe(false);
+  });
+
   it('creates the file it needs and --uninstall removes it, for a project and for a user', () => {
     const project = mkdtempSync(path.join(os.tmpdir(), 'aispm-project-'));
     const home = mkdtempSync(path.join(os.tmpdir(), 'aispm-home-'));
@@ -608,6 +634,268 @@ describe('GitHub Actions', () => {
       expect(held).toMatchObject({ delivered: 0, pending: 1 });
       expect(held.stderr).toContain('GW_SCOPE_DENIED');
     }
+  });
+});
+
+describe('GitLab CI and Azure Pipelines, beside GitHub Actions, on a gateway trusting several issuers', () => {
+  // Issuers of this suite alone: the control topic is shared, and a collector bound to an issuer
+  // is matched by tokens of that issuer only, so no other suite's collector can answer for them.
+  let github: TestIssuer;
+  let gitlab: TestIssuer;
+  let azure: TestIssuer;
+  let gateway: { child: ChildProcess; opsUrl: string };
+
+  beforeAll(async () => {
+    github = new TestIssuer(`https://token.actions.${pipeline.tenant}.example.test`);
+    gitlab = new TestIssuer(`https://gitlab.${pipeline.tenant}.example.test`);
+    azure = new TestIssuer(`https://vstoken.${pipeline.tenant}.example.test/61c028b9`);
+    await Promise.all([github.start(), gitlab.start(), azure.start()]);
+    // Created through the suite's gateway, which trusts no issuer and so stores each as named.
+    for (const body of [
+      {
+        connector_types: ['gitlab_ci'],
+        repositories: ['acme/*'],
+        environments: ['production'],
+        oidc_issuer: gitlab.issuer,
+        oidc_claims: { project_path: '**' },
+      },
+      {
+        connector_types: ['azure_pipelines'],
+        repositories: ['app/*'],
+        oidc_issuer: azure.issuer,
+        oidc_claims: { sub: 'p://acme/**' },
+      },
+      {
+        connector_types: ['github_actions'],
+        oidc_issuer: github.issuer,
+        // Not the GitHub Actions suite's `repo:<tenant>/*`, which the default issuer would match too.
+        oidc_claims: { sub: `repo:${pipeline.tenant}-several/*` },
+      },
+    ]) {
+      const created = await pipeline.admin('POST', '/collectors', { tenant: pipeline.tenant, ...body });
+      expect([created.status, created.body.oidc_issuer]).toEqual([201, body.oidc_issuer]);
+    }
+    gateway = await startExtraGateway(pipeline, {
+      AISPM_INSTANCE_ID: 'gateway-oidc-several',
+      // The single-issuer keys still work, as one more entry beside the list.
+      GATEWAY_OIDC_ISSUER: github.issuer,
+      GATEWAY_OIDC_AUDIENCE: 'aispm',
+      GATEWAY_OIDC_JWKS_URL: `${github.url}/jwks.json`,
+      GATEWAY_OIDC_ISSUERS: JSON.stringify([
+        { issuer: gitlab.issuer, audience: 'aispm', jwks_url: `${gitlab.url}/jwks.json` },
+        { issuer: azure.issuer, audience: 'api://AzureADTokenExchange', jwks_url: `${azure.url}/jwks.json` },
+      ]),
+    });
+  });
+
+  afterAll(async () => {
+    await stopProcess(gateway.child);
+    await Promise.all([github.stop(), gitlab.stop(), azure.stop()]);
+  });
+
+  /** Runs `aispm collect <command> --json` as a CI job of this gateway, with the job's variables. */
+  async function job(command: string[], variables: Record<string, string>) {
+    const run = await runCli(
+      ['collect', ...command, '--json'],
+      collectorEnv({
+        AISPM_URL: gateway.opsUrl,
+        AISPM_COLLECTOR_KEY: '',
+        AISPM_SIGNING_SECRET: '',
+        ...variables,
+      }),
+    );
+    expect([run.status, run.stderr]).toEqual([0, expect.not.stringContaining('failed;')]);
+    return {
+      ...(JSON.parse(run.stdout) as { events: number; delivered: number; pending: number }),
+      stderr: run.stderr,
+    };
+  }
+
+  /** A GitLab job of `projectPath`, its ID token in the variable the command reads by default. */
+  const gitlabJob = (projectPath: string, environment: string, pipelineId: string, token = gitlab) =>
+    job(['gitlab-ci'], {
+      AISPM_ID_TOKEN: token.token('aispm', {
+        sub: `project_path:${projectPath}:ref_type:branch:ref:main`,
+        project_path: projectPath,
+        namespace_path: projectPath.split('/')[0],
+        ref: 'main',
+        environment,
+        runner_environment: 'gitlab-hosted',
+      }),
+      CI_PROJECT_PATH: projectPath,
+      CI_PIPELINE_ID: pipelineId,
+      CI_PIPELINE_SOURCE: 'push',
+      CI_JOB_ID: `${pipelineId}1`,
+      CI_JOB_NAME: 'deploy',
+      CI_JOB_STAGE: 'release',
+      CI_COMMIT_REF_NAME: 'main',
+      CI_ENVIRONMENT_NAME: environment,
+      GITLAB_USER_LOGIN: 'jdoe',
+    });
+
+  /** An Azure Pipelines job of project `tokenProject` that says it builds `project`'s repository `web`. */
+  function azureJob(tokenProject: string, project: string, buildId: string, flags: string[] = []) {
+    azure.claims = { sub: `p://acme/${tokenProject}/deploy`, run_id: buildId };
+    return job(['azure-pipelines', ...flags], {
+      SYSTEM_OIDCREQUESTURI: `${azure.url}/oidctoken`,
+      SYSTEM_ACCESSTOKEN: REQUEST_TOKEN,
+      SYSTEM_TEAMPROJECT: project,
+      BUILD_BUILDID: buildId,
+      BUILD_DEFINITIONNAME: 'deploy',
+      BUILD_REASON: 'IndividualCI',
+      BUILD_REPOSITORY_PROVIDER: 'TfsGit',
+      BUILD_REPOSITORY_NAME: 'web',
+      AGENT_ISSELFHOSTED: '0',
+    });
+  }
+
+  it('sends each CI job as a ci_runner_event of its connector type, authenticated by its own issuer', async () => {
+    expect(await gitlabJob('Acme/App', 'production', '701')).toMatchObject({
+      events: 1,
+      delivered: 1,
+      pending: 0,
+    });
+    expect(await azureJob('App', 'App', '702')).toMatchObject({ events: 1, delivered: 1, pending: 0 });
+    expect(azure.lastQuery.get('api-version')).toBe('7.1');
+    github.claims = {
+      sub: `repo:${pipeline.tenant}-several/app`,
+      repository: 'acme/app',
+      environment: 'production',
+    };
+    expect(
+      await job(['github-actions'], {
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${github.url}/token?api-version=2.0`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN,
+        GITHUB_REPOSITORY: 'acme/app',
+        GITHUB_RUN_ID: '703',
+        GITHUB_WORKFLOW: 'Deploy',
+      }),
+    ).toMatchObject({ delivered: 1 });
+    const found = await rows(
+      sql`session_id IN (${'gitlab-pipeline-701'}, ${'azp-build-702'}, ${'gha-run-703-1'})`,
+      3,
+    );
+    expect(
+      found.map((row) => [row.connector_type, row.event_type, row.repository, row.environment]).sort(),
+    ).toEqual(
+      [
+        ['azure_pipelines', 'ci_runner_event', 'app/web', 'dev'],
+        ['github_actions', 'ci_runner_event', 'acme/app', 'production'],
+        ['gitlab_ci', 'ci_runner_event', 'acme/app', 'production'],
+      ].sort(),
+    );
+  });
+
+  it('asks Azure DevOps for a service connection token when told the connection', async () => {
+    const sent = await azureJob('App', 'App', '704', [
+      '--service-connection',
+      '5f0e3f2a-1111-4e2b-9c3d-000000000001',
+    ]);
+    expect(sent).toMatchObject({ delivered: 1 });
+    expect(azure.lastQuery.get('serviceConnectionId')).toBe('5f0e3f2a-1111-4e2b-9c3d-000000000001');
+  });
+
+  it('refuses a valid token for another project: 403 and held, or the event refused when only its repository is out of bounds', async () => {
+    for (const held of [
+      // A GitLab project outside the collector's repositories, and an environment outside its own.
+      await gitlabJob('other/app', 'production', '711'),
+      await gitlabJob('acme/app', 'staging', '712'),
+    ]) {
+      expect(held).toMatchObject({ delivered: 0, pending: 1 });
+      expect(held.stderr).toContain('HTTP 403');
+      expect(held.stderr).toContain('GW_SCOPE_DENIED');
+    }
+    // An Azure job of project Other that says it builds App's repository: the token is valid, but
+    // the event names a repository the token does not bind, so that event is refused (and dropped:
+    // sending it again cannot help), not the request.
+    const refused = await azureJob('Other', 'App', '713');
+    expect(refused).toMatchObject({ delivered: 0, refused: 1, pending: 0 });
+    expect(refused.stderr).toContain('GW_SCOPE_DENIED');
+    expect(refused.stderr).toContain('repository other/* only');
+  });
+
+  it("refuses (401) a token of one issuer shaped for another issuer's collector", async () => {
+    // A valid GitLab token (GitLab's issuer and audience) whose subject is an Azure pipeline's,
+    // passed as Azure's AzureCLI task passes one.
+    const forged = gitlab.token('aispm', { sub: 'p://acme/App/deploy' });
+    const held = await job(['azure-pipelines', '--token-env', 'idToken'], {
+      idToken: forged,
+      SYSTEM_TEAMPROJECT: 'App',
+      BUILD_BUILDID: '721',
+      BUILD_REPOSITORY_PROVIDER: 'TfsGit',
+      BUILD_REPOSITORY_NAME: 'web',
+    });
+    expect(held).toMatchObject({ delivered: 0, pending: 1 });
+    expect(held.stderr).toContain('HTTP 401');
+    expect(held.stderr).toContain('GW_UNAUTHENTICATED');
+  });
+});
+
+describe('Claude Code http hooks', () => {
+  let key: string;
+  const hook = (body: unknown, query = '?repository=acme%2Fapp', authorization = `Bearer ${key}`) =>
+    fetch(`${pipeline.gatewayUrl}/enterprise/aispm/hooks/claude-code${query}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    // As Claude Code sends it: the key from the environment, no signature.
+    const created = await pipeline.admin('POST', '/collectors', {
+      tenant: pipeline.tenant,
+      connector_types: ['claude_code'],
+    });
+    key = String(created.body.api_key);
+  });
+
+  it('stores the events of hook payloads posted as Claude Code posts them, answering 204 with no body', async () => {
+    const files = [
+      'claude-code-user-prompt-submit.json',
+      'claude-code-pre-tool-use-bash.json',
+      'claude-code-permission-request.json',
+      'claude-code-post-tool-use-write.json',
+    ];
+    for (const file of files) {
+      // A session of its own, so these are not the command hook suite's events again.
+      const payload = { ...(JSON.parse(fixtureText(file)) as object), session_id: 'http-hook-session' };
+      const answer = await hook(payload);
+      expect([file, answer.status, await answer.text()]).toEqual([file, 204, '']);
+    }
+    const nothing = await hook({
+      hook_event_name: 'SessionStart',
+      session_id: 'http-hook-session',
+      source: 'startup',
+    });
+    expect(nothing.status).toBe(204);
+    const found = await rows(sql`session_id = ${'http-hook-session'}`, files.length);
+    expect(found).toHaveLength(files.length);
+    expect(
+      found.map((row) => [row.connector_type, row.event_type, row.repository, row.target_summary]).sort(),
+    ).toEqual(
+      [
+        ['claude_code', 'approval_event', 'acme/app', 'program:rm'],
+        ['claude_code', 'file_action', 'acme/app', 'file:.github/workflows/ci.yml'],
+        ['claude_code', 'prompt', 'acme/app', 'prompt_length:28'],
+        ['claude_code', 'shell_command', 'acme/app', 'program:curl'],
+      ].sort(),
+    );
+    expect(JSON.stringify(found)).not.toMatch(/sk-secret|hunter2/);
+  });
+
+  it('answers a request it refuses with a problem, which Claude Code takes as a non-blocking error', async () => {
+    const payload = JSON.parse(fixtureText('claude-code-pre-tool-use-bash.json')) as object;
+    const unauthenticated = await hook(payload, '', '');
+    expect([unauthenticated.status, ((await unauthenticated.json()) as { code: string }).code]).toEqual([
+      401,
+      'GW_UNAUTHENTICATED',
+    ]);
+    // The suite's collector requires signatures, which Claude Code cannot make.
+    const unsigned = await hook(payload, '', `Bearer ${pipeline.apiKey}`);
+    expect([unsigned.status, ((await unsigned.json()) as { code: string }).code]).toEqual([
+      401,
+      'GW_SIGNATURE_INVALID',
+    ]);
   });
 });
 

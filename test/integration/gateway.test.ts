@@ -1,7 +1,8 @@
 /**
  * The gateway's edge against the real servers: batches with per-item receipts, compressed
- * bodies and bombs, request signatures, collector scopes, semantic rules, quotas, and the
- * status codes of DESIGN §4.
+ * bodies and bombs, request signatures, collector scopes, semantic rules, quotas, workload
+ * identity of one issuer and of several, Claude Code's http hooks, and the status codes of
+ * DESIGN §4.
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
@@ -561,6 +562,178 @@ describe('workload identity (OIDC)', () => {
       envelope((e) => (e.event.repository = 'example/other')),
     );
     expect([answer.status, answer.body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
+  });
+});
+
+describe('workload identity of several issuers', () => {
+  // Issuers of this suite alone (the control topic is shared), each with a key of its own.
+  const issuers = {
+    gitlab: {
+      path: '/gitlab.json',
+      audience: 'aispm-ingest',
+      key: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+    },
+    azure: {
+      path: '/azure.json',
+      audience: 'api://AzureADTokenExchange',
+      key: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+    },
+  };
+  const issuerOf = (which: keyof typeof issuers) => `https://${which}.${pipeline.tenant}.example.test`;
+  let jwks: Server;
+  let gateway: { child: import('node:child_process').ChildProcess; opsUrl: string };
+
+  /** A token of issuer `which`, signed with `signer`'s key (its own unless told). */
+  function token(which: keyof typeof issuers, claims: Record<string, unknown>, signer = which): string {
+    const now = Math.floor(Date.now() / 1000);
+    const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+    const header = { alg: 'RS256', kid: signer, typ: 'JWT' };
+    const payload = {
+      iss: issuerOf(which),
+      aud: issuers[which].audience,
+      iat: now,
+      exp: now + 300,
+      ...claims,
+    };
+    const body = `${encode(header)}.${encode(payload)}`;
+    return `${body}.${sign('RSA-SHA256', Buffer.from(body), issuers[signer].key.privateKey).toString('base64url')}`;
+  }
+
+  beforeAll(async () => {
+    jwks = createServer((request, response) => {
+      const [which, issuer] = Object.entries(issuers).find(([, i]) => i.path === request.url) ?? [];
+      response.setHeader('content-type', 'application/json');
+      if (!issuer) return void response.writeHead(404).end('{}');
+      const jwk = { ...issuer.key.publicKey.export({ format: 'jwk' }), kid: which, alg: 'RS256', use: 'sig' };
+      response.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(jwks.address() as { port: number }).port}`;
+    for (const body of [
+      {
+        connector_types: ['codex'],
+        repositories: ['example/*'],
+        environments: ['production'],
+        oidc_issuer: issuerOf('gitlab'),
+        oidc_claims: { project_path: '**' },
+      },
+      { connector_types: ['codex'], oidc_issuer: issuerOf('azure'), oidc_claims: { sub: 'sc://acme/**' } },
+    ]) {
+      const created = await pipeline.admin('POST', '/collectors', { tenant: pipeline.tenant, ...body });
+      expect(created.status).toBe(201);
+    }
+    const port = await freePort();
+    gateway = spawnService(
+      'ingest-gateway',
+      {
+        ...pipeline.env,
+        GATEWAY_PORT: String(port),
+        AISPM_INSTANCE_ID: 'gateway-oidc-several',
+        GATEWAY_OIDC_ISSUERS: JSON.stringify(
+          (['gitlab', 'azure'] as const).map((which) => ({
+            issuer: issuerOf(which),
+            audience: issuers[which].audience,
+            jwks_url: `${base}${issuers[which].path}`,
+          })),
+        ),
+      },
+      port,
+    );
+    await awaitReady('OIDC gateway of several issuers', gateway.child, gateway.opsUrl);
+  });
+
+  afterAll(async () => {
+    await stopProcess(gateway.child);
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  const gitlabClaims = { project_path: 'example/repository', environment: 'production', ref: 'main' };
+  // The envelope's repository is example/repository: Azure's project `example` owns it.
+  const azureClaims = { sub: 'sc://acme/example/deploy-connection' };
+
+  it.each([
+    ['a GitLab token of its project', () => token('gitlab', gitlabClaims)],
+    ['an Azure token of its project', () => token('azure', azureClaims)],
+  ])('accepts an event under %s', async (_name, make) => {
+    const answer = await postToGateway(gateway.opsUrl, EVENTS, make(), envelope());
+    expect([answer.status, answer.body.outcome]).toEqual([202, 'accepted']);
+  });
+
+  it.each([
+    ["of one issuer shaped for the other's collector", () => token('gitlab', azureClaims)],
+    ["naming one issuer, signed with the other's key", () => token('azure', azureClaims, 'gitlab')],
+    [
+      "of one issuer for the other's audience",
+      () => token('gitlab', { ...gitlabClaims, aud: issuers.azure.audience }),
+    ],
+  ])('refuses a token %s with 401', async (_name, make) => {
+    const answer = await postToGateway(gateway.opsUrl, EVENTS, make(), envelope());
+    expect([answer.status, answer.body.code]).toEqual([401, 'GW_UNAUTHENTICATED']);
+  });
+
+  it.each([
+    [
+      'a GitLab token for another project',
+      () => token('gitlab', { ...gitlabClaims, project_path: 'other/repository' }),
+    ],
+    [
+      'an Azure token for another project',
+      () => token('azure', { sub: 'sc://acme/other/deploy-connection' }),
+    ],
+  ])('refuses %s with 403', async (_name, make) => {
+    const answer = await postToGateway(gateway.opsUrl, EVENTS, make(), envelope());
+    expect([answer.status, answer.body.code]).toEqual([403, 'GW_SCOPE_DENIED']);
+  });
+});
+
+describe('Claude Code http hook', () => {
+  const HOOK = '/enterprise/aispm/hooks/claude-code';
+  const post = (query: string, payload: object) =>
+    fetch(`${pipeline.gatewayUrl}${HOOK}${query}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${unsignedKey}` },
+      body: JSON.stringify(payload),
+    });
+  const bash = {
+    session_id: `hook-${randomBytes(4).toString('hex')}`,
+    hook_event_name: 'PreToolUse',
+    tool_name: 'Bash',
+    tool_input: { command: 'npm test' },
+    tool_use_id: 'toolu_http_1',
+    cwd: '/home/dev/app',
+  };
+
+  it('answers 204 with no body once the mapped event is in Kafka, and it is projected', async () => {
+    const answer = await post('?repository=example%2Fapp&environment=production', bash);
+    expect([answer.status, await answer.text()]).toEqual([204, '']);
+    const ch = clickhouse();
+    try {
+      const [row] = await eventually('the hook event projected', async () => {
+        const found = await ch.query<Record<string, unknown>>(
+          sql`SELECT connector_type, event_type, repository, environment FROM ${name(pipeline.database)}.events FINAL WHERE tenant = ${pipeline.tenant} AND session_id = ${bash.session_id}`,
+        );
+        return found.length > 0 ? found : undefined;
+      });
+      expect(row).toEqual({
+        connector_type: 'claude_code',
+        event_type: 'shell_command',
+        repository: 'example/app',
+        environment: 'production',
+      });
+    } finally {
+      await ch.close();
+    }
+  });
+
+  it("answers an event outside the collector's scopes with a problem (a non-blocking error to Claude Code)", async () => {
+    const answer = await post('?repository=example%2Fapp&environment=production', {
+      ...bash,
+      hook_event_name: 'PermissionRequest',
+    });
+    expect([answer.status, ((await answer.json()) as { code: string }).code]).toEqual([
+      403,
+      'GW_SCOPE_DENIED',
+    ]);
   });
 });
 

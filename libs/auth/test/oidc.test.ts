@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { AppError } from '@aispm/errors';
-import { OidcVerifier } from '../src';
+import { matchWorkload, OidcIssuers, OidcVerifier, workloadBinding, type WorkloadIdentity } from '../src';
 
 // TRICKY: jose 6 is ESM only, and Jest's module loader cannot require ESM before Node 24.9. Load
 // it with Node's own loader (which can, from Node 20.19), for this file and for the code under
@@ -14,34 +14,47 @@ jest.mock('jose', () => (Module as unknown as NodeLoader)._load(require.resolve(
 
 const ISSUER = 'https://token.actions.example.test';
 const AUDIENCE = 'aispm-ingest';
+// A second issuer with keys of its own, served at another path of the same loopback server.
+const GITLAB = 'https://gitlab.example.test';
+const GITLAB_AUDIENCE = 'aispm-gitlab';
 const NOW = Math.floor(Date.now() / 1000);
 
 type Keys = Awaited<ReturnType<typeof generateKeyPair>>;
 
 let server: Server;
 let jwksUrl: string;
+let gitlabJwksUrl: string;
 // Filled in beforeAll; test tables name a key, because they are built before it runs.
-const keys = {} as Record<'rsa' | 'ec' | 'stranger' | 'pss', Keys>;
+const keys = {} as Record<'rsa' | 'ec' | 'stranger' | 'pss' | 'gitlab', Keys>;
 
 beforeAll(async () => {
-  [keys.rsa, keys.ec, keys.stranger, keys.pss] = await Promise.all([
+  [keys.rsa, keys.ec, keys.stranger, keys.pss, keys.gitlab] = await Promise.all([
     generateKeyPair('RS256'),
     generateKeyPair('ES256'),
     generateKeyPair('RS256'),
     generateKeyPair('PS256'),
+    generateKeyPair('RS256'),
   ]);
-  const jwks = {
-    keys: [
-      { ...(await exportJWK(keys.rsa.publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' },
-      { ...(await exportJWK(keys.ec.publicKey)), kid: 'ec-1', alg: 'ES256', use: 'sig' },
-    ],
+  const keySets: Record<string, object> = {
+    '/jwks': {
+      keys: [
+        { ...(await exportJWK(keys.rsa.publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' },
+        { ...(await exportJWK(keys.ec.publicKey)), kid: 'ec-1', alg: 'ES256', use: 'sig' },
+      ],
+    },
+    '/gitlab/jwks': {
+      keys: [{ ...(await exportJWK(keys.gitlab.publicKey)), kid: 'gitlab-1', alg: 'RS256', use: 'sig' }],
+    },
   };
   server = createServer((request, response) => {
-    response.writeHead(request.url === '/jwks' ? 200 : 404, { 'content-type': 'application/json' });
-    response.end(JSON.stringify(jwks));
+    const keySet = keySets[request.url ?? ''];
+    response.writeHead(keySet ? 200 : 404, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(keySet ?? keySets['/jwks']));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  jwksUrl = `${base}/jwks`;
+  gitlabJwksUrl = `${base}/gitlab/jwks`;
 });
 
 afterAll(async () => {
@@ -153,4 +166,135 @@ describe('OidcVerifier', () => {
       expect(() => new OidcVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: url })).not.toThrow();
     },
   );
+});
+
+describe('OidcIssuers', () => {
+  const issuers = () =>
+    new OidcIssuers([
+      { issuer: ISSUER, audience: AUDIENCE, jwksUrl },
+      { issuer: GITLAB, audience: GITLAB_AUDIENCE, jwksUrl: gitlabJwksUrl },
+    ]);
+  const gitlabClaims: JWTPayload = {
+    iss: GITLAB,
+    aud: GITLAB_AUDIENCE,
+    sub: 'project_path:acme/widget:ref_type:branch:ref:main',
+    project_path: 'acme/widget',
+    repository: undefined,
+    iat: NOW,
+    exp: NOW + 300,
+  };
+  const gitlabToken = (claims: JWTPayload = gitlabClaims, key: keyof typeof keys = 'gitlab') =>
+    sign({ claims, key, kid: key === 'gitlab' ? 'gitlab-1' : 'rsa-1' });
+
+  it("verifies each issuer's tokens against that issuer's audience and key set, and names the issuer", async () => {
+    const trusted = issuers();
+    await expect(trusted.verify(await sign({ claims: valid }))).resolves.toMatchObject({
+      issuer: ISSUER,
+      claims: { sub: 'repo:acme/widget' },
+    });
+    await expect(trusted.verify(await gitlabToken())).resolves.toMatchObject({
+      issuer: GITLAB,
+      claims: { project_path: 'acme/widget' },
+    });
+  });
+
+  it.each<[string, () => Promise<string>, RegExp]>([
+    [
+      "naming one issuer, signed with another's key",
+      () => gitlabToken(gitlabClaims, 'rsa'),
+      /no applicable key found in the JSON Web Key Set/,
+    ],
+    [
+      "of one issuer, for another issuer's audience",
+      () => gitlabToken({ ...gitlabClaims, aud: AUDIENCE }),
+      /unexpected "aud" claim value/,
+    ],
+    [
+      'of an issuer not configured',
+      () => sign({ claims: { ...valid, iss: 'https://evil.example.test' } }),
+      /its issuer is not one this gateway trusts/,
+    ],
+    ['without an issuer', () => sign({ claims: { ...valid, iss: undefined } }), /not a JWT with an issuer/],
+  ])('refuses a token %s', async (_name, make, reason) => {
+    const refusal = issuers().verify(await make());
+    await expect(refusal).rejects.toMatchObject({ code: 'GW_UNAUTHENTICATED', status: 401 });
+    await expect(refusal).rejects.toThrow(reason);
+  });
+
+  it('has a default issuer when one is given or there is only one', () => {
+    expect(issuers().issuers).toEqual([ISSUER, GITLAB]);
+    expect(issuers().defaultIssuer).toBeUndefined();
+    expect(new OidcIssuers([{ issuer: GITLAB, audience: GITLAB_AUDIENCE, jwksUrl }]).defaultIssuer).toBe(
+      GITLAB,
+    );
+    const both = [
+      { issuer: ISSUER, audience: AUDIENCE, jwksUrl },
+      { issuer: GITLAB, audience: GITLAB_AUDIENCE, jwksUrl },
+    ];
+    expect(new OidcIssuers(both, GITLAB).defaultIssuer).toBe(GITLAB);
+  });
+
+  it.each<[string, () => OidcIssuers, RegExp]>([
+    [
+      'the same issuer twice',
+      () =>
+        new OidcIssuers([
+          { issuer: ISSUER, audience: AUDIENCE, jwksUrl },
+          { issuer: ISSUER, audience: 'other', jwksUrl },
+        ]),
+      /issuer https:\/\/token.actions.example.test is configured twice/,
+    ],
+    [
+      'a default issuer it does not trust',
+      () => new OidcIssuers([{ issuer: ISSUER, audience: AUDIENCE, jwksUrl }], GITLAB),
+      /the default issuer https:\/\/gitlab.example.test is not configured/,
+    ],
+    [
+      'an issuer with a key set over plain http',
+      () => new OidcIssuers([{ issuer: ISSUER, audience: AUDIENCE, jwksUrl: 'http://keys.example.test/' }]),
+      /must be https/,
+    ],
+  ])('refuses the configuration with %s', (_name, build, message) => {
+    expect(build).toThrow(message);
+    expect(build).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
+  describe('binding a verified token to its collector', () => {
+    // The same claim globs under both issuers: only the issuer tells the collectors apart.
+    const collectors: (WorkloadIdentity & { id: string })[] = [
+      { id: 'github', oidc_issuer: ISSUER, oidc_claims: { sub: '*acme/widget*' } },
+      { id: 'gitlab', oidc_issuer: GITLAB, oidc_claims: { sub: '*acme/widget*' } },
+      { id: 'gitlab-other-project', oidc_issuer: GITLAB, oidc_claims: { project_path: 'other/*' } },
+    ];
+    const collectorOf = async (token: string, candidates = collectors) =>
+      matchWorkload(candidates, (c) => c, await issuers().verify(token), undefined).id;
+
+    it("matches a token only to collectors bound to the token's issuer", async () => {
+      await expect(collectorOf(await sign({ claims: valid }))).resolves.toBe('github');
+      await expect(collectorOf(await gitlabToken())).resolves.toBe('gitlab');
+    });
+
+    it('refuses a token of issuer A for a collector bound to issuer B', async () => {
+      const refusal = collectorOf(await sign({ claims: valid }), collectors.slice(1));
+      await expect(refusal).rejects.toMatchObject({ code: 'GW_UNAUTHENTICATED', status: 401 });
+      await expect(refusal).rejects.toThrow('The token matches no collector');
+    });
+
+    it('binds a token to its own project, so another project is outside it', async () => {
+      const other = await issuers().verify(
+        await gitlabToken({
+          ...gitlabClaims,
+          sub: 'project_path:other/app:ref_type:branch:ref:main',
+          project_path: 'other/app',
+          environment: 'staging',
+        }),
+      );
+      expect(workloadBinding(other.claims)).toEqual({
+        repositories: ['other/app'],
+        environments: ['staging'],
+      });
+      // Matched by its claims to the collector bound to that other project, and no other.
+      expect(matchWorkload(collectors, (c) => c, other, undefined).id).toBe('gitlab-other-project');
+    });
+  });
 });

@@ -2,8 +2,9 @@
  * Owns the `aispm collect …` commands (DESIGN §16): thin shells that read a tool's own output,
  * map it with an adapter of @aispm/collector, spool it and send it. They fail open: whatever goes
  * wrong is logged to stderr and the command still exits 0 (the MCP proxy exits with its server's
- * code), so a collector can never block or break the tool it observes. `collect install` is the
- * file I/O around the pure hook-configuration edit that plugs a collector into an agent.
+ * code), so a collector can never block or break the tool it observes. The CI commands
+ * authenticate with the job's OIDC token instead of a key. `collect install` is the file I/O
+ * around the pure hook-configuration edit that plugs a collector into an agent.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -21,14 +22,20 @@ import path from 'node:path';
 import {
   actionsEnvironment,
   actionsStepDrafts,
+  azureEnvironment,
+  azureJobDrafts,
+  CLAUDE_CODE_HOOK_PATH,
   collectorFromConfig,
   copilotDrafts,
   cursorAnswer,
   cursorDrafts,
   cursorWorkspaceRoot,
   DEFAULT_LAUNCHER,
+  gitlabEnvironment,
+  gitlabJobDrafts,
   hookConfigFile,
   hookDrafts,
+  HTTP_HOOK_AGENTS,
   INSTALL_AGENTS,
   installHooks,
   LineDecoder,
@@ -37,10 +44,14 @@ import {
   repositoryFromRemote,
   stderrLog,
   terraformDrafts,
+  tokenFromEnvironment,
   unifiedDiff,
   uninstallHooks,
   type Collector,
+  type Draft,
+  type Environment,
   type HookAgent,
+  type HookRunner,
   type InstallAgent,
   type InstallScope,
 } from '@aispm/collector';
@@ -123,6 +134,94 @@ async function recordAndFlush(
   return { events: recorded, ...report };
 }
 
+const ENVIRONMENTS: readonly string[] = ['dev', 'test', 'staging', 'production', 'sandbox'];
+
+/** The claims of a CI job's token, unverified: the gateway verifies it; this only reads them. */
+function claimsOf(token: string): Record<string, unknown> {
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    throw new Error('the identity token is not a JWT');
+  }
+}
+
+/**
+ * Sends what `drafts` makes of the token's claims, authenticated by a CI job's OIDC token instead
+ * of a key and unsigned (the token is the credential). The gateway binds the events to the
+ * token's environment claim, so the envelopes carry the same one when it is an environment of
+ * ours, and the collector's otherwise.
+ */
+async function sendAsWorkload(token: string, drafts: (claims: Record<string, unknown>) => Draft[]) {
+  const claims = claimsOf(token);
+  const config = loadCollectorConfig();
+  const environment = ENVIRONMENTS.includes(String(claims.environment))
+    ? (claims.environment as Environment)
+    : config.AISPM_ENVIRONMENT;
+  const collector = collectorFromConfig(
+    { ...config, AISPM_ENVIRONMENT: environment, AISPM_SIGNING_SECRET: '' },
+    log,
+    token,
+  );
+  return recordAndFlush(collector, drafts(claims), config.AISPM_COLLECTOR_TIMEOUT_MS);
+}
+
+/** How long a CI command waits for its OIDC token. */
+const TOKEN_REQUEST_MS = 5_000;
+
+/**
+ * The Azure Pipelines job's OIDC token: the one in `$tokenEnv` (the AzureCLI task's `idToken`
+ * with `addSpnToEnvironment`), else one requested from `SYSTEM_OIDCREQUESTURI` with the job's
+ * access token, for the pipeline itself (`p://org/project/pipeline`) or, with
+ * `serviceConnection`, for that service connection (`sc://org/project/connection`).
+ */
+async function azureToken(
+  tokenEnv: string | undefined,
+  serviceConnection: string | undefined,
+): Promise<string> {
+  if (tokenEnv !== undefined) {
+    const token = tokenFromEnvironment(tokenEnv);
+    if (!token) throw new Error(`no identity token in $${tokenEnv}`);
+    return token;
+  }
+  const env = azureEnvironment();
+  if (!env.SYSTEM_OIDCREQUESTURI || !env.SYSTEM_ACCESSTOKEN)
+    throw new Error(
+      'no OIDC token available: map $(System.AccessToken) into the step as SYSTEM_ACCESSTOKEN, or pass --token-env',
+    );
+  const url = new URL(env.SYSTEM_OIDCREQUESTURI);
+  url.searchParams.set('api-version', '7.1');
+  if (serviceConnection) url.searchParams.set('serviceConnectionId', serviceConnection);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${env.SYSTEM_ACCESSTOKEN}`,
+      'content-type': 'application/json',
+      // Azure DevOps otherwise answers an unauthenticated call with a redirect to its sign-in page.
+      'x-tfs-fedauthredirect': 'Suppress',
+    },
+    signal: AbortSignal.timeout(TOKEN_REQUEST_MS),
+  });
+  if (!response.ok) throw new Error(`the OIDC token request answered ${response.status}`);
+  const token = ((await response.json()) as { oidcToken?: unknown }).oidcToken;
+  if (typeof token !== 'string') throw new Error('the OIDC token response has no oidcToken');
+  return token;
+}
+
+/** The URL of the gateway's Claude Code hook route, with the repository its events are about. */
+function claudeHookUrl(base: string, repository: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(`${base.replace(/\/+$/, '')}${CLAUDE_CODE_HOOK_PATH}`);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${base}`);
+  }
+  if (repository) url.searchParams.set('repository', repository);
+  return url.toString();
+}
+
 export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
   'collect claude-code': {
     usage: 'aispm collect claude-code [--agent claude_code|gemini_cli|codex] [payload-json]',
@@ -200,29 +299,38 @@ export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
   },
   'collect install': {
     usage:
-      'aispm collect install --agent claude-code|cursor|copilot|gemini-cli|codex [--scope project|user] [--uninstall] [--dry-run] [--command "npx aispm"]',
+      'aispm collect install --agent claude-code|cursor|copilot|gemini-cli|codex [--scope project|user] [--uninstall] [--dry-run] [--command "npx aispm" | --http [--url GATEWAY_URL]]',
     summary:
-      "Add the collector's hooks to the agent's own hook configuration (--uninstall: take them out), showing the diff.",
-    async run(_positionals, options) {
+      "Add the collector's hooks to the agent's own hook configuration (--uninstall: take them out), showing the diff; --http: Claude Code http hooks posting to the gateway.",
+    async run(_positionals, options, config) {
       const agent = options.agent;
       if (typeof agent !== 'string' || !(INSTALL_AGENTS as readonly string[]).includes(agent))
         throw new UsageError(`--agent must be one of ${INSTALL_AGENTS.join(', ')}`);
       const scope = options.scope ?? 'project';
       if (scope !== 'project' && scope !== 'user') throw new UsageError('--scope must be project or user');
-      // How the agent starts aispm; uninstall must be given the same one to recognize its entries.
-      const launcher =
-        typeof options.command === 'string' && options.command.trim() !== ''
+      const http = options.http === true;
+      if (http && !HTTP_HOOK_AGENTS.includes(agent as InstallAgent))
+        throw new UsageError(`--http: only ${HTTP_HOOK_AGENTS.join(', ')} has http hooks`);
+      if (http && options.command !== undefined)
+        throw new UsageError('--http posts to the gateway and runs no command; drop --command');
+      const root = scope === 'user' ? os.homedir() : projectRoot(process.cwd());
+      // What the hooks run: uninstall must be given the same launcher, or the same URL, to
+      // recognize its entries. An http hook of a project names the checkout's repository, since
+      // the gateway cannot see it; one of a user serves every checkout, so it names none.
+      const runner: HookRunner = http
+        ? {
+            httpUrl: claudeHookUrl(
+              typeof options.url === 'string' ? options.url : config.AISPM_URL,
+              scope === 'project' ? gitRepository(root) : undefined,
+            ),
+          }
+        : typeof options.command === 'string' && options.command.trim() !== ''
           ? options.command.trim()
           : DEFAULT_LAUNCHER;
-      const root = scope === 'user' ? os.homedir() : projectRoot(process.cwd());
       const relative = hookConfigFile(agent as InstallAgent, scope as InstallScope);
       const file = path.join(root, relative);
       const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-      const edit = (options.uninstall ? uninstallHooks : installHooks)(
-        agent as InstallAgent,
-        before,
-        launcher,
-      );
+      const edit = (options.uninstall ? uninstallHooks : installHooks)(agent as InstallAgent, before, runner);
       if (!edit.ok) throw new Error(`cannot edit ${file}: ${edit.reason}; change it by hand`);
       const after = edit.text;
       const diff = unifiedDiff(
@@ -292,31 +400,51 @@ export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
         url.searchParams.set('audience', audience);
         const response = await fetch(url, {
           headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
-          signal: AbortSignal.timeout(5_000),
+          signal: AbortSignal.timeout(TOKEN_REQUEST_MS),
         });
         if (!response.ok) throw new Error(`the OIDC token request answered ${response.status}`);
         const token = ((await response.json()) as { value?: unknown }).value;
         if (typeof token !== 'string') throw new Error('the OIDC token response has no value');
-        // The gateway binds the events to the token's environment claim; write the same one.
-        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-          environment?: unknown;
-        };
-        const config = loadCollectorConfig();
-        const environment = ['dev', 'test', 'staging', 'production', 'sandbox'].includes(
-          String(claims.environment),
-        )
-          ? (claims.environment as typeof config.AISPM_ENVIRONMENT)
-          : config.AISPM_ENVIRONMENT;
-        const collector = collectorFromConfig(
-          { ...config, AISPM_ENVIRONMENT: environment, AISPM_SIGNING_SECRET: '' },
-          log,
-          token,
+        return sendAsWorkload(token, () => actionsStepDrafts(env, new Date().toISOString()));
+      });
+      return result ?? { events: 0 };
+    },
+  },
+  'collect gitlab-ci': {
+    usage: 'aispm collect gitlab-ci [--token-env AISPM_ID_TOKEN]',
+    summary:
+      "Job script: send a ci_runner_event authenticated by the job's ID token (`id_tokens:` in .gitlab-ci.yml).",
+    async run(_positionals, options) {
+      const tokenEnv = typeof options['token-env'] === 'string' ? options['token-env'] : 'AISPM_ID_TOKEN';
+      const result = await failOpen('collect gitlab-ci', async () => {
+        const token = tokenFromEnvironment(tokenEnv);
+        if (!token)
+          throw new Error(`no ID token in $${tokenEnv}: give the job \`id_tokens: ${tokenEnv}: aud: …\``);
+        return sendAsWorkload(token, (claims) =>
+          gitlabJobDrafts(
+            gitlabEnvironment(),
+            new Date().toISOString(),
+            typeof claims.runner_environment === 'string' ? claims.runner_environment : undefined,
+          ),
         );
-        return recordAndFlush(
-          collector,
-          actionsStepDrafts(env, new Date().toISOString()),
-          config.AISPM_COLLECTOR_TIMEOUT_MS,
+      });
+      return result ?? { events: 0 };
+    },
+  },
+  'collect azure-pipelines': {
+    usage: 'aispm collect azure-pipelines [--service-connection ID | --token-env idToken]',
+    summary: "Pipeline step: send a ci_runner_event authenticated by the job's Azure DevOps OIDC token.",
+    async run(_positionals, options) {
+      const tokenEnv = typeof options['token-env'] === 'string' ? options['token-env'] : undefined;
+      const connection =
+        typeof options['service-connection'] === 'string' ? options['service-connection'] : undefined;
+      if (tokenEnv !== undefined && connection !== undefined)
+        throw new UsageError(
+          '--token-env reads a token; --service-connection requests one: give one of them',
         );
+      const result = await failOpen('collect azure-pipelines', async () => {
+        const token = await azureToken(tokenEnv, connection);
+        return sendAsWorkload(token, () => azureJobDrafts(azureEnvironment(), new Date().toISOString()));
       });
       return result ?? { events: 0 };
     },

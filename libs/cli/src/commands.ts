@@ -231,7 +231,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   'collector create': {
     usage:
-      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-claim NAME=GLOB]... [--cert-sha256 HEX] [--expected-interval SECONDS]',
+      'aispm collector create --tenant SLUG [--connector-type T]... [--connector-id ID]... [--repo GLOB]... [--env E]... [--event-type T]... [--require-signature] [--oidc-issuer URL] [--oidc-claim NAME=GLOB]... [--cert-sha256 HEX] [--expected-interval SECONDS]',
     summary: 'Create a collector; prints its API key (and signing secret) once.',
     run: (_positionals, options, config) =>
       callAdmin(config, options, 'POST', '/collectors', {
@@ -248,6 +248,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         ...(typeof options['expected-interval'] === 'string'
           ? { expected_interval_s: Number(options['expected-interval']) }
           : {}),
+        ...(typeof options['oidc-issuer'] === 'string' ? { oidc_issuer: options['oidc-issuer'] } : {}),
         ...(list(options, 'oidc-claim').length > 0
           ? {
               oidc_claims: Object.fromEntries(

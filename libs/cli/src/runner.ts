@@ -20,6 +20,7 @@ const BOOLEAN_FLAGS = new Set([
   'help',
   'reinject',
   'uninstall',
+  'http',
 ]);
 
 /**

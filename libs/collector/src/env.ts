@@ -1,6 +1,7 @@
 /**
  * A collector's configuration, from the environment (DESIGN §16): AISPM_URL, AISPM_COLLECTOR_KEY,
- * AISPM_SIGNING_SECRET, AISPM_TENANT_REF and AISPM_ENVIRONMENT, plus the spool's place and bound.
+ * AISPM_SIGNING_SECRET, AISPM_TENANT_REF and AISPM_ENVIRONMENT, plus the spool's place and bound;
+ * and the variables a CI system gives the job a collector runs in, with its identity token.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,9 @@ import { Collector } from './client';
 import { COLLECTOR_VERSION } from './envelope';
 import { stderrLog, type Log } from './log';
 import { Spool } from './spool';
+import type { AzureEnvironment } from './adapters/azure';
 import type { ActionsEnvironment } from './adapters/github';
+import type { GitLabEnvironment } from './adapters/gitlab';
 
 const COLLECTOR_KEYS = [
   'AISPM_URL',
@@ -68,6 +71,11 @@ export function collectorFromConfig(
   });
 }
 
+/** The variables of `names` that are set (and not empty) in `env`. */
+function present(names: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+}
+
 /** The GitHub Actions variables of the step this collector runs in. */
 export function actionsEnvironment(env: NodeJS.ProcessEnv = process.env): ActionsEnvironment & {
   readonly ACTIONS_ID_TOKEN_REQUEST_URL?: string;
@@ -88,5 +96,67 @@ export function actionsEnvironment(env: NodeJS.ProcessEnv = process.env): Action
     'ACTIONS_ID_TOKEN_REQUEST_URL',
     'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
   ];
-  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  return present(names, env);
+}
+
+/** The GitLab CI variables of the job this collector runs in. */
+export function gitlabEnvironment(env: NodeJS.ProcessEnv = process.env): GitLabEnvironment {
+  return present(
+    [
+      'CI_PROJECT_PATH',
+      'CI_PIPELINE_ID',
+      'CI_PIPELINE_NAME',
+      'CI_PIPELINE_SOURCE',
+      'CI_JOB_ID',
+      'CI_JOB_NAME',
+      'CI_JOB_STAGE',
+      'CI_COMMIT_REF_NAME',
+      'CI_COMMIT_SHA',
+      'CI_ENVIRONMENT_NAME',
+      'CI_RUNNER_ID',
+      'CI_RUNNER_EXECUTABLE_ARCH',
+      'GITLAB_USER_LOGIN',
+    ],
+    env,
+  );
+}
+
+/**
+ * The Azure Pipelines variables of the job this collector runs in, with what requests its OIDC
+ * token: `SYSTEM_OIDCREQUESTURI`, and `SYSTEM_ACCESSTOKEN`, which a step gets only when its YAML
+ * maps `$(System.AccessToken)` into its environment.
+ */
+export function azureEnvironment(env: NodeJS.ProcessEnv = process.env): AzureEnvironment & {
+  readonly SYSTEM_OIDCREQUESTURI?: string;
+  readonly SYSTEM_ACCESSTOKEN?: string;
+} {
+  return present(
+    [
+      'SYSTEM_TEAMPROJECT',
+      'SYSTEM_JOBID',
+      'SYSTEM_JOBATTEMPT',
+      'SYSTEM_STAGENAME',
+      'AGENT_JOBNAME',
+      'AGENT_OS',
+      'AGENT_ISSELFHOSTED',
+      'BUILD_BUILDID',
+      'BUILD_DEFINITIONNAME',
+      'BUILD_REASON',
+      'BUILD_SOURCEBRANCH',
+      'BUILD_SOURCEVERSION',
+      'BUILD_REQUESTEDFORID',
+      'BUILD_REPOSITORY_PROVIDER',
+      'BUILD_REPOSITORY_NAME',
+      'BUILD_REPOSITORY_URI',
+      'ENVIRONMENT_NAME',
+      'SYSTEM_OIDCREQUESTURI',
+      'SYSTEM_ACCESSTOKEN',
+    ],
+    env,
+  );
+}
+
+/** The identity token a CI job was given in the variable `name` (GitLab's `id_tokens`, …), if any. */
+export function tokenFromEnvironment(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[name] || undefined;
 }

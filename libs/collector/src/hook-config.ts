@@ -1,9 +1,9 @@
 /**
  * Owns plugging the collector into an agent's own hook configuration (`aispm collect install`):
  * which file each agent reads for a project and for a user, which hooks run which collector
- * command, the edit that adds them to the file's text or takes them out again (over Microsoft's
- * jsonc-parser), and the unified diff of that edit (the diff package). Pure: text in, text out; the
- * command reads and writes the file.
+ * command (or, for Claude Code, post to the gateway as `http` hooks), the edit that adds them to
+ * the file's text or takes them out again (over Microsoft's jsonc-parser), and the unified diff
+ * of that edit (the diff package). Pure: text in, text out; the command reads and writes the file.
  *
  * Install appends one entry per hook event, leaving the rest of the file byte for byte as it was,
  * and adds nothing that is already there, so running it twice gives one entry. Uninstall removes
@@ -35,33 +35,69 @@ export type InstallScope = 'project' | 'user';
 /** How the agent starts aispm when nothing else is said, as in the README. */
 export const DEFAULT_LAUNCHER = 'npx aispm';
 
+/**
+ * What the hooks run: the collector command, started by a launcher (`npx aispm`), or an `http`
+ * hook posting the payload to the gateway at `httpUrl` (Claude Code only, see HTTP_HOOK_AGENTS).
+ */
+export type HookRunner = string | { readonly httpUrl: string };
+
+/** The agents whose hooks can be `http` hooks. */
+export const HTTP_HOOK_AGENTS: readonly InstallAgent[] = ['claude-code'];
+
+/**
+ * How long Claude Code waits on the gateway, in seconds. The gateway answers within
+ * GATEWAY_PRODUCE_TIMEOUT_MS (5 s by default; the test holds this above it) of Kafka not
+ * acknowledging; a `PreToolUse` hook holds the tool until it returns, so waiting much longer
+ * would only stall the agent.
+ */
+const HTTP_HOOK_TIMEOUT_S = 10;
+
 interface AgentHooks {
   /** The file, relative to the project root and to the home directory. */
   readonly files: Readonly<Record<InstallScope, string>>;
   /** What a file created from nothing holds besides `hooks`. */
   readonly skeleton: Readonly<Record<string, unknown>>;
-  /** The entry each hook event gets, for a launcher. */
-  entries(launcher: string): Readonly<Record<string, unknown>>;
+  /** The entry each hook event gets, for a launcher or, when the agent has http hooks, a URL. */
+  entries(runner: HookRunner): Readonly<Record<string, unknown>>;
 }
 
-/** A Claude Code-shaped matcher group (Claude Code, Gemini CLI, Codex) running `command`. */
-const group = (command: string, matcher?: string) => ({
+/**
+ * A Claude Code-shaped matcher group (Claude Code, Gemini CLI, Codex) running the command `run`,
+ * or posting to its `httpUrl` with the collector key Claude Code fills in from its environment.
+ */
+const group = (run: string | { readonly httpUrl: string }, matcher?: string) => ({
   ...(matcher === undefined ? {} : { matcher }),
-  hooks: [{ type: 'command', command }],
+  hooks: [
+    typeof run === 'string'
+      ? { type: 'command', command: run }
+      : {
+          type: 'http',
+          url: run.httpUrl,
+          headers: { Authorization: 'Bearer $AISPM_COLLECTOR_KEY' },
+          allowedEnvVars: ['AISPM_COLLECTOR_KEY'],
+          timeout: HTTP_HOOK_TIMEOUT_S,
+        },
+  ],
 });
+
+/** The launcher of a runner that must be one: only HTTP_HOOK_AGENTS take a URL. */
+function launcherOf(agent: InstallAgent, runner: HookRunner): string {
+  if (typeof runner !== 'string') throw new Error(`${agent} has no http hooks`);
+  return runner;
+}
 
 const AGENTS: Readonly<Record<InstallAgent, AgentHooks>> = {
   // Claude Code: `.claude/settings.json`; matcher "*" is every tool.
   'claude-code': {
     files: { project: '.claude/settings.json', user: '.claude/settings.json' },
     skeleton: {},
-    entries: (launcher) => {
-      const command = `${launcher} collect claude-code`;
+    entries: (runner) => {
+      const run = typeof runner === 'string' ? `${runner} collect claude-code` : runner;
       return {
-        PreToolUse: group(command, '*'),
-        PostToolUse: group(command, '*'),
-        PermissionRequest: group(command, '*'),
-        UserPromptSubmit: group(command),
+        PreToolUse: group(run, '*'),
+        PostToolUse: group(run, '*'),
+        PermissionRequest: group(run, '*'),
+        UserPromptSubmit: group(run),
       };
     },
   },
@@ -69,8 +105,8 @@ const AGENTS: Readonly<Record<InstallAgent, AgentHooks>> = {
   'gemini-cli': {
     files: { project: '.gemini/settings.json', user: '.gemini/settings.json' },
     skeleton: {},
-    entries: (launcher) => {
-      const command = `${launcher} collect claude-code --agent gemini_cli`;
+    entries: (runner) => {
+      const command = `${launcherOf('gemini-cli', runner)} collect claude-code --agent gemini_cli`;
       return {
         BeforeTool: group(command, '.*'),
         AfterTool: group(command, '.*'),
@@ -83,8 +119,8 @@ const AGENTS: Readonly<Record<InstallAgent, AgentHooks>> = {
   codex: {
     files: { project: '.codex/hooks.json', user: '.codex/hooks.json' },
     skeleton: {},
-    entries: (launcher) => {
-      const command = `${launcher} collect claude-code --agent codex`;
+    entries: (runner) => {
+      const command = `${launcherOf('codex', runner)} collect claude-code --agent codex`;
       return {
         PreToolUse: group(command),
         PostToolUse: group(command),
@@ -97,8 +133,8 @@ const AGENTS: Readonly<Record<InstallAgent, AgentHooks>> = {
   cursor: {
     files: { project: '.cursor/hooks.json', user: '.cursor/hooks.json' },
     skeleton: { version: 1 },
-    entries: (launcher) => {
-      const entry = { command: `${launcher} collect cursor` };
+    entries: (runner) => {
+      const entry = { command: `${launcherOf('cursor', runner)} collect cursor` };
       return Object.fromEntries(
         [
           'beforeShellExecution',
@@ -120,10 +156,10 @@ const AGENTS: Readonly<Record<InstallAgent, AgentHooks>> = {
   copilot: {
     files: { project: '.github/hooks/aispm.json', user: '.copilot/hooks/aispm.json' },
     skeleton: { version: 1 },
-    entries: (launcher) =>
+    entries: (runner) =>
       Object.fromEntries(
         COPILOT_EVENTS.map((event) => {
-          const command = `${launcher} collect copilot --event ${event}`;
+          const command = `${launcherOf('copilot', runner)} collect copilot --event ${event}`;
           return [event, { type: 'command', bash: `${command} || true`, powershell: `${command}; exit 0` }];
         }),
       ),
@@ -253,10 +289,10 @@ function removeEntry(text: string, event: string, entry: unknown): string {
 export function installHooks(
   agent: InstallAgent,
   before: string | undefined,
-  launcher: string,
+  runner: HookRunner,
 ): HookConfigEdit {
   const { skeleton, entries } = AGENTS[agent];
-  const wanted = Object.entries(entries(launcher));
+  const wanted = Object.entries(entries(runner));
   if (before === undefined) {
     const hooks = Object.fromEntries(wanted.map(([event, entry]) => [event, [entry]]));
     return { ok: true, text: `${JSON.stringify({ ...skeleton, hooks }, null, 2)}\n` };
@@ -270,12 +306,12 @@ export function installHooks(
 export function uninstallHooks(
   agent: InstallAgent,
   before: string | undefined,
-  launcher: string,
+  runner: HookRunner,
 ): HookConfigEdit {
   if (before === undefined) return { ok: true, text: undefined };
   const { skeleton, entries } = AGENTS[agent];
   return edit(before, (text) => {
-    const after = Object.entries(entries(launcher)).reduce(
+    const after = Object.entries(entries(runner)).reduce(
       (current, [event, entry]) => removeEntry(current, event, entry),
       text,
     );

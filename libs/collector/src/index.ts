@@ -15,6 +15,8 @@ export * from './adapters/otlp';
 export * from './adapters/mcp';
 export * from './adapters/terraform';
 export * from './adapters/github';
+export * from './adapters/gitlab';
+export * from './adapters/azure';
 export * from './adapters/cursor';
 export * from './adapters/copilot';
 export * from './hook-config';

@@ -4,6 +4,8 @@ import { TOPIC_SCHEMAS, validatorFor } from '@aispm/contracts';
 import { compileProfile, redact } from '@aispm/redaction';
 import {
   actionsStepDrafts,
+  azureJobDrafts,
+  azureRepository,
   buildEnvelope,
   copilotDrafts,
   copilotEventOf,
@@ -11,6 +13,7 @@ import {
   cursorDrafts,
   cursorWorkspaceRoot,
   decisionOf,
+  gitlabJobDrafts,
   hookDrafts,
   McpTracker,
   otlpDrafts,
@@ -599,6 +602,131 @@ describe('GitHub Actions', () => {
       session_id: 'gha-run-99-2',
       actor_ref: 'github:octocat',
     });
+  });
+});
+
+describe('GitLab CI', () => {
+  it('maps a job environment consistent with the ID token of its job', () => {
+    const claims = fixture('gitlab-oidc-claims.json') as Record<string, string>;
+    const [draft] = valid(
+      gitlabJobDrafts(
+        {
+          CI_PROJECT_PATH: 'Acme/App',
+          CI_PIPELINE_ID: claims.pipeline_id,
+          CI_PIPELINE_NAME: 'Deploy',
+          CI_PIPELINE_SOURCE: claims.pipeline_source,
+          CI_JOB_ID: claims.job_id,
+          CI_JOB_NAME: 'deploy',
+          CI_JOB_STAGE: 'release',
+          CI_COMMIT_REF_NAME: claims.ref,
+          CI_COMMIT_SHA: claims.sha,
+          CI_ENVIRONMENT_NAME: claims.environment,
+          CI_RUNNER_EXECUTABLE_ARCH: 'linux/amd64',
+          GITLAB_USER_LOGIN: claims.user_login,
+        },
+        now,
+        claims.runner_environment,
+      ),
+    );
+    expect(draft!.connectorType).toBe('gitlab_ci');
+    expect(draft!.event).toMatchObject({
+      event_type: 'ci_runner_event',
+      repository: claims.project_path,
+      session_id: 'gitlab-pipeline-574',
+      agent_id: 'gitlab-ci',
+      actor_ref: 'gitlab:jdoe',
+      tool_name: 'Deploy',
+      action_type: 'job_running:push',
+      target_summary:
+        'job=deploy stage=release ref=main environment=production runner=self-hosted/linux/amd64',
+      severity: 'medium',
+      occurred_at: now,
+    });
+    // Nothing of the user beyond the login, and never the token's e-mail claim.
+    expect(JSON.stringify(draft)).not.toContain('jdoe@example.com');
+  });
+
+  it('maps a bare job on a GitLab-hosted runner, one event per job of a pipeline', () => {
+    const [first] = valid(gitlabJobDrafts({ CI_PIPELINE_ID: '7', CI_JOB_ID: '1' }, now, 'gitlab-hosted'));
+    const [second] = valid(gitlabJobDrafts({ CI_PIPELINE_ID: '7', CI_JOB_ID: '2' }, now, 'gitlab-hosted'));
+    expect(first!.event).toMatchObject({
+      tool_name: 'pipeline',
+      severity: 'low',
+      session_id: 'gitlab-pipeline-7',
+    });
+    expect(first!.event).not.toHaveProperty('repository');
+    expect(buildEnvelope(first!, settings).event.event_id).not.toBe(
+      buildEnvelope(second!, settings).event.event_id,
+    );
+  });
+});
+
+describe('Azure Pipelines', () => {
+  const job = {
+    SYSTEM_TEAMPROJECT: 'App',
+    SYSTEM_JOBID: '12f1170f-54f2-53f3-20dd-22fc7dff55f9',
+    SYSTEM_JOBATTEMPT: '2',
+    SYSTEM_STAGENAME: 'Release',
+    AGENT_JOBNAME: 'Deploy web',
+    AGENT_OS: 'Linux',
+    AGENT_ISSELFHOSTED: '0',
+    BUILD_BUILDID: '981',
+    BUILD_DEFINITIONNAME: 'deploy',
+    BUILD_REASON: 'IndividualCI',
+    BUILD_SOURCEBRANCH: 'refs/heads/main',
+    BUILD_SOURCEVERSION: '714a629c0b401fdce83e847fc9589983fc6f46bc',
+    BUILD_REQUESTEDFORID: 'e2b0a6a4-1f6e-4f7a-8d3e-6c1b2a9f0d77',
+    BUILD_REPOSITORY_PROVIDER: 'TfsGit',
+    BUILD_REPOSITORY_NAME: 'web',
+    BUILD_REPOSITORY_URI: 'https://dev.azure.com/acme/App/_git/web',
+    ENVIRONMENT_NAME: 'production',
+  };
+
+  it("maps a job environment consistent with its pipeline's OIDC token", () => {
+    const claims = fixture('azure-oidc-claims.json') as Record<string, string>;
+    const [draft] = valid(azureJobDrafts(job, now));
+    expect(draft!.connectorType).toBe('azure_pipelines');
+    expect(draft!.event).toMatchObject({
+      event_type: 'ci_runner_event',
+      // The token's project (p://acme/App/deploy) owns the repository, as the gateway binds it.
+      repository: 'app/web',
+      session_id: `azp-build-${claims.run_id}`,
+      agent_id: 'azure-pipelines',
+      actor_ref: 'azure-devops:e2b0a6a4-1f6e-4f7a-8d3e-6c1b2a9f0d77',
+      tool_name: 'deploy',
+      action_type: 'job_running:IndividualCI',
+      target_summary:
+        'job=Deploy web stage=Release ref=refs/heads/main environment=production runner=microsoft-hosted/Linux',
+      severity: 'low',
+    });
+    expect(draft!.event.repository!.startsWith(`${claims.sub!.split('/')[3]!.toLowerCase()}/`)).toBe(true);
+  });
+
+  it('names repositories of every provider owner/name, and raises the severity on a self-hosted agent', () => {
+    expect(azureRepository(job)).toBe('app/web');
+    expect(azureRepository({ BUILD_REPOSITORY_PROVIDER: 'GitHub', BUILD_REPOSITORY_NAME: 'Acme/Web' })).toBe(
+      'acme/web',
+    );
+    expect(
+      azureRepository({
+        BUILD_REPOSITORY_PROVIDER: 'Git',
+        BUILD_REPOSITORY_URI: 'https://git.example.com/acme/web.git',
+      }),
+    ).toBe('acme/web');
+    expect(azureRepository({})).toBeUndefined();
+    const [selfHosted] = valid(azureJobDrafts({ BUILD_BUILDID: '5', AGENT_ISSELFHOSTED: '1' }, now));
+    expect(selfHosted!.event).toMatchObject({
+      severity: 'medium',
+      tool_name: 'pipeline',
+      session_id: 'azp-build-5',
+    });
+    expect(selfHosted!.event.target_summary).toContain('runner=self-hosted/');
+  });
+
+  it('tells attempts of one job apart, and repeats of one attempt not', () => {
+    const id = (env: typeof job) => buildEnvelope(azureJobDrafts(env, now)[0]!, settings).event.event_id;
+    expect(id(job)).toBe(id({ ...job }));
+    expect(id(job)).not.toBe(id({ ...job, SYSTEM_JOBATTEMPT: '3' }));
   });
 });
 

@@ -1,11 +1,14 @@
+import { CONFIG_KEYS } from '@aispm/config';
 import {
   DEFAULT_LAUNCHER,
   hookConfigFile,
+  HTTP_HOOK_AGENTS,
   INSTALL_AGENTS,
   installHooks,
   uninstallHooks,
   unifiedDiff,
   type HookConfigEdit,
+  type HookRunner,
   type InstallAgent,
 } from '../src';
 
@@ -15,10 +18,10 @@ function text(edit: HookConfigEdit): string | undefined {
   return edit.text;
 }
 
-const install = (agent: InstallAgent, before: string | undefined, launcher = DEFAULT_LAUNCHER) =>
-  text(installHooks(agent, before, launcher));
-const uninstall = (agent: InstallAgent, before: string | undefined, launcher = DEFAULT_LAUNCHER) =>
-  text(uninstallHooks(agent, before, launcher));
+const install = (agent: InstallAgent, before: string | undefined, runner: HookRunner = DEFAULT_LAUNCHER) =>
+  text(installHooks(agent, before, runner));
+const uninstall = (agent: InstallAgent, before: string | undefined, runner: HookRunner = DEFAULT_LAUNCHER) =>
+  text(uninstallHooks(agent, before, runner));
 
 /** Every command string anywhere in a hooks file, by event. */
 function commandsByEvent(file: string): Record<string, string[]> {
@@ -206,6 +209,68 @@ describe('collect install', () => {
   it('gives back a file that held only an empty object as no file (the one text it cannot restore)', () => {
     expect(install('claude-code', '{}\n')).toBe(install('claude-code', undefined));
     expect(uninstall('claude-code', install('claude-code', '{}\n'))).toBeUndefined();
+  });
+});
+
+describe('collect install --http', () => {
+  const url = 'https://aispm.example.com/enterprise/aispm/hooks/claude-code?repository=acme%2Fapp';
+  const http = { httpUrl: url };
+
+  it('writes Claude Code http hooks that post to the gateway with the collector key from the environment', () => {
+    const created = install('claude-code', undefined, http)!;
+    const hooks = (JSON.parse(created) as { hooks: Record<string, { matcher?: string; hooks: unknown[] }[]> })
+      .hooks;
+    expect(Object.keys(hooks)).toEqual([
+      'PreToolUse',
+      'PostToolUse',
+      'PermissionRequest',
+      'UserPromptSubmit',
+    ]);
+    expect(hooks.PreToolUse).toEqual([
+      {
+        matcher: '*',
+        hooks: [
+          {
+            type: 'http',
+            url,
+            headers: { Authorization: 'Bearer $AISPM_COLLECTOR_KEY' },
+            allowedEnvVars: ['AISPM_COLLECTOR_KEY'],
+            timeout: 10,
+          },
+        ],
+      },
+    ]);
+    // The key itself is never written into the file.
+    expect(created).not.toMatch(/aispm_ck/);
+    expect(HTTP_HOOK_AGENTS).toEqual(['claude-code']);
+  });
+
+  it('adds nothing the second time, sits beside command hooks, and uninstall removes only its own', () => {
+    for (const before of [undefined, CLAUDE_SETTINGS]) {
+      const once = install('claude-code', before, http)!;
+      expect(install('claude-code', once, http)).toBe(once);
+      expect(uninstall('claude-code', once, http)).toBe(before);
+    }
+    const both = install('claude-code', install('claude-code', CLAUDE_SETTINGS)!, http)!;
+    expect(commandsByEvent(both).PostToolUse).toEqual(['npx aispm collect claude-code', undefined]);
+    expect(uninstall('claude-code', both, http)).toBe(install('claude-code', CLAUDE_SETTINGS));
+    // Another URL is another entry: uninstall must be given the URL install was.
+    expect(uninstall('claude-code', both, { httpUrl: `${url}x` })).toBe(both);
+  });
+
+  it('waits longer than the gateway takes to answer when Kafka does not acknowledge, and no longer', () => {
+    const [entry] = (
+      JSON.parse(install('claude-code', undefined, http)!) as {
+        hooks: { PreToolUse: { hooks: { timeout: number }[] }[] };
+      }
+    ).hooks.PreToolUse;
+    const answerMs = Number(CONFIG_KEYS.GATEWAY_PRODUCE_TIMEOUT_MS.fallback);
+    expect(entry!.hooks[0]!.timeout * 1000).toBeGreaterThan(answerMs);
+    expect(entry!.hooks[0]!.timeout * 1000).toBeLessThanOrEqual(2 * answerMs);
+  });
+
+  it('refuses a URL for an agent without http hooks', () => {
+    expect(() => installHooks('cursor', undefined, http)).toThrow('cursor has no http hooks');
   });
 });
 

@@ -59,6 +59,44 @@ const patternList: Parser<string[]> = (raw) => {
   return patterns;
 };
 
+/** One trusted issuer of workload-identity tokens, as `GATEWAY_OIDC_ISSUERS` lists it. */
+export interface OidcIssuerEntry {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwks_url: string;
+}
+
+const ISSUER_FIELDS = ['issuer', 'audience', 'jwks_url'] as const;
+
+/**
+ * A JSON list of `{issuer, audience, jwks_url}`; empty text is no issuer. The entry and field of
+ * each problem are named, so a typo (`jwksUrl`) stops start-up instead of leaving an issuer out.
+ */
+const oidcIssuerList: Parser<OidcIssuerEntry[]> = (raw) => {
+  if (raw.trim() === '') return [];
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`expected a JSON list: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(list)) throw new Error('expected a JSON list of {issuer, audience, jwks_url}');
+  return list.map((entry: unknown, index) => {
+    const at = `entry ${index}`;
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+      throw new Error(`${at} is not an object of issuer, audience and jwks_url`);
+    const unknown = Object.keys(entry).filter((name) => !(ISSUER_FIELDS as readonly string[]).includes(name));
+    if (unknown.length > 0)
+      throw new Error(`${at} has unknown fields ${unknown.join(', ')} (expected issuer, audience, jwks_url)`);
+    for (const name of ISSUER_FIELDS) {
+      const value = (entry as Record<string, unknown>)[name];
+      if (typeof value !== 'string' || value.trim() === '')
+        throw new Error(`${at} needs a non-empty ${name}`);
+    }
+    return entry as OidcIssuerEntry;
+  });
+};
+
 function oneOf<const T extends string>(...values: T[]): Parser<T> {
   return (raw) => {
     if (!(values as string[]).includes(raw))
@@ -260,10 +298,15 @@ export const CONFIG_KEYS = {
   GATEWAY_OIDC_ISSUER: key(
     text,
     '',
-    'Issuer of workload-identity tokens (e.g. a CI provider); empty turns OIDC off.',
+    'Issuer of workload-identity tokens (e.g. a CI provider), with the two keys below; it is the default issuer of collectors that name none. Empty, with GATEWAY_OIDC_ISSUERS empty too, turns OIDC off.',
   ),
   GATEWAY_OIDC_AUDIENCE: key(text, '', 'Audience a workload-identity token must carry.'),
   GATEWAY_OIDC_JWKS_URL: key(text, '', 'JWKS URL of the issuer (https, or http on loopback).'),
+  GATEWAY_OIDC_ISSUERS: key(
+    oidcIssuerList,
+    '',
+    'Several issuers of workload-identity tokens at once (GitHub Actions, GitLab, Azure Pipelines…): a JSON list of `{"issuer", "audience", "jwks_url"}`, each verified on its own; the three keys above, when set, add one more entry. A collector is bound to one issuer (`--oidc-issuer`).',
+  ),
   GATEWAY_MTLS_PORT: key(
     integer(0, 65535),
     '0',

@@ -26,6 +26,27 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads GATEWAY_OIDC_ISSUERS as a list of issuers, and names the entry and field of a mistake', () => {
+    const entry = {
+      issuer: 'https://gitlab.com',
+      audience: 'aispm',
+      jwks_url: 'https://gitlab.com/oauth/discovery/keys',
+    };
+    const read = (raw: string) => loadConfig(['GATEWAY_OIDC_ISSUERS'], { GATEWAY_OIDC_ISSUERS: raw });
+    expect(loadConfig(['GATEWAY_OIDC_ISSUERS'], {}).GATEWAY_OIDC_ISSUERS).toEqual([]);
+    expect(read(JSON.stringify([entry])).GATEWAY_OIDC_ISSUERS).toEqual([entry]);
+    for (const [raw, message] of [
+      ['[{"issuer": ', /GATEWAY_OIDC_ISSUERS is invalid: expected a JSON list/],
+      [JSON.stringify(entry), /expected a JSON list of \{issuer, audience, jwks_url\}/],
+      [JSON.stringify([entry, 'x']), /entry 1 is not an object/],
+      [JSON.stringify([{ ...entry, jwksUrl: 'x' }]), /entry 0 has unknown fields jwksUrl/],
+      [JSON.stringify([{ ...entry, audience: '' }]), /entry 0 needs a non-empty audience/],
+      [JSON.stringify([{ issuer: entry.issuer, audience: 'aispm' }]), /entry 0 needs a non-empty jwks_url/],
+    ] as const) {
+      expect(() => read(raw)).toThrow(message);
+    }
+  });
+
   it('is documented key by key in docs/configuration.md', () => {
     const docs = readFileSync(path.resolve(__dirname, '../../../docs/configuration.md'), 'utf8');
     const documented = [...docs.matchAll(/^\| `([A-Z0-9_]+)`/gm)].map((m) => m[1]);

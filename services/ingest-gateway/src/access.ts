@@ -6,7 +6,14 @@
 import { createHash } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import { hashSecret, matchesGlob, type OidcVerifier } from '@aispm/auth';
+import {
+  hashSecret,
+  matchesGlob,
+  matchWorkload,
+  workloadBinding,
+  type OidcIssuers,
+  type WorkloadBinding,
+} from '@aispm/auth';
 import type { ControlReader } from '@aispm/contracts';
 import type { ControlState, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
@@ -23,49 +30,54 @@ export function authenticate(state: ControlState, request: FastifyRequest): Prin
   return principal;
 }
 
+/**
+ * A collector that sends events. One authenticated by a workload-identity token also carries what
+ * the token's claims bind: every event must lie within that as well as within its scopes.
+ */
+export type CollectorPrincipal = Extract<Principal, { kind: 'collector' }> & {
+  readonly binding?: WorkloadBinding;
+};
+
 const JWT = /^Bearer (eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /**
  * The collector behind a workload-identity token (DESIGN §5): the token is verified against the
- * configured issuer, audience and JWKS, then matched against the `oidc_claims` globs of every
- * collector bound to workload identity. Exactly one must match: an ambiguous token is refused
- * rather than guessed at. The token's `repository` and `environment` claims then bind the scopes:
- * the collector may only write events for that repository and environment.
+ * issuer it names, among those configured (issuer, audience and JWKS each), then matched against
+ * the collectors bound to that issuer by their `oidc_claims` globs. Exactly one must match: an
+ * ambiguous token is refused rather than guessed at, and a token matching none is 401. The
+ * token's claims then bind the events (its repository or project, its environment); a bound
+ * repository or environment outside the collector's own scopes refuses the token at once (403).
  */
 export async function authenticateWorkload(
   state: ControlState,
-  oidc: OidcVerifier,
+  oidc: OidcIssuers,
   token: string,
-): Promise<Extract<Principal, { kind: 'collector' }>> {
-  const claims = await oidc.verify(token);
-  const matches = state.workloadCollectors().filter(({ collector }) =>
-    Object.entries(collector.oidc_claims ?? {}).every(([name, glob]) => {
-      const value = claims[name];
-      return (typeof value === 'string' || typeof value === 'number') && matchesGlob(glob, String(value));
-    }),
+): Promise<CollectorPrincipal> {
+  const verified = await oidc.verify(token);
+  const { collector, tenant } = matchWorkload(
+    state.workloadCollectors(),
+    (bound) => bound.collector,
+    verified,
+    oidc.defaultIssuer,
   );
-  if (matches.length !== 1) {
-    throw new AppError(
-      'GW_UNAUTHENTICATED',
-      matches.length === 0
-        ? 'The token matches no collector'
-        : `The token matches ${matches.length} collectors`,
-    );
+  const binding = workloadBinding(verified.claims);
+  const { scopes } = collector;
+  // A bound project (`app/*`) is a glob, checked per event only; one repository is checked here.
+  for (const repository of binding.repositories.filter((bound) => !bound.includes('*'))) {
+    if (scopes.repositories.length > 0 && !scopes.repositories.some((glob) => matchesGlob(glob, repository)))
+      throw new AppError(
+        'GW_SCOPE_DENIED',
+        `The token's repository ${repository} is outside the collector's scope`,
+      );
   }
-  const { collector, tenant } = matches[0]!;
-  const scopes = { ...collector.scopes };
-  for (const [claim, scope] of [
-    ['repository', 'repositories'],
-    ['environment', 'environments'],
-  ] as const) {
-    const value = claims[claim];
-    if (typeof value !== 'string') continue;
-    if (scopes[scope].length > 0 && !scopes[scope].some((glob) => matchesGlob(glob, value))) {
-      throw new AppError('GW_SCOPE_DENIED', `The token's ${claim} ${value} is outside the collector's scope`);
-    }
-    scopes[scope] = [claim === 'repository' ? value.toLowerCase() : value];
+  for (const environment of binding.environments) {
+    if (scopes.environments.length > 0 && !scopes.environments.includes(environment))
+      throw new AppError(
+        'GW_SCOPE_DENIED',
+        `The token's environment ${environment} is outside the collector's scope`,
+      );
   }
-  return { kind: 'collector', collector: { ...collector, scopes }, tenant };
+  return { kind: 'collector', collector, tenant, binding };
 }
 
 /**
@@ -74,9 +86,9 @@ export async function authenticateWorkload(
  */
 export async function authenticateCollector(
   state: ControlState,
-  oidc: OidcVerifier | undefined,
+  oidc: OidcIssuers | undefined,
   request: FastifyRequest,
-): Promise<Extract<Principal, { kind: 'collector' }>> {
+): Promise<CollectorPrincipal> {
   // On the mTLS listener the verified client certificate is the credential.
   const socket = request.raw.socket;
   if (socket instanceof TLSSocket) {
@@ -94,7 +106,7 @@ export async function authenticateCollector(
 }
 
 /** The collector behind the request; readers may not write events. */
-export function requireCollector(principal: Principal): Extract<Principal, { kind: 'collector' }> {
+export function requireCollector(principal: Principal): CollectorPrincipal {
   if (principal.kind !== 'collector')
     throw new AppError('GW_FORBIDDEN', 'Only collector keys may send events');
   return principal;

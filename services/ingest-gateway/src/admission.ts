@@ -4,7 +4,7 @@
  * tenant binding and the collector's scopes. A refusal names its code, status and fields, so a
  * batch can answer per item and a single request can answer with a problem document.
  */
-import { checkScopes } from '@aispm/auth';
+import { checkScopes, type WorkloadBinding } from '@aispm/auth';
 import {
   toFieldErrors,
   TOPIC_SCHEMAS,
@@ -68,13 +68,17 @@ function semanticProblems(envelope: Envelope, nowMs: number, limits: AdmissionLi
   return problems;
 }
 
-/** Admits one parsed item of `collector`, or throws the AppError that refuses it. */
+/**
+ * Admits one parsed item of `collector`, or throws the AppError that refuses it. `binding` is
+ * what the collector's workload-identity token pins the item to, when it sent one.
+ */
 export function admit(
   item: unknown,
   collector: ControlCollector,
   tenant: ControlTenant,
   nowMs: number,
   limits: AdmissionLimits,
+  binding?: WorkloadBinding,
 ): Envelope {
   const validate = validatorFor<Envelope>(TOPIC_SCHEMAS.raw);
   if (!validate(item)) {
@@ -108,6 +112,20 @@ export function admit(
     throw new AppError('GW_SCOPE_DENIED', `Out of the collector's ${check.scope} scope: ${check.detail}`, {
       fields: [{ pointer: check.pointer, detail: `outside scope ${check.scope}` }],
     });
+  }
+  if (!binding) return item;
+  const { repositories, environments } = binding;
+  const bound = checkScopes(
+    { connectorTypes: [], connectorIds: [], repositories, environments, eventTypes: [] },
+    item,
+  );
+  if (!bound.ok) {
+    const allowed = bound.scope === 'repository' ? repositories : environments;
+    throw new AppError(
+      'GW_SCOPE_DENIED',
+      `Out of what the collector's token binds: its claims allow ${bound.scope} ${allowed.join(', ')} only`,
+      { fields: [{ pointer: bound.pointer, detail: `outside the token's ${bound.scope}` }] },
+    );
   }
   return item;
 }

@@ -1,7 +1,7 @@
 import { clickHouseFromConfig, inList, joinSql, name, sql } from '@aispm/clickhouse';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane, TenantDeletions } from '@aispm/control';
-import { OidcVerifier, ReplayCache } from '@aispm/auth';
+import { OidcIssuers, ReplayCache } from '@aispm/auth';
 import { HealthFollower } from '@aispm/health';
 import { createKafka, HealthReporter, partitionCache, PARTITIONER, runMain, StageCodec } from '@aispm/kafka';
 import { TenantQuotas } from '@aispm/quotas';
@@ -133,13 +133,10 @@ runMain(async () => {
       return new Map(rows.map((row) => [keyId(row.tenant, row.idempotency_key), row.content_hash]));
     }, 1_000_000),
     maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
-    oidc: config.GATEWAY_OIDC_ISSUER
-      ? new OidcVerifier({
-          issuer: config.GATEWAY_OIDC_ISSUER,
-          audience: config.GATEWAY_OIDC_AUDIENCE,
-          jwksUrl: config.GATEWAY_OIDC_JWKS_URL,
-        })
-      : undefined,
+    oidc:
+      config.oidc.issuers.length > 0
+        ? new OidcIssuers(config.oidc.issuers, config.oidc.defaultIssuer)
+        : undefined,
     batchMaxItems: config.AISPM_BATCH_MAX_ITEMS,
     partitionsOf: partitionCache(kafkaAdmin),
     probes,

@@ -10,6 +10,9 @@ import { argumentSummary, isoTime, type ConnectorType, type Draft, type EventFie
 
 export type HookAgent = Extract<ConnectorType, 'claude_code' | 'gemini_cli' | 'codex'>;
 
+/** The gateway route Claude Code's `http` hooks post their payloads to (the same mapping, done there). */
+export const CLAUDE_CODE_HOOK_PATH = '/enterprise/aispm/hooks/claude-code';
+
 export interface HookContext {
   /** `owner/name` of the git remote of the payload's `cwd`, when there is one. */
   readonly repository?: string;

@@ -85,6 +85,10 @@ export interface Collector {
     [k: string]: string;
   };
   /**
+   * The issuer whose tokens may authenticate as this collector (with oidc_claims); a token of another issuer never matches it. Absent on collectors created before several issuers: they belong to the gateway's default issuer.
+   */
+  oidc_issuer?: string;
+  /**
    * SHA-256 fingerprint (hex) of the client certificate that authenticates as this collector on the mTLS listener.
    */
   cert_sha256?: string;

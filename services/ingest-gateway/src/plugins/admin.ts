@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Admin } from 'kafkajs';
-import { generateSecret, hashSecret } from '@aispm/auth';
+import { generateSecret, hashSecret, type OidcIssuers } from '@aispm/auth';
 import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
 import { OPERATOR_TENANT, type AuditTrail, type ControlPlane, type TenantDeletions } from '@aispm/control';
 import { AppError } from '@aispm/errors';
@@ -33,6 +33,8 @@ export interface AdminDeps {
   readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
   /** The live ClickHouse database, which a tenant's dashboard users read under their row policy. */
   readonly database: string;
+  /** The workload-identity issuers this gateway trusts; absent when OIDC is off. */
+  readonly oidc: Pick<OidcIssuers, 'issuers' | 'defaultIssuer'> | undefined;
 }
 
 const HOUR_MS = 3600 * 1000;
@@ -65,6 +67,38 @@ function dashboardCredentials(reader: ControlReader, database: string) {
     password: generateSecret('aispm_ch'),
     database,
   };
+}
+
+/**
+ * The issuer a new workload-identity collector is bound to: the one asked for, else this
+ * gateway's default (its only issuer, or GATEWAY_OIDC_ISSUER). A gateway without OIDC cannot
+ * check or choose, so it stores what it was given (nothing: the default of whichever gateway
+ * verifies the token); one with OIDC refuses an issuer it does not trust, which is a typo more
+ * often than not, and a missing one when it trusts several.
+ */
+export function collectorIssuer(
+  requested: string | undefined,
+  hasClaims: boolean,
+  oidc: AdminDeps['oidc'],
+): string | undefined {
+  if (!hasClaims) {
+    if (requested !== undefined)
+      throw new AppError('GW_BAD_REQUEST', 'oidc_issuer binds oidc_claims; give the claims too');
+    return undefined;
+  }
+  if (!oidc) return requested;
+  if (requested !== undefined && !oidc.issuers.includes(requested))
+    throw new AppError(
+      'GW_BAD_REQUEST',
+      `This gateway does not trust the issuer ${requested}; it trusts ${oidc.issuers.join(', ')}`,
+    );
+  const issuer = requested ?? oidc.defaultIssuer;
+  if (issuer === undefined)
+    throw new AppError(
+      'GW_BAD_REQUEST',
+      `This gateway trusts several issuers (${oidc.issuers.join(', ')}); name the collector's with oidc_issuer`,
+    );
+  return issuer;
 }
 
 function newId(prefix: string): string {
@@ -127,6 +161,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       tenant: collector.tenant,
       api_key: apiKey,
       ...(signingSecret ? { signing_secret: signingSecret } : {}),
+      ...(collector.oidc_issuer ? { oidc_issuer: collector.oidc_issuer } : {}),
     };
   }
 
@@ -288,6 +323,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         event_types: string[];
         require_signature: boolean;
         oidc_claims?: Record<string, string>;
+        oidc_issuer?: string;
         cert_sha256?: string;
         expected_interval_s?: number;
       };
@@ -311,9 +347,12 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
               expected_interval_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
               oidc_claims: {
                 type: 'object',
+                // No claims would be every workload of the issuer (for GitHub, every repository).
+                minProperties: 1,
                 maxProperties: 20,
                 additionalProperties: { type: 'string', minLength: 1, maxLength: 256 },
               },
+              oidc_issuer: { type: 'string', minLength: 1, maxLength: 256 },
             },
           },
         },
@@ -322,6 +361,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         const body = request.body;
         const principal = authenticate(state, request);
         requireRole(principal, 'admin', body.tenant);
+        const oidcIssuer = collectorIssuer(body.oidc_issuer, body.oidc_claims !== undefined, deps.oidc);
         const issued = await issueCollectorSecrets({
           type: 'collector',
           collector_id: newId('col'),
@@ -336,6 +376,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
             event_types: body.event_types,
           },
           ...(body.oidc_claims ? { oidc_claims: body.oidc_claims } : {}),
+          ...(oidcIssuer ? { oidc_issuer: oidcIssuer } : {}),
           ...(body.cert_sha256 ? { cert_sha256: body.cert_sha256 } : {}),
           ...(body.expected_interval_s ? { expected_interval_s: body.expected_interval_s } : {}),
           created_ms: Date.now(),
@@ -344,6 +385,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         await deps.audit.append('collector.create', principal, body.tenant, {
           collector_id: issued.collector_id,
           require_signature: body.require_signature,
+          ...(oidcIssuer ? { oidc_issuer: oidcIssuer } : {}),
         });
         request.log.info({ tenant: body.tenant, collector_id: issued.collector_id }, 'collector created');
         return reply.code(201).send(issued);

@@ -9,16 +9,30 @@
  * - `POST /enterprise/aispm/webhooks/github/{collector_id}`: GitHub `workflow_job` deliveries,
  *   authenticated by `X-Hub-Signature-256` under the collector's signing secret (GitHub cannot
  *   send a bearer key); other events are acknowledged and ignored.
+ * - `POST /enterprise/aispm/hooks/claude-code`: Claude Code's `http` hooks, the hook's JSON as
+ *   the body and the collector key in `Authorization` (Claude Code fills it from the environment).
+ *   The answer is a 204 with no body once the event is in Kafka: Claude Code reads an empty 2xx
+ *   as "go on" and any other status as a non-blocking error, so the route never denies a tool.
+ *   Claude Code cannot sign, so its collector must not require signatures.
  *
- * Both build envelopes with the collector SDK's mappings and run them through the same admission
+ * All build envelopes with the collector SDK's mappings and run them through the same admission
  * pipeline as `/events/batch`.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import * as otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root';
 import { verifyHubSignature } from '@aispm/auth';
-import { buildEnvelope, otlpDrafts, workflowJobDrafts, type Draft, type Environment } from '@aispm/collector';
-import type { ControlCollector, ControlTenant } from '@aispm/contracts';
+import {
+  buildEnvelope,
+  CLAUDE_CODE_HOOK_PATH,
+  hookDrafts,
+  otlpDrafts,
+  workflowJobDrafts,
+  type Draft,
+  type Environment,
+} from '@aispm/collector';
+import type { Envelope } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
+import type { CollectorPrincipal } from '../access';
 import { decodeUtf8, parseJson } from '../body';
 import { createIngestor, type IngestDeps, type Receipt } from './ingest';
 
@@ -80,22 +94,58 @@ export function checkOtlpJson(body: unknown): unknown {
   return body;
 }
 
-/** The environment of a collector whose scope names exactly one, without globs. */
-function scopedEnvironment(collector: ControlCollector): Environment | undefined {
-  const [only, ...rest] = collector.scopes.environments;
+/** The environment of a list that names exactly one (a collector's scope, a token's binding). */
+function soleEnvironment(environments: readonly string[] | undefined): Environment | undefined {
+  const [only, ...rest] = environments ?? [];
   return only && rest.length === 0 && ENVIRONMENTS.has(only) ? (only as Environment) : undefined;
 }
 
-function envelopesFor(drafts: readonly Draft[], collector: ControlCollector, tenant: ControlTenant) {
+/**
+ * The envelopes of `drafts` for the principal's tenant. The environment is the one asked for,
+ * else the one the principal's token or scopes allow alone, else `dev`.
+ */
+function envelopesFor(
+  drafts: readonly Draft[],
+  { collector, tenant, binding }: CollectorPrincipal,
+  environment?: Environment,
+): Envelope[] {
   const settings = {
     tenantRef: tenant.tenant_ref,
-    environment: scopedEnvironment(collector) ?? 'dev',
+    environment:
+      environment ??
+      soleEnvironment(binding?.environments) ??
+      soleEnvironment(collector.scopes.environments) ??
+      'dev',
     connectorId: collector.collector_id,
     hostName: '',
     collectorVersion: 'aispm-gateway',
     signed: false,
   };
   return drafts.map((draft) => buildEnvelope(draft, settings));
+}
+
+/** What the URL of a Claude Code http hook may add: the repository and environment of its events. */
+export interface HookQuery {
+  readonly repository?: string;
+  readonly environment?: Environment;
+}
+
+/**
+ * The envelopes of one Claude Code hook payload, mapped as `aispm collect claude-code` maps it.
+ * The repository comes from the hook's URL, since the gateway cannot see the agent's checkout.
+ */
+export function claudeHookEnvelopes(
+  payload: unknown,
+  principal: CollectorPrincipal,
+  query: HookQuery,
+  now: string,
+): Envelope[] {
+  const drafts = hookDrafts(payload, {
+    now,
+    agent: 'claude_code',
+    ...(query.repository ? { repository: query.repository.toLowerCase() } : {}),
+  });
+  return envelopesFor(drafts, principal, query.environment);
 }
 
 const rejectedOf = (receipts: readonly Receipt[]) =>
@@ -114,10 +164,10 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
     app.post('/v1/logs', async (request, reply) => {
       const protobuf = (request.headers['content-type'] ?? '').startsWith(PROTOBUF);
       const { principal, items } = await receive(request, {
-        parse: (decoded, { collector, tenant }) => {
+        parse: (decoded, principal) => {
           const body = protobuf ? decodeOtlpProtobuf(decoded) : checkOtlpJson(parseJson(decodeUtf8(decoded)));
           const drafts = otlpDrafts(body, { now: new Date().toISOString() });
-          return envelopesFor(drafts, collector, tenant);
+          return envelopesFor(drafts, principal);
         },
       });
       const rejected = items.length > 0 ? rejectedOf(await ingest(request, items, principal)) : [];
@@ -151,12 +201,8 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
         if (event !== 'workflow_job') return reply.code(202).send({ ignored: String(event ?? '') });
         const { principal, items } = await receive(request, {
           principal: { kind: 'collector', collector, tenant },
-          parse: (decoded) =>
-            envelopesFor(
-              workflowJobDrafts(parseJson(decodeUtf8(decoded)), new Date().toISOString()),
-              collector,
-              tenant,
-            ),
+          parse: (decoded, sender) =>
+            envelopesFor(workflowJobDrafts(parseJson(decodeUtf8(decoded)), new Date().toISOString()), sender),
         });
         const receipts = items.length > 0 ? await ingest(request, items, principal) : [];
         const rejected = rejectedOf(receipts);
@@ -165,6 +211,37 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
           throw new AppError(first!.code as never, first!.reason, { fields: [...first!.errors] });
         }
         return reply.code(202).send({ items: receipts });
+      },
+    );
+
+    app.post<{ Querystring: HookQuery }>(
+      CLAUDE_CODE_HOOK_PATH,
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              repository: { type: 'string', minLength: 1, maxLength: 200 },
+              environment: { enum: [...ENVIRONMENTS] },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const { principal, items } = await receive(request, {
+          parse: (decoded, sender) =>
+            claudeHookEnvelopes(
+              parseJson(decodeUtf8(decoded)),
+              sender,
+              request.query,
+              new Date().toISOString(),
+            ),
+        });
+        const [refused] = rejectedOf(items.length > 0 ? await ingest(request, items, principal) : []);
+        if (refused)
+          throw new AppError(refused.code as never, refused.reason, { fields: [...refused.errors] });
+        return reply.code(204).send();
       },
     );
   };

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { PartitionMetadata, Producer } from 'kafkajs';
-import { verifySignature, type OidcVerifier, type ReplayCache } from '@aispm/auth';
+import { verifySignature, type OidcIssuers, type ReplayCache } from '@aispm/auth';
 import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
@@ -22,7 +22,7 @@ import { PARTITIONER, produceChunks, type StageCodec } from '@aispm/kafka';
 import type { Kms, RawEncryptor } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
-import { authenticateCollector, type requireCollector } from '../access';
+import { authenticateCollector, type CollectorPrincipal } from '../access';
 import { admit, type AdmissionLimits } from '../admission';
 import { decodeBody, decodeUtf8, parseBatch, parseJson } from '../body';
 import type { IdempotencyIndex } from '../idempotency';
@@ -44,8 +44,8 @@ export interface IngestDeps {
   readonly replayCache: ReplayCache;
   readonly admission: AdmissionLimits;
   readonly idempotency: IdempotencyIndex;
-  /** Verifies workload-identity tokens; absent when OIDC is not configured. */
-  readonly oidc: OidcVerifier | undefined;
+  /** Verifies workload-identity tokens of the trusted issuers; absent when OIDC is not configured. */
+  readonly oidc: OidcIssuers | undefined;
   readonly produceTimeoutMs: number;
   readonly maxDecompressedBytes: number;
   readonly batchMaxItems: number;
@@ -115,8 +115,6 @@ export interface ReceiveOptions {
   /** The collector, when the route authenticates otherwise (a webhook's own signature). */
   readonly principal?: CollectorPrincipal;
 }
-
-type CollectorPrincipal = ReturnType<typeof requireCollector>;
 
 /**
  * The admission pipeline every ingestion route shares: authenticate, decode, verify the request
@@ -210,7 +208,7 @@ export function createIngestor(deps: IngestDeps) {
     const known = await previousHashes(tenant.slug, items, request);
     for (const [index, item] of items.entries()) {
       try {
-        const envelope = admit(item, collector, tenant, now, deps.admission);
+        const envelope = admit(item, collector, tenant, now, deps.admission, principal.binding);
         const key = envelope.transport.idempotency_key ?? envelope.event.event_id;
         const hash = contentHash(envelope);
         const seen = known.get(key);

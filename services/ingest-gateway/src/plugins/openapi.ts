@@ -143,6 +143,37 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/enterprise/aispm/hooks/claude-code': {
+        post: {
+          summary:
+            "A Claude Code `http` hook: the hook's JSON, mapped as `aispm collect claude-code` maps it, with the collector key in Authorization (no signature).",
+          security: bearer,
+          parameters: [
+            {
+              name: 'repository',
+              in: 'query',
+              required: false,
+              description: "owner/name of the agent's checkout",
+              schema: { type: 'string' },
+            },
+            {
+              name: 'environment',
+              in: 'query',
+              required: false,
+              description: "Else the collector's only environment scope, else dev",
+              schema: { enum: ['dev', 'test', 'staging', 'production', 'sandbox'] },
+            },
+          ],
+          requestBody: { required: true, ...json({ type: 'object' }) },
+          responses: {
+            '204': {
+              description:
+                'In Kafka (or nothing to store for this hook); the empty 2xx lets Claude Code go on. Any other status is a non-blocking error to Claude Code.',
+            },
+            ...problemResponses,
+          },
+        },
+      },
       '/enterprise/aispm/stream': {
         get: {
           summary:
