@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-npx tsc -b
+npm run build --silent
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 # Debian's docker-compose validates docker-compose.yml without a Docker engine; openssl makes

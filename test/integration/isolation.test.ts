@@ -262,6 +262,8 @@ const matrix: Row[] = [
   ['GET', '/enterprise/aispm/dashboard', undefined, undefined, anyReader(200, 403)],
   ['GET', '/enterprise/aispm/events/:event', undefined, undefined, anyReader(404, 403)],
   ['GET', '/enterprise/aispm/replay/:session', undefined, undefined, auditors(404)],
+  // Verification reads the caller's own tenant: another tenant's auditor verifies its own chain.
+  ['GET', '/enterprise/aispm/verify', undefined, undefined, auditors(200)],
   ['GET', '/enterprise/aispm/ingestion/health?tenant=:tenant', undefined, undefined, anyReader(403, 200)],
   // The replay API reads the caller's own tenant: another tenant's auditor replays its own.
   ['GET', '/enterprise/aispm/replay-log?stage=normalized&dry_run=true', undefined, undefined, auditors(200)],

@@ -39,7 +39,7 @@ services_install() {
     log "services: npm ci"
     (cd "$AISPM_REPO_DIR" && npm ci --no-audit --no-fund) >>"$out" 2>&1 || { tail_logs "$out"; die "npm ci failed"; }
   fi
-  (cd "$AISPM_REPO_DIR" && npx tsc -b) >>"$out" 2>&1 || { tail_logs "$out"; die "the TypeScript build failed"; }
+  (cd "$AISPM_REPO_DIR" && npm run build --silent) >>"$out" 2>&1 || { tail_logs "$out"; die "the build failed"; }
   # The local operator key, once: `npx aispm` on this machine finds it by itself.
   (cd "$AISPM_REPO_DIR" && node libs/cli/bin/aispm.js bootstrap) >>"$out" 2>&1 ||
     { tail_logs "$out"; die "aispm bootstrap failed"; }

@@ -275,6 +275,11 @@ export const CONFIG_KEYS = {
     '2000',
     'Sustained events per second per tenant.',
   ),
+  GATEWAY_CONSOLE_SESSION_TTL_MS: key(
+    integer(60_000, 86_400_000),
+    '3600000',
+    'How long a console session lasts from sign-in; then the reader signs in again with its key.',
+  ),
   GATEWAY_MAX_INFLIGHT_REQUESTS: key(
     integer(1, 100_000),
     '64',

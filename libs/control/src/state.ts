@@ -153,7 +153,12 @@ export class ControlState {
       const tenant = collector && this.tenantOf(collector);
       return collector && !collector.revoked && tenant ? { kind: 'collector', collector, tenant } : undefined;
     }
-    const reader = this.readers.get(id);
+    return this.readerPrincipal(id);
+  }
+
+  /** The principal of a reader by id (a console session names it), unless revoked or orphaned. */
+  readerPrincipal(readerId: string): Principal | undefined {
+    const reader = this.readers.get(readerId);
     if (!reader || reader.revoked) return undefined;
     if (reader.tenant === OPERATOR_TENANT) return { kind: 'reader', reader, tenant: undefined };
     const tenant = this.tenantOf(reader);

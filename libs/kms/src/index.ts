@@ -10,7 +10,7 @@
  * keys live only inside the raw messages they encrypt (never on the compacted control topic), so
  * once the KEK is gone no copy of the raw log, replica or backup, can be decrypted.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '@aispm/errors';
@@ -34,6 +34,11 @@ export interface Kms {
   unwrapDataKey(tenant: string, wrapped: string): Promise<Buffer>;
   /** Destroys the tenant's KEK for good: every data key it wrapped becomes unreadable. */
   destroyTenantKey(tenant: string): Promise<void>;
+  /**
+   * A 32-byte key for one `purpose` (e.g. signing console sessions), the same in every process of
+   * the platform and never stored: instances that share the KMS agree on it without a new secret.
+   */
+  deriveKey(purpose: string): Promise<Buffer>;
 }
 
 const VERSION = 'v1';
@@ -116,6 +121,10 @@ export class LocalKms implements Kms {
     } catch (cause) {
       throw new AppError('KMS_UNWRAP_FAILED', `Data key is not a key of tenant ${tenant}`, { cause });
     }
+  }
+
+  async deriveKey(purpose: string): Promise<Buffer> {
+    return createHmac('sha256', this.masterKey).update(`aispm derived key: ${purpose}`).digest();
   }
 
   async destroyTenantKey(tenant: string): Promise<void> {

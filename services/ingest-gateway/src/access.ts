@@ -22,10 +22,18 @@ type Role = ControlReader['role'];
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, auditor: 1, admin: 2 };
 
-/** The principal of the request's `Authorization: Bearer <key>`, or GW_UNAUTHENTICATED. */
+/**
+ * The principal of the request's `Authorization: Bearer <key>`, or, without that header, of its
+ * console session (a tenant reader, checked again here so a revoked reader's session ends at
+ * once); otherwise GW_UNAUTHENTICATED.
+ */
 export function authenticate(state: ControlState, request: FastifyRequest): Principal {
   const match = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(request.headers.authorization ?? '');
-  const principal = match ? state.principal(hashSecret(match[1]!)) : undefined;
+  const principal = match
+    ? state.principal(hashSecret(match[1]!))
+    : request.consoleReader
+      ? state.readerPrincipal(request.consoleReader)
+      : undefined;
   if (!principal) throw new AppError('GW_UNAUTHENTICATED', 'A valid, unrevoked API key is required');
   return principal;
 }

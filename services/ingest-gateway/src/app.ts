@@ -3,6 +3,7 @@
  * admin plugins, not yet listening. Every dependency comes in through `buildGateway`, so tests can
  * build one around real Kafka without a port.
  */
+import { consoleRoutes, consoleSessionHook, type ConsoleSessions } from '@aispm/console';
 import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Admin } from 'kafkajs';
 import { probeRoutes, type Logger, type Probes } from '@aispm/observability';
@@ -45,6 +46,7 @@ export interface GatewayDeps
   readonly maxInflightRequests: number;
   readonly kafka: ReplayDeps['kafka'];
   readonly stream: Omit<StreamDeps, 'control' | 'kafka' | 'kafkaAdmin' | 'codec' | 'logger' | 'metrics'>;
+  readonly consoleSessions: ConsoleSessions;
 }
 
 /**
@@ -92,5 +94,8 @@ export function buildGateway(
   void app.register(replayRoutes({ ...deps, control: deps.control.state }));
   void app.register(streamRoutes({ ...deps, ...deps.stream, control: deps.control.state }));
   void app.register(readRoutes({ ...deps, control: deps.control.state }), { prefix: '/enterprise/aispm' });
+  // The console's session stands in for a reader key on every route above (see access.ts).
+  app.addHook('onRequest', consoleSessionHook(deps.consoleSessions));
+  void app.register(consoleRoutes({ ...deps, control: deps.control.state, sessions: deps.consoleSessions }));
   return app;
 }

@@ -1,4 +1,5 @@
 import { clickHouseFromConfig, inList, joinSql, name, sql } from '@aispm/clickhouse';
+import { ConsoleSessions } from '@aispm/console';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane, TenantDeletions } from '@aispm/control';
 import { OidcIssuers, ReplayCache } from '@aispm/auth';
@@ -100,6 +101,11 @@ runMain(async () => {
     healthIntervalMs: config.AISPM_HEALTH_INTERVAL_MS,
     // One per instance, so the posture document and the health document of both listeners agree.
     freshness: new FreshnessTracker(),
+    // Signed with a key every gateway derives alike, so any instance accepts any instance's session.
+    consoleSessions: new ConsoleSessions(
+      await kms.deriveKey('console-session'),
+      config.GATEWAY_CONSOLE_SESSION_TTL_MS,
+    ),
     kafka,
     clickhouse,
     database: config.CLICKHOUSE_DATABASE,

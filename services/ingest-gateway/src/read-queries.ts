@@ -4,6 +4,7 @@
  * statements and runs none.
  */
 import { joinSql, name, sql, trusted, type Sql } from '@aispm/clickhouse';
+import { EVENT_RECORD_COLUMNS } from '@aispm/projection';
 
 /** Bounds of the document's lists; counts are always exact. */
 export const DASHBOARD_LIMITS = { findings_and_near_misses: 100, timeline: 50, evidence_refs: 10 } as const;
@@ -68,4 +69,13 @@ export function eventQuery(
 export function replayQuery(database: string, tenant: string, sessionId: string): Sql {
   return sql`SELECT ${RECORD_COLUMNS} FROM ${name(database)}.events FINAL WHERE tenant = ${tenant} AND session_id = ${sessionId}
     AND decision != 'not_applicable' ORDER BY occurred_ms, event_id`;
+}
+
+/** Most rows one chain verification reads; the verdict says when it stopped short. */
+export const VERIFY_MAX_ROWS = 200_000;
+
+/** The tenant's stored canonical records in chain order, for verification. */
+export function chainQuery(database: string, tenant: string): Sql {
+  return sql`SELECT ${trusted(EVENT_RECORD_COLUMNS.join(', '))} FROM ${name(database)}.events FINAL
+    WHERE tenant = ${tenant} ORDER BY chain_partition, chain_offset LIMIT ${VERIFY_MAX_ROWS + 1}`;
 }

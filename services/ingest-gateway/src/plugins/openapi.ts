@@ -227,6 +227,17 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/enterprise/aispm/verify': {
+        get: {
+          summary:
+            "Verify the tenant's event hash chain as stored in ClickHouse, partition by partition (auditor; audited).",
+          security: bearer,
+          responses: {
+            '200': { description: 'A verdict per partition', ...json({ type: 'object' }) },
+            ...problemResponses,
+          },
+        },
+      },
       '/enterprise/aispm/admin/tenants': {
         get: adminOp('List the tenants this credential administers.'),
         post: adminOp('Create a tenant and its topics (operators).', '201'),

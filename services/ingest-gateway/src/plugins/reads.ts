@@ -1,7 +1,8 @@
 /**
  * Owns the reader endpoints of DESIGN §4: the posture document (`GET /enterprise/aispm/dashboard`),
- * one event (`GET /enterprise/aispm/events/{event_id}`) and a session's trace replay
- * (`GET /enterprise/aispm/replay/{session_id}`). Each read is scoped to the tenant of the reader's
+ * one event (`GET /enterprise/aispm/events/{event_id}`), a session's trace replay
+ * (`GET /enterprise/aispm/replay/{session_id}`) and the verification of the tenant's event hash
+ * chain as stored (`GET /enterprise/aispm/verify`). Each read is scoped to the tenant of the reader's
  * credential, never to one named in the request, so another tenant's event or session does not
  * exist for the caller: 404, the same answer as an id nobody used, which leaks nothing.
  *
@@ -15,7 +16,9 @@ import type { ClickHouse } from '@aispm/clickhouse';
 import type { AuditTrail, ControlState, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import { pipelineOffsets } from '@aispm/kafka';
+import { verifyEventChains } from '@aispm/normalization';
 import {
+  fromEventRow,
   postureDocument,
   traceReplay,
   type DecisionGroup,
@@ -25,11 +28,13 @@ import {
 import { authenticate, requireRole } from '../access';
 import { readEventLog } from '../event-log';
 import {
+  chainQuery,
   DASHBOARD_LIMITS,
   dashboardQueries,
   eventLookupQuery,
   eventQuery,
   replayQuery,
+  VERIFY_MAX_ROWS,
   type Filters,
 } from '../read-queries';
 
@@ -212,5 +217,42 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
         return traceReplay(request.params.session_id, rows.map(toRecord));
       },
     );
+
+    app.get('/verify', async (request) => {
+      const principal = authenticate(control, request);
+      const tenant = readerTenant(principal, 'auditor');
+      const rows = await clickhouse.query<Parameters<typeof fromEventRow>[0]>(
+        chainQuery(deps.database, tenant),
+      );
+      const complete = rows.length <= VERIFY_MAX_ROWS;
+      const records = rows.slice(0, VERIFY_MAX_ROWS).map((row) => {
+        const { event, position } = fromEventRow(row);
+        return { ...position, event };
+      });
+      await auditAccess(request, principal, tenant, 'chain.verify', { rows: records.length });
+      return {
+        tenant,
+        checked_ms: Date.now(),
+        // Past VERIFY_MAX_ROWS the chain is checked from its start up to there.
+        complete,
+        verdicts: verifyEventChains(records).map((verdict) =>
+          verdict.ok
+            ? {
+                partition: verdict.partition,
+                ok: true,
+                records: verdict.links + verdict.unchained,
+                unchained: verdict.unchained,
+                from: verdict.from ?? null,
+                to: verdict.to ?? null,
+              }
+            : {
+                partition: verdict.partition,
+                ok: false,
+                first_broken_offset: verdict.offset,
+                reason: verdict.reason,
+              },
+        ),
+      };
+    });
   };
 }
