@@ -6,8 +6,9 @@
  * The browser's EventSource reconnects by itself after a dropped connection and resends the last
  * event id it saw as `Last-Event-ID`, so the server resumes exactly after the last delta shown.
  * When the server refuses the stream instead (EventSource gives up: a 401, a 503), the session is
- * checked (a 401 goes back to sign-in) and a new EventSource starts at the live end: that one has
- * no cursor, and the feed says deltas may be missing.
+ * checked (a 401 goes back to sign-in) and a new EventSource resumes after the last delta received
+ * (`?last_event_id=`, which the server reads like the header); one that never received a delta
+ * starts at the live end, and the feed says deltas may be missing.
  *
  * Deltas are at least once (the projector republishes a redelivered batch), so rows are keyed by
  * event id and a repeated id updates its row rather than adding one.
@@ -55,6 +56,8 @@ export const postureChanged = signal(0);
 export const deltasSeen = signal(0);
 
 let source: EventSource | undefined;
+/** The id of the last delta received, so a new EventSource resumes after it. */
+let lastEventId: string | undefined;
 let restartTimer: ReturnType<typeof setTimeout> | undefined;
 let opened = false;
 
@@ -119,7 +122,11 @@ function parse(raw: unknown): PostureDelta | undefined {
 }
 
 function open(restarted: boolean): void {
-  const es = new EventSource('/enterprise/aispm/stream');
+  const es = new EventSource(
+    lastEventId === undefined
+      ? '/enterprise/aispm/stream'
+      : `/enterprise/aispm/stream?last_event_id=${encodeURIComponent(lastEventId)}`,
+  );
   source = es;
   status.value = restarted ? 'restarting' : 'connecting';
   es.onopen = () => {
@@ -131,6 +138,7 @@ function open(restarted: boolean): void {
   };
   for (const kind of KINDS) {
     es.addEventListener(kind, (event: MessageEvent) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
       const delta = parse(event.data);
       if (delta) apply(delta);
     });
@@ -165,9 +173,11 @@ async function restart(): Promise<void> {
     // The server is unreachable: try the stream again later.
   }
   if (source === undefined || source.readyState !== EventSource.CLOSED) return;
-  notice.value =
-    'The stream restarted from the live end: deltas published while it was down are not in the feed. The overview was re-read.';
-  postureChanged.value += 1;
+  if (lastEventId === undefined) {
+    notice.value =
+      'The stream restarted from the live end: deltas published while it was down are not in the feed. The overview was re-read.';
+    postureChanged.value += 1;
+  }
   open(true);
 }
 
@@ -184,6 +194,7 @@ export function stop(): void {
   restartTimer = undefined;
   source?.close();
   source = undefined;
+  lastEventId = undefined;
   batch(() => {
     status.value = 'off';
     rows.value = [];

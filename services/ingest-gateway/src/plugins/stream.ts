@@ -63,119 +63,128 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
     app.addHook('preClose', async () => {
       await Promise.all([...closers].map((close) => close()));
     });
-    app.get('/enterprise/aispm/stream', async (request, reply) => {
-      const principal = authenticate(deps.control, request);
-      const tenant = principal.kind === 'reader' ? principal.tenant?.slug : undefined;
-      if (tenant === undefined) {
-        throw new AppError('GW_FORBIDDEN', 'The stream is read with a reader credential of the tenant');
-      }
-      requireRole(principal, 'viewer', tenant);
-      const lastEventId = request.headers['last-event-id'];
-      const cursor = lastEventId === undefined ? undefined : parseCursor(String(lastEventId));
-      if (lastEventId !== undefined && cursor === undefined) {
-        throw new AppError('GW_BAD_REQUEST', 'Last-Event-ID is not an id this stream issued');
-      }
-      const topic = tenantTopic(tenant, 'posture');
-      const { positions, gap } = startPositions(
-        cursor,
-        await readEventLog(() => deps.kafkaAdmin.fetchTopicOffsets(topic)),
-      );
-      const groupId = `${deps.groupPrefix}-stream-${deps.instanceId}-${randomUUID()}`;
-      const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 });
-      const log = deps.logger.child({ tenant, groupId });
-      await readEventLog(() => consumer.connect());
-
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        // nginx buffers responses unless told not to.
-        'x-accel-buffering': 'no',
-      });
-      res.write(`retry: ${RETRY_MS}\n\n`);
-      if (gap) {
-        // Retention deleted deltas the cursor asked for: say so rather than pretend.
-        res.write(`event: gap\ndata: ${JSON.stringify({ resumed_at: formatCursor(positions) })}\n\n`);
-      }
-      open.inc();
-      const heartbeat = setInterval(() => res.write(`: heartbeat ${Date.now()}\n\n`), deps.heartbeatMs);
-      // A revoked reader, or a deleted tenant, loses an open stream within a second too.
-      const recheck = setInterval(() => {
-        try {
-          authenticate(deps.control, request);
-        } catch {
-          log.info('stream credential no longer valid; closing');
-          void close();
+    app.get<{ Querystring: { last_event_id?: string } }>(
+      '/enterprise/aispm/stream',
+      async (request, reply) => {
+        const principal = authenticate(deps.control, request);
+        const tenant = principal.kind === 'reader' ? principal.tenant?.slug : undefined;
+        if (tenant === undefined) {
+          throw new AppError('GW_FORBIDDEN', 'The stream is read with a reader credential of the tenant');
         }
-      }, REVOCATION_CHECK_MS);
-      let closed: Promise<void> | undefined;
-      const close = () => {
-        closed ??= (async () => {
-          clearInterval(heartbeat);
-          clearInterval(recheck);
-          closers.delete(close);
-          open.dec();
-          res.end();
-          // An empty group would otherwise linger on the broker until its offsets cleanup runs.
-          await consumer
-            .disconnect()
-            .then(() => deps.kafkaAdmin.deleteGroups([groupId]))
-            .catch((error: unknown) => {
-              log.warn({ err: error }, 'stream consumer did not leave cleanly');
-            });
-          log.debug('stream closed');
-        })();
-        return closed;
-      };
-      closers.add(close);
-      res.on('close', () => void close());
-      if (res.destroyed) void close();
-
-      const seekAll = () => {
-        for (const [partition, offset] of positions)
-          consumer.seek({ topic, partition, offset: String(offset) });
-      };
-      // A rejoin (e.g. after a long stall) would restart where the group committed, which is
-      // nowhere: seek back to where this connection stands.
-      consumer.on(consumer.events.GROUP_JOIN, seekAll);
-      // A consumer that gave up ends the stream; the client reconnects with its Last-Event-ID.
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) void close();
-      });
-      try {
-        await consumer.subscribe({ topics: [topic] });
-        await consumer.run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            const offset = BigInt(message.offset);
-            // After a rejoin KafkaJS may hand over a message already sent; never send it twice.
-            if (closed || offset < (positions.get(partition) ?? 0n)) return;
-            const delta = await deps.codec.decode<PostureDelta>(message.value);
-            positions.set(partition, offset + 1n);
-            if (delta.tenant !== tenant) {
-              // Cannot happen while topics are per tenant; refuse rather than leak if it does.
-              log.error(
-                { topic, partition, offset: message.offset },
-                'posture delta of another tenant skipped',
-              );
-              return;
-            }
-            const ok = res.write(
-              `id: ${formatCursor(positions)}\nevent: ${delta.kind}\ndata: ${JSON.stringify(delta)}\n\n`,
-            );
-            // A slow client holds its own consumer back, nobody else's.
-            if (!ok) await drained(res);
-          },
+        requireRole(principal, 'viewer', tenant);
+        // The header is what EventSource resends on its own reconnects; the query parameter lets a
+        // client that had to open a new EventSource (the server refused one) resume all the same.
+        const lastEventId = request.headers['last-event-id'] ?? request.query.last_event_id;
+        const cursor = lastEventId === undefined ? undefined : parseCursor(String(lastEventId));
+        if (lastEventId !== undefined && cursor === undefined) {
+          throw new AppError('GW_BAD_REQUEST', 'Last-Event-ID is not an id this stream issued');
+        }
+        const topic = tenantTopic(tenant, 'posture');
+        const { positions, gap } = startPositions(
+          cursor,
+          await readEventLog(() => deps.kafkaAdmin.fetchTopicOffsets(topic)),
+        );
+        const groupId = `${deps.groupPrefix}-stream-${deps.instanceId}-${randomUUID()}`;
+        const consumer = deps.kafka.consumer({
+          groupId,
+          allowAutoTopicCreation: false,
+          maxWaitTimeInMs: 1000,
         });
-        seekAll();
-      } catch (error) {
-        log.warn({ err: error }, 'stream consumer failed to start');
-        await close();
-      }
-      log.debug({ cursor: formatCursor(positions) }, 'stream opened');
-    });
+        const log = deps.logger.child({ tenant, groupId });
+        await readEventLog(() => consumer.connect());
+
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          // nginx buffers responses unless told not to.
+          'x-accel-buffering': 'no',
+        });
+        res.write(`retry: ${RETRY_MS}\n\n`);
+        if (gap) {
+          // Retention deleted deltas the cursor asked for: say so rather than pretend.
+          res.write(`event: gap\ndata: ${JSON.stringify({ resumed_at: formatCursor(positions) })}\n\n`);
+        }
+        open.inc();
+        const heartbeat = setInterval(() => res.write(`: heartbeat ${Date.now()}\n\n`), deps.heartbeatMs);
+        // A revoked reader, or a deleted tenant, loses an open stream within a second too.
+        const recheck = setInterval(() => {
+          try {
+            authenticate(deps.control, request);
+          } catch {
+            log.info('stream credential no longer valid; closing');
+            void close();
+          }
+        }, REVOCATION_CHECK_MS);
+        let closed: Promise<void> | undefined;
+        const close = () => {
+          closed ??= (async () => {
+            clearInterval(heartbeat);
+            clearInterval(recheck);
+            closers.delete(close);
+            open.dec();
+            res.end();
+            // An empty group would otherwise linger on the broker until its offsets cleanup runs.
+            await consumer
+              .disconnect()
+              .then(() => deps.kafkaAdmin.deleteGroups([groupId]))
+              .catch((error: unknown) => {
+                log.warn({ err: error }, 'stream consumer did not leave cleanly');
+              });
+            log.debug('stream closed');
+          })();
+          return closed;
+        };
+        closers.add(close);
+        res.on('close', () => void close());
+        if (res.destroyed) void close();
+
+        const seekAll = () => {
+          for (const [partition, offset] of positions)
+            consumer.seek({ topic, partition, offset: String(offset) });
+        };
+        // A rejoin (e.g. after a long stall) would restart where the group committed, which is
+        // nowhere: seek back to where this connection stands.
+        consumer.on(consumer.events.GROUP_JOIN, seekAll);
+        // A consumer that gave up ends the stream; the client reconnects with its Last-Event-ID.
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          if (!payload.restart) void close();
+        });
+        try {
+          await consumer.subscribe({ topics: [topic] });
+          await consumer.run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              const offset = BigInt(message.offset);
+              // After a rejoin KafkaJS may hand over a message already sent; never send it twice.
+              if (closed || offset < (positions.get(partition) ?? 0n)) return;
+              const delta = await deps.codec.decode<PostureDelta>(message.value);
+              positions.set(partition, offset + 1n);
+              if (delta.tenant !== tenant) {
+                // Cannot happen while topics are per tenant; refuse rather than leak if it does.
+                log.error(
+                  { topic, partition, offset: message.offset },
+                  'posture delta of another tenant skipped',
+                );
+                return;
+              }
+              const ok = res.write(
+                `id: ${formatCursor(positions)}\nevent: ${delta.kind}\ndata: ${JSON.stringify(delta)}\n\n`,
+              );
+              // A slow client holds its own consumer back, nobody else's.
+              if (!ok) await drained(res);
+            },
+          });
+          seekAll();
+        } catch (error) {
+          log.warn({ err: error }, 'stream consumer failed to start');
+          await close();
+        }
+        log.debug({ cursor: formatCursor(positions) }, 'stream opened');
+      },
+    );
   };
 }
 
