@@ -150,6 +150,16 @@ describe('Claude Code hooks', () => {
     expect([run.status, run.stdout]).toEqual([0, '']);
     expect(run.stderr).toContain('AISPM_TENANT_REF');
   });
+
+  it('exits 0 on a wrong --agent too: exit code 2 would block the tool', () => {
+    const run = spawnSync(process.execPath, [AISPM, 'collect', 'claude-code', '--agent', 'bogus'], {
+      env: { PATH: process.env.PATH },
+      input: '{}',
+      encoding: 'utf8',
+    });
+    expect([run.status, run.stdout]).toEqual([0, '']);
+    expect(run.stderr).toContain('--agent must be');
+  });
 });
 
 describe('Cursor hooks', () => {

@@ -230,9 +230,11 @@ export const COLLECT_COMMANDS: Readonly<Record<string, Command>> = {
     async run(positionals, options) {
       const agent =
         typeof options.agent === 'string' ? (options.agent.replace('-', '_') as HookAgent) : undefined;
-      if (agent && !HOOK_AGENTS.has(agent))
-        throw new UsageError('--agent must be claude_code, gemini_cli or codex');
       await failOpen('collect claude-code', async () => {
+        // Inside the fail-open wrapper: an agent reads a hook's exit code 2 as "block the tool", so
+        // even a wrong --agent must only mean no events.
+        if (agent && !HOOK_AGENTS.has(agent))
+          throw new UsageError('--agent must be claude_code, gemini_cli or codex');
         const config = loadCollectorConfig();
         const text = positionals[0] ?? (await readStdin(config.AISPM_COLLECTOR_TIMEOUT_MS));
         const payload = JSON.parse(text) as { cwd?: unknown };
