@@ -154,7 +154,7 @@ function table(header, rows) {
 /** Starts the local servers and builds dist/, as every benchmark runs on the built services. */
 function prepare() {
   execFileSync('bash', [path.join(REPO, 'deploy/local/infra.sh'), 'start'], { stdio: 'inherit' });
-  execFileSync('npx', ['tsc', '-b'], { cwd: REPO, stdio: 'inherit' });
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: 'inherit' });
 }
 
 /**

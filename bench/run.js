@@ -9,7 +9,7 @@ const { existsSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 const bench = require('./lib');
 
-const BENCHMARKS = ['gateway', 'pipeline', 'stream', 'replay', 'redaction'];
+const BENCHMARKS = ['gateway', 'pipeline', 'stream', 'replay', 'redaction', 'console'];
 const DOCUMENT = path.join(bench.REPO, 'docs/benchmarks.md');
 /** A section's heading names its benchmark: `## Gateway (\`npm run bench:gateway\`)`. */
 const HEADING = /^## .*\(`npm run bench:([a-z]+)`\)$/;

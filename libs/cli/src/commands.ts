@@ -13,6 +13,7 @@ import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
 import { createKafka, ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicConfigs } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
 import { callAdmin } from './admin-client';
+import { demoCommand } from './demo';
 import { replayCommand } from './replay';
 import { COLLECT_COMMANDS } from './collect';
 import { UsageError, type Command, type Options } from './command';
@@ -365,4 +366,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   ...SEND_COMMANDS,
   ...VERIFY_COMMANDS,
   ...REDACTION_COMMANDS,
+  demo: demoCommand,
 };
