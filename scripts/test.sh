@@ -12,10 +12,12 @@ npm run build --silent
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 # Debian's docker-compose validates docker-compose.yml without a Docker engine; openssl makes
-# the mTLS suite's certificates.
+# the mTLS suite's certificates; chromium is the browser the console's end-to-end suite drives
+# (through playwright-core, which downloads no browser of its own).
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]} > 0)); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -40,6 +40,11 @@ export function portIsFree(port: number): Promise<boolean> {
 
 /** How many ports each jest worker draws from, in 10000–19999. */
 const PORT_SLICE = 1000;
+/**
+ * Ports of that range on the Fetch standard's list of bad ports, which Node's fetch and every
+ * browser refuse to connect to ("bad port", ERR_UNSAFE_PORT): a service there never looks ready.
+ */
+const BAD_PORTS = new Set([10080]);
 let lastPort: number | undefined;
 
 /**
@@ -57,7 +62,7 @@ export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < PORT_SLICE; attempt += 1) {
     const offset = lastPort === undefined ? Math.floor(Math.random() * PORT_SLICE) : lastPort - low + 1;
     lastPort = low + (offset % PORT_SLICE);
-    if (await portIsFree(lastPort)) return lastPort;
+    if (!BAD_PORTS.has(lastPort) && (await portIsFree(lastPort))) return lastPort;
   }
   throw new Error(`no free port in ${low}–${low + PORT_SLICE - 1}`);
 }

@@ -85,7 +85,11 @@ function VerifyCard() {
       {run.state === 'failed' ? <ErrorBox error={run.error} /> : null}
       {result ? (
         <>
-          <div class={`alert ${broken.length === 0 ? 'alert-ok' : 'alert-error'}`} role="status">
+          <div
+            class={`alert ${broken.length === 0 ? 'alert-ok' : 'alert-error'}`}
+            role="status"
+            data-testid="verify-verdict"
+          >
             {broken.length === 0
               ? `Intact: ${count(result.verdicts.length)} partition${result.verdicts.length === 1 ? '' : 's'}, ${count(
                   result.verdicts.reduce((sum, verdict) => sum + (Number(verdict.records) || 0), 0),

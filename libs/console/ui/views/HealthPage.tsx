@@ -66,7 +66,11 @@ function HealthDocument({ doc }: { readonly doc: Health }) {
           <Stat label="Rejections" value={count(doc.rejections.total)} />
         </div>
         <div class="card">
-          <Stat label="DLQ depth" value={doc.dlq.depth === null ? 'unknown' : count(doc.dlq.depth)}>
+          <Stat
+            label="DLQ depth"
+            value={doc.dlq.depth === null ? 'unknown' : count(doc.dlq.depth)}
+            testId="dlq-depth"
+          >
             <div class="muted small">{count(doc.dlq.added)} dead-lettered in the window</div>
           </Stat>
         </div>

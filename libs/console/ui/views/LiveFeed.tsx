@@ -24,7 +24,12 @@ export function LiveFeed() {
       <div class="page-head">
         <h1>Live feed</h1>
         <div class="page-meta">
-          <span class={`stream-status stream-${status}`} role="status" aria-live="polite">
+          <span
+            class={`stream-status stream-${status}`}
+            role="status"
+            aria-live="polite"
+            data-testid="stream-status"
+          >
             <span class="dot" aria-hidden="true" />
             {STATUS_TEXT[status]}
           </span>

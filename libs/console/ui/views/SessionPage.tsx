@@ -82,7 +82,7 @@ function Steps({ replay }: { readonly replay: TraceReplay }) {
         </div>
       </div>
       <Card title="Timeline, oldest first">
-        <ol class="timeline">
+        <ol class="timeline" data-testid="session-timeline">
           {replay.steps.map((step, index) => (
             <li key={`${text(step.event_id)}#${index}`} class="step">
               <div class="step-head">
