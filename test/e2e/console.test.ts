@@ -8,8 +8,10 @@
  * written here, and every wait is for a state, never for a time.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { name, sql } from '@aispm/clickhouse';
 import type { Envelope } from '@aispm/contracts';
@@ -21,6 +23,7 @@ import {
   eventually,
   freePort,
   postToGateway,
+  REPO,
   startPipeline,
   tenantWithCollector,
   type Pipeline,
@@ -805,8 +808,19 @@ it('8. signs out, and a tampered or expired session returns to sign-in', async (
     // Signed in again, then the cookie is replaced while the page is open: its next call ends it.
     await signIn(page, keys.viewer);
     await context.addCookies([{ ...issued, value }]);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await signInHeading(page).waitFor();
+    // Its next call: a Refresh (the overview may still be refreshing with the old cookie, and a
+    // stream reconnect may get there first).
+    await until(
+      'the page to meet the ended session',
+      async () => {
+        if (await signInHeading(page).isVisible()) return true;
+        const refresh = page.getByRole('button', { name: 'Refresh' });
+        if (await refresh.isEnabled().catch(() => false))
+          await refresh.click({ timeout: 2000 }).catch(() => undefined);
+        return false;
+      },
+      (done) => done,
+    );
     await page.getByText('Your session has ended. Sign in again to continue.').waitFor();
     // And on a reload. (A page that loads cannot tell a stale cookie from none: the cookie is
     // HttpOnly and the server answers both with the same 401, so no notice is shown then.)
@@ -963,4 +977,43 @@ it('11. shows a second tenant’s reader none of the first tenant’s data', asy
     (t) => t === '1',
   );
   expect(await recentDecisions(page).getByRole('link', { name: mine }).count()).toBe(0);
+});
+
+/**
+ * Screenshots of each view, as an auditor sees them (docs/console.md shows them). They go to
+ * `.data/console-screenshots`, or to the folder AISPM_CONSOLE_SCREENSHOTS names (`docs/console`
+ * when refreshing the docs).
+ */
+it('12. takes a screenshot of each view', async () => {
+  const dir = path.resolve(REPO, process.env.AISPM_CONSOLE_SCREENSHOTS ?? '.data/console-screenshots');
+  mkdirSync(dir, { recursive: true });
+  const { page } = await open();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const shot = async (file: string) => {
+    await page.screenshot({ path: path.join(dir, file), fullPage: true });
+    expect(existsSync(path.join(dir, file))).toBe(true);
+  };
+  await page.goto('/console/');
+  await signInHeading(page).waitFor();
+  await shot('sign-in.png');
+  await signIn(page, keys.auditor);
+  await page.getByTestId('posture-score').waitFor();
+  await shot('overview.png');
+  await page.goto('/console/live');
+  await page.getByTestId('live-feed').waitFor();
+  await send({});
+  await page.getByTestId('live-feed').getByRole('row').nth(1).waitFor();
+  await shot('live-feed.png');
+  await page.goto(`/console/events/${encodeURIComponent(seeded[0]!.id)}`);
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  await shot('event.png');
+  await page.goto(`/console/sessions/${encodeURIComponent(timelineSession)}`);
+  await page.getByTestId('session-timeline').waitFor();
+  await shot('session-timeline.png');
+  await page.goto('/console/health');
+  await page.getByTestId('dlq-depth').waitFor();
+  await shot('health.png');
+  await page.goto('/console/audit');
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  await shot('audit.png');
 });
