@@ -1,6 +1,7 @@
 import { buildEnvelope } from '@aispm/collector';
 import { validatorFor, type Envelope } from '@aispm/contracts';
 import { controlSurface } from '@aispm/normalization';
+import { CONTROL_SURFACES } from '@aispm/projection';
 import { compileProfile, redact } from '@aispm/redaction';
 import {
   buildDemoScenario,
@@ -115,16 +116,7 @@ describe('the demo scenario', () => {
     const surfaces = new Set(
       decided.map((e) => controlSurface(e.event_type, e.action_type ?? '', e.target_summary ?? '')),
     );
-    expect(surfaces).toEqual(
-      new Set([
-        'sensitive_data',
-        'infrastructure_iac',
-        'mcp_tools',
-        'source_control',
-        'runtime_commands',
-        'general_policy',
-      ]),
-    );
+    expect(surfaces).toEqual(new Set(CONTROL_SURFACES));
     expect(decided.some((e) => e.evidence_refs?.some((ref) => ref.startsWith('signed://')))).toBe(true);
   });
 

@@ -260,6 +260,23 @@ export function Card({
 }
 
 /** A labelled number, big. */
+/** Stat cards, one per `[label, value, testId?]`, in a row. */
+export function StatCards({
+  stats,
+}: {
+  readonly stats: readonly (readonly [string, ComponentChild, string?])[];
+}) {
+  return (
+    <>
+      {stats.map(([label, value, testId]) => (
+        <div class="card" key={label}>
+          <Stat label={label} value={value} {...(testId ? { testId } : {})} />
+        </div>
+      ))}
+    </>
+  );
+}
+
 export function Stat({
   label,
   value,

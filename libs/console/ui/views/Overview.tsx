@@ -18,7 +18,7 @@ import {
   humanize,
   Loading,
   SessionLink,
-  Stat,
+  StatCards,
   Table,
   text,
   Time,
@@ -102,21 +102,15 @@ function Document({ doc, filters }: { readonly doc: Dashboard; readonly filters:
             aria-label="Posture score out of 100"
           />
         </section>
-        <div class="card">
-          <Stat label="Decisions" value={String(overview.total_decisions)} testId="total-decisions" />
-        </div>
-        <div class="card">
-          <Stat label="Sessions" value={count(overview.total_sessions)} />
-        </div>
-        <div class="card">
-          <Stat label="Blocked" value={count(overview.blocked_actions)} />
-        </div>
-        <div class="card">
-          <Stat label="Approval required" value={count(overview.approval_required_actions)} />
-        </div>
-        <div class="card">
-          <Stat label="Findings" value={count(overview.risk_findings)} />
-        </div>
+        <StatCards
+          stats={[
+            ['Decisions', String(overview.total_decisions), 'total-decisions'],
+            ['Sessions', count(overview.total_sessions)],
+            ['Blocked', count(overview.blocked_actions)],
+            ['Approval required', count(overview.approval_required_actions)],
+            ['Findings', count(overview.risk_findings)],
+          ]}
+        />
         <FreshnessCard doc={doc} />
       </div>
 

@@ -15,7 +15,7 @@ import {
   humanize,
   Id,
   Loading,
-  Stat,
+  StatCards,
   text,
   Time,
 } from '../format';
@@ -65,21 +65,15 @@ function Steps({ replay }: { readonly replay: TraceReplay }) {
   return (
     <>
       <div class="grid stats">
-        <div class="card">
-          <Stat label="Steps" value={count(summary.steps)} />
-        </div>
-        <div class="card">
-          <Stat label="Blocks" value={count(summary.blocks)} />
-        </div>
-        <div class="card">
-          <Stat label="Approvals" value={count(summary.approvals)} />
-        </div>
-        <div class="card">
-          <Stat label="Warnings" value={count(summary.warnings)} />
-        </div>
-        <div class="card">
-          <Stat label="Critical or high" value={count(summary.critical_or_high)} />
-        </div>
+        <StatCards
+          stats={[
+            ['Steps', count(summary.steps)],
+            ['Blocks', count(summary.blocks)],
+            ['Approvals', count(summary.approvals)],
+            ['Warnings', count(summary.warnings)],
+            ['Critical or high', count(summary.critical_or_high)],
+          ]}
+        />
       </div>
       <Card title="Timeline, oldest first">
         <ol class="timeline" data-testid="session-timeline">
