@@ -243,6 +243,15 @@ const matrix: Row[] = [
     undefined,
     ingest(200),
   ],
+  // A Claude Code http hook carries no tenant either: B's key writes to B.
+  [
+    'POST',
+    '/enterprise/aispm/hooks/claude-code',
+    () =>
+      readFileSync(path.join(REPO, 'test/fixtures/collectors/claude-code-pre-tool-use-bash.json'), 'utf8'),
+    undefined,
+    ingest(204),
+  ],
   // A webhook is authenticated by its signature under A's collector's secret, not by a key: B's
   // secret, or any key used as a secret, is refused.
   [
