@@ -99,7 +99,19 @@ const ENDPOINTS: readonly Endpoint[] = [
     body: () => ({ action: 'opened' }),
     required: ['action'],
   },
+  {
+    method: 'POST',
+    path: '/enterprise/aispm/hooks/claude-code',
+    auth: 'collector',
+    body: () => ({
+      hook_event_name: 'PreToolUse',
+      session_id: 's',
+      tool_name: 'Bash',
+      tool_input: { command: 'ls' },
+    }),
+  },
   { method: 'GET', path: '/enterprise/aispm/events/{event_id}', auth: 'collector' },
+  { method: 'GET', path: '/enterprise/aispm/verify', auth: 'collector' },
   { method: 'GET', path: '/enterprise/aispm/replay/{session_id}', auth: 'collector' },
   { method: 'GET', path: '/enterprise/aispm/dashboard', auth: 'collector' },
   // A collector key may not read the stream: refused before any stream opens.

@@ -104,11 +104,11 @@ export function joinSql(items: readonly Sql[], separator: string): Sql {
   return Sql.of(['', ...items.slice(1).map(() => separator), ''], items);
 }
 
-/** A parenthesised list of parameters, for `x IN (…)`, which uses the table's primary key. */
-export function inList(values: readonly (string | number)[]): Sql {
+/**
+ * The right side of `x IN …`: one array parameter, however many values (the HTTP interface caps
+ * the number of parameters a request may carry), which still uses the table's primary key.
+ */
+export function inList(values: readonly string[] | readonly number[]): Sql {
   if (values.length === 0) throw new RangeError('Cannot send an empty IN list');
-  return sql`(${joinSql(
-    values.map((value) => sql`${value}`),
-    ', ',
-  )})`;
+  return sql`${values}`;
 }

@@ -30,8 +30,8 @@ describe('sql', () => {
   it('numbers the parameters of nested statements in order', () => {
     const where = joinSql([sql`a = ${'x'}`, sql`b IN ${inList(['y', 'z'])}`], ' AND ');
     expect(sql`SELECT * FROM ${name('db')}.t WHERE ${where} LIMIT ${5}`.render()).toEqual({
-      query: 'SELECT * FROM db.t WHERE a = {p0:String} AND b IN ({p1:String}, {p2:String}) LIMIT {p3:Int64}',
-      params: { p0: 'x', p1: 'y', p2: 'z', p3: 5 },
+      query: 'SELECT * FROM db.t WHERE a = {p0:String} AND b IN {p1:Array(String)} LIMIT {p2:Int64}',
+      params: { p0: 'x', p1: ['y', 'z'], p2: 5 },
     });
     expect(sql`${trusted('SELECT 1')}`.render()).toEqual({ query: 'SELECT 1', params: {} });
   });

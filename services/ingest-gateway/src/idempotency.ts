@@ -25,7 +25,7 @@ export function keyId(tenant: string, key: string): string {
   return `${tenant}\u0000${key}`;
 }
 
-/** Most keys in one storage query: each key's values travel as URL parameters, which ClickHouse caps at 1 MiB. */
+/** Most keys in one storage query: they travel as three array parameters in the request's URL, which ClickHouse caps at 1 MiB. */
 export const MAX_KEYS_PER_LOOKUP = 1000;
 
 /** Keys waiting for the next storage query, and the promise of its answer. */

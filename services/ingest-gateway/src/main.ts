@@ -1,4 +1,4 @@
-import { clickHouseFromConfig, inList, joinSql, name, sql } from '@aispm/clickhouse';
+import { clickHouseFromConfig, inList, name, sql } from '@aispm/clickhouse';
 import { ConsoleSessions } from '@aispm/console';
 import { SCHEMA_NAMES } from '@aispm/contracts';
 import { AuditTrail, ControlPlane, TenantDeletions } from '@aispm/control';
@@ -126,15 +126,12 @@ runMain(async () => {
       // Any stored row of a key will do: every row of one key carries the hash it was first
       // accepted with, so no FINAL; the tenants and session ids narrow the read to the primary
       // key, and the pairs keep one tenant's key from answering for another's.
-      const pairs = joinSql(
-        keys.map((k) => sql`(${k.tenant}, ${k.key})`),
-        ', ',
-      );
       const rows = await clickhouse.query<{ tenant: string; idempotency_key: string; content_hash: string }>(
         sql`SELECT tenant, idempotency_key, any(content_hash) AS content_hash FROM ${eventsTable}
           WHERE tenant IN ${inList([...new Set(keys.map((k) => k.tenant))])}
           AND session_id IN ${inList([...new Set(keys.map((k) => k.sessionId))])}
-          AND (tenant, idempotency_key) IN (${pairs}) GROUP BY tenant, idempotency_key`,
+          AND (tenant, idempotency_key) IN arrayZip(${keys.map((k) => k.tenant)}, ${keys.map((k) => k.key)})
+          GROUP BY tenant, idempotency_key`,
       );
       return new Map(rows.map((row) => [keyId(row.tenant, row.idempotency_key), row.content_hash]));
     }, 1_000_000),

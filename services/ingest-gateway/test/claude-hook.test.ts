@@ -16,7 +16,7 @@ import { ControlState } from '@aispm/control';
 import { Metrics } from '@aispm/observability';
 import { TenantQuotas } from '@aispm/quotas';
 import type { CollectorPrincipal } from '../src/access';
-import { claudeHookEnvelopes, collectorRoutes } from '../src/plugins/collectors';
+import { checkHookPayload, claudeHookEnvelopes, collectorRoutes } from '../src/plugins/collectors';
 import type { IngestDeps } from '../src/plugins/ingest';
 import { installProblemHandlers } from '../src/plugins/problems';
 
@@ -234,5 +234,29 @@ describe(`POST ${CLAUDE_CODE_HOOK_PATH}`, () => {
       503,
       'GW_KAFKA_UNAVAILABLE',
     ]);
+  });
+});
+
+describe('checkHookPayload', () => {
+  const valid = {
+    hook_event_name: 'PreToolUse',
+    session_id: 's',
+    tool_name: 'Bash',
+    tool_input: { command: 'ls' },
+  };
+
+  it('passes a hook payload', () => {
+    expect(checkHookPayload(valid)).toBe(valid);
+  });
+
+  it.each([
+    ['not an object', []],
+    ['no hook name', { session_id: 's' }],
+    ['a hook name of another type', { ...valid, hook_event_name: 7 }],
+    ['tool input that is not an object', { ...valid, tool_input: 'ls' }],
+    ['tool input that is a list', { ...valid, tool_input: ['ls'] }],
+    ['nesting past the bound', { ...valid, nested: JSON.parse('['.repeat(50_000) + ']'.repeat(50_000)) }],
+  ])('refuses %s with GW_BAD_REQUEST', (_what, payload) => {
+    expect(() => checkHookPayload(payload)).toThrow(expect.objectContaining({ code: 'GW_BAD_REQUEST' }));
   });
 });

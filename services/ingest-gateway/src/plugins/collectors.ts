@@ -134,6 +134,56 @@ export interface HookQuery {
  * The envelopes of one Claude Code hook payload, mapped as `aispm collect claude-code` maps it.
  * The repository comes from the hook's URL, since the gateway cannot see the agent's checkout.
  */
+/** The members of a Claude Code hook payload the mapping reads, and the type each must have. */
+const HOOK_FIELDS: Readonly<Record<string, 'string' | 'object'>> = {
+  hook_event_name: 'string',
+  session_id: 'string',
+  tool_name: 'string',
+  tool_input: 'object',
+};
+const HOOK_REQUIRED = ['hook_event_name', 'session_id'];
+/** Deeper than any hook payload Claude Code sends; bounds the work a hostile body can cause. */
+const HOOK_MAX_DEPTH = 32;
+
+/** How deep `value` nests, counted without recursion (a hostile body may nest 100,000 deep). */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > HOOK_MAX_DEPTH) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** The payload, if it is a hook payload of the expected shape; otherwise GW_BAD_REQUEST. */
+export function checkHookPayload(payload: unknown): Record<string, unknown> {
+  const refuse = (pointer: string, detail: string) =>
+    new AppError('GW_BAD_REQUEST', `Not a Claude Code hook payload: ${detail}`, {
+      fields: [{ pointer, detail }],
+    });
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload))
+    throw refuse('/', 'the body must be a JSON object');
+  const fields = payload as Record<string, unknown>;
+  for (const name of HOOK_REQUIRED) {
+    if (fields[name] === undefined) throw refuse(`/${name}`, 'required');
+  }
+  for (const [name, type] of Object.entries(HOOK_FIELDS)) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    const ok =
+      type === 'string'
+        ? typeof value === 'string'
+        : value !== null && typeof value === 'object' && !Array.isArray(value);
+    if (!ok) throw refuse(`/${name}`, `must be ${type === 'string' ? 'a string' : 'an object'}`);
+  }
+  if (depthOf(fields) > HOOK_MAX_DEPTH) throw refuse('/', `nested deeper than ${HOOK_MAX_DEPTH} levels`);
+  return fields;
+}
+
 export function claudeHookEnvelopes(
   payload: unknown,
   principal: CollectorPrincipal,
@@ -232,7 +282,7 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
         const { principal, items } = await receive(request, {
           parse: (decoded, sender) =>
             claudeHookEnvelopes(
-              parseJson(decodeUtf8(decoded)),
+              checkHookPayload(parseJson(decodeUtf8(decoded))),
               sender,
               request.query,
               new Date().toISOString(),
