@@ -260,6 +260,35 @@ export function Card({
 }
 
 /** A labelled number, big. */
+/** A page's heading with when its data was read and a Refresh button. */
+export function PageHead({
+  title,
+  readAt,
+  loading,
+  onRefresh,
+}: {
+  readonly title: string;
+  readonly readAt: string | number | undefined;
+  readonly loading: boolean;
+  readonly onRefresh: () => void;
+}) {
+  return (
+    <div class="page-head">
+      <h1>{title}</h1>
+      <div class="page-meta">
+        {readAt !== undefined ? (
+          <span class="muted">
+            Read <Time value={readAt} />
+          </span>
+        ) : null}
+        <button type="button" onClick={onRefresh} disabled={loading}>
+          {loading ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </div>
+    </div>
+  );
+}
+
 /** Stat cards, one per `[label, value, testId?]`, in a row. */
 export function StatCards({
   stats,

@@ -14,6 +14,7 @@ import {
   humanize,
   Id,
   Loading,
+  PageHead,
   Stat,
   Table,
   text,
@@ -30,19 +31,12 @@ export function HealthPage() {
   const doc = load.data;
   return (
     <>
-      <div class="page-head">
-        <h1>Ingestion health</h1>
-        <div class="page-meta">
-          {doc ? (
-            <span class="muted">
-              Read <Time value={doc.observed_ms} />
-            </span>
-          ) : null}
-          <button type="button" onClick={load.reload} disabled={load.loading}>
-            {load.loading ? 'Refreshing…' : 'Refresh'}
-          </button>
-        </div>
-      </div>
+      <PageHead
+        title="Ingestion health"
+        readAt={doc?.observed_ms}
+        loading={load.loading}
+        onRefresh={load.reload}
+      />
       {load.error ? <ErrorBox error={load.error} /> : null}
       {doc ? <HealthDocument doc={doc} /> : load.error ? null : <Loading />}
     </>

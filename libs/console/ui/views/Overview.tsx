@@ -17,6 +17,7 @@ import {
   EventLink,
   humanize,
   Loading,
+  PageHead,
   SessionLink,
   StatCards,
   Table,
@@ -54,19 +55,12 @@ export function Overview() {
   const doc = load.data;
   return (
     <>
-      <div class="page-head">
-        <h1>Posture overview</h1>
-        <div class="page-meta">
-          {doc?.control_plane.generated_at ? (
-            <span class="muted">
-              Read <Time value={doc.control_plane.generated_at} />
-            </span>
-          ) : null}
-          <button type="button" onClick={load.reload} disabled={load.loading}>
-            {load.loading ? 'Refreshing…' : 'Refresh'}
-          </button>
-        </div>
-      </div>
+      <PageHead
+        title="Posture overview"
+        readAt={doc?.control_plane.generated_at || undefined}
+        loading={load.loading}
+        onRefresh={load.reload}
+      />
       <FilterBar filters={filters} agents={doc ? doc.agents.map((a) => a.agent_id) : []} />
       {load.error ? <ErrorBox error={load.error} /> : null}
       {doc ? <Document doc={doc} filters={filters} /> : load.error ? null : <Loading />}
