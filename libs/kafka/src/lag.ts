@@ -6,7 +6,7 @@
 import type { Admin } from 'kafkajs';
 import { tenantTopic } from '@aispm/contracts';
 import { isUnknownTopic } from './kafkajs-errors';
-import { stageGroupId } from './stage';
+import { stageGroupId } from './loop';
 
 /** The lag of one partition. */
 export interface PartitionLag {

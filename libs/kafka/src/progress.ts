@@ -33,3 +33,38 @@ export class BatchProgress {
     return nowMs - oldest;
   }
 }
+
+/**
+ * Owns what "alive" means for a consume loop (PostHog's `isHealthy`): the loop made progress
+ * within `boundMs`, where progress is a fetch or heartbeat that completed, a round attempt that
+ * ended (a failing round retried with backoff is the loop at work: the stall shows in readiness,
+ * see BatchProgress), or a subscription that found nothing to consume. A loop that stopped turning
+ * (a consumer KafkaJS gave up on and that cannot reconnect, a hung request) stops beating. Pure.
+ */
+export class LoopLiveness {
+  private lastBeatMs: number;
+
+  constructor(
+    private readonly boundMs: number,
+    nowMs: number,
+  ) {
+    this.lastBeatMs = nowMs;
+  }
+
+  /** The loop made progress at `nowMs`. */
+  beat(nowMs: number): void {
+    this.lastBeatMs = Math.max(this.lastBeatMs, nowMs);
+  }
+
+  /** Whether the loop made progress within the bound before `nowMs`. */
+  alive(nowMs: number): boolean {
+    return nowMs - this.lastBeatMs < this.boundMs;
+  }
+}
+
+/**
+ * How long a consume loop may go without progress before it is not alive: longer than its longest
+ * single step, a round attempt whose requests each retry for up to a minute (KafkaJS's 5 retries
+ * of a 10 s request with up to 5 s between them), with room for a slow rebalance.
+ */
+export const LIVENESS_MS = 180_000;

@@ -8,9 +8,9 @@
  * does moves their offsets.
  */
 import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { subscribeWhenReady } from './client';
-import { readHeaders } from './stage';
+import { toTopicMessage, type TopicMessage } from './messages';
 
 /** Where one partition's range starts (inclusive) and ends (exclusive). */
 export interface PartitionRange {
@@ -19,15 +19,8 @@ export interface PartitionRange {
   readonly to: string;
 }
 
-/** One message of a range, with its headers as strings. */
-export interface RangeMessage {
-  readonly partition: number;
-  readonly offset: string;
-  readonly timestampMs: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, string>>;
-}
+/** One message of a range. */
+export type RangeMessage = TopicMessage;
 
 /** Receives the messages of one fetched batch of one partition; may await (backpressure). */
 export type RangeHandler = (
@@ -41,17 +34,6 @@ export interface ReadRangesOptions {
   readonly groupPrefix: string;
   /** Stops the read early (e.g. the HTTP client went away); the returned promise then resolves. */
   readonly signal?: AbortSignal;
-}
-
-function toRangeMessage(partition: number, message: KafkaMessage): RangeMessage {
-  return {
-    partition,
-    offset: message.offset,
-    timestampMs: Number(message.timestamp),
-    key: message.key,
-    value: message.value,
-    headers: readHeaders(message.headers),
-  };
 }
 
 /**
@@ -131,7 +113,7 @@ export async function readRanges(
             const offset = BigInt(message.offset);
             return offset >= state.next && offset < state.to;
           })
-          .map((message) => toRangeMessage(batch.partition, message));
+          .map((message) => toTopicMessage(batch.partition, message));
         if (messages.length === 0) return;
         state.next = BigInt(messages[messages.length - 1]!.offset) + 1n;
         // The batch is handled while KafkaJS fetches the next one (it fetches only once

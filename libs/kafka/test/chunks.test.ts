@@ -1,4 +1,4 @@
-import { produceChunks } from '../src/stage';
+import { produceChunks } from '../src/offsets';
 
 const message = (kib: number) => ({ value: Buffer.alloc(kib * 1024) });
 

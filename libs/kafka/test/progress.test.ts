@@ -1,4 +1,4 @@
-import { BatchProgress } from '../src/progress';
+import { BatchProgress, LoopLiveness } from '../src/progress';
 
 describe('BatchProgress', () => {
   it('counts a failing batch as busy from its first attempt until it succeeds', () => {
@@ -20,5 +20,19 @@ describe('BatchProgress', () => {
     expect(progress.busyForMs(100)).toBe(80);
     progress.retain(new Set());
     expect(progress.busyForMs(100)).toBe(0);
+  });
+});
+
+describe('LoopLiveness', () => {
+  it('is alive while the loop beats within the bound, and not once it stops beating', () => {
+    const liveness = new LoopLiveness(1_000, 0);
+    expect(liveness.alive(999)).toBe(true);
+    expect(liveness.alive(1_000)).toBe(false);
+    liveness.beat(1_500);
+    expect(liveness.alive(2_400)).toBe(true);
+    // A beat reported late never moves the last progress back.
+    liveness.beat(1_200);
+    expect(liveness.alive(2_499)).toBe(true);
+    expect(liveness.alive(2_500)).toBe(false);
   });
 });

@@ -3,16 +3,11 @@
  * event every replay writes. Pure.
  */
 import type { TenantStage } from '@aispm/contracts';
+import type { TopicMessage } from '@aispm/kafka';
 import { countOffsets, type ReplayBound, type ReplayRange, type ReplaySpec } from './plan';
 
 /** A record read from the log, decoded, or with the reason it could not be. */
-export interface ReplayRecord {
-  readonly partition: number;
-  readonly offset: string;
-  readonly timestampMs: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, string>>;
+export interface ReplayRecord extends TopicMessage {
   /** The decoded value; null when it could not be decoded (`error` says why). */
   readonly decoded: unknown;
   /** The decoded value's JSON text, when the decoder kept it. */
