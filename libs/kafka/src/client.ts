@@ -16,8 +16,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
-// Before any client exists: repairs KafkaJS's metadata refresh after a topic is deleted.
-import './deleted-topics';
+import { repairDeletedTopics } from './deleted-topics';
 import { retriableKafkaError } from './kafkajs-errors';
 
 /** Connection settings of a Kafka client. */
@@ -51,10 +50,13 @@ function routine(message: string, extra: Record<string, unknown>): boolean {
   );
 }
 
-/** A KafkaJS client that logs through pino. */
+/**
+ * A KafkaJS client that logs through pino, and whose metadata refreshes survive a deleted topic
+ * (see deleted-topics.ts).
+ */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     requestTimeout: settings.requestTimeoutMs,
@@ -69,6 +71,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
         kafkaLogger[pinoLevel]({ namespace, ...extra }, message);
       },
   });
+  return repairDeletedTopics(kafka);
 }
 
 /**

@@ -14,8 +14,13 @@
  * for no topic in particular (listTopics), so it is the broker's listing that decides. A topic
  * created a moment ago and not listed yet is forgotten too; the caller's request for it fails
  * or finds no partitions, as it would have without the repair, and names it again when retried.
+ *
+ * Applied by createKafka to each client it makes, rather than to KafkaJS's Cluster prototype at
+ * import time: a client made elsewhere is left as KafkaJS made it, and nothing changes by merely
+ * importing this library. Each producer, consumer and admin gets a Cluster of its own from a
+ * private factory on the client, so the factory is wrapped and every Cluster it makes is repaired.
  */
-import Cluster from 'kafkajs/src/cluster';
+import type { Kafka } from 'kafkajs';
 import { isUnknownTopic } from './kafkajs-errors';
 
 interface TopicMetadata {
@@ -35,6 +40,9 @@ interface ClusterInternals {
   refreshMetadataIfNecessary(): Promise<void>;
 }
 
+/** What KafkaJS 2.2.4's client calls the factory of its Clusters (src/index.js, PRIVATE.CREATE_CLUSTER). */
+const CREATE_CLUSTER = 'private:Kafka:createCluster';
+
 /** Drops the target topics the broker no longer lists, and names them. */
 async function forgetDeletedTopics(cluster: ClusterInternals): Promise<string[]> {
   // No topics named: the broker lists them all.
@@ -49,17 +57,35 @@ async function forgetDeletedTopics(cluster: ClusterInternals): Promise<string[]>
   return deleted;
 }
 
-function repaired(refresh: (this: ClusterInternals) => Promise<void>) {
-  return async function (this: ClusterInternals): Promise<void> {
-    try {
-      await refresh.call(this);
-    } catch (error) {
-      if (!isUnknownTopic(error) || (await forgetDeletedTopics(this)).length === 0) throw error;
-      await refresh.call(this);
-    }
-  };
+/** Repairs both of a Cluster's metadata refreshes; the Cluster's own calls go through them too. */
+function repair(cluster: ClusterInternals): void {
+  for (const method of ['refreshMetadata', 'refreshMetadataIfNecessary'] as const) {
+    const refresh = cluster[method].bind(cluster);
+    cluster[method] = async () => {
+      try {
+        await refresh();
+      } catch (error) {
+        if (!isUnknownTopic(error) || (await forgetDeletedTopics(cluster)).length === 0) throw error;
+        await refresh();
+      }
+    };
+  }
 }
 
-const prototype = (Cluster as { prototype: ClusterInternals }).prototype;
-prototype.refreshMetadata = repaired(prototype.refreshMetadata);
-prototype.refreshMetadataIfNecessary = repaired(prototype.refreshMetadataIfNecessary);
+/** `kafka`, with every Cluster it makes from now on repaired. */
+export function repairDeletedTopics(kafka: Kafka): Kafka {
+  const client = kafka as unknown as Record<symbol, (options: object) => ClusterInternals>;
+  const factory = Object.getOwnPropertySymbols(client).find((key) => key.description === CREATE_CLUSTER);
+  // TRICKY: a KafkaJS that makes its Clusters some other way would silently bring the bug back;
+  // failing at the first client made says so at once (the version is pinned, so only an upgrade
+  // can get here).
+  if (factory === undefined)
+    throw new Error('KafkaJS no longer has the Cluster factory deleted-topics.ts repairs');
+  const create = client[factory]!;
+  client[factory] = (options) => {
+    const cluster = create(options);
+    repair(cluster);
+    return cluster;
+  };
+  return kafka;
+}
