@@ -23,12 +23,12 @@ import {
   type Log,
   type ReceiptsByFile,
 } from '@aispm/collector';
+import { isTenantSlug } from '@aispm/contracts';
 import { AdminApiError, callAdmin } from './admin-client';
 import { UsageError, type Command, type Options } from './command';
 import { buildDemoScenario, DEMO_SOURCES, type DemoScenario, type DemoSource } from './demo-scenario';
 import type { CliConfig } from './env';
 
-const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 /** How many `<slug>-N` the demo tries before it gives up. */
 const MAX_SUFFIX = 50;
 /** How long the demo waits for the pipeline to project what it sent. */
@@ -125,7 +125,7 @@ async function createTenant(config: CliConfig, options: Options, wanted: string)
   const skipped: string[] = [];
   for (let n = 1; n <= MAX_SUFFIX; n += 1) {
     const slug = n === 1 ? wanted : `${wanted}-${n}`;
-    if (!SLUG.test(slug)) break;
+    if (!isTenantSlug(slug)) break;
     const tenantRef = `tenant:aispm-demo-${slug}`;
     try {
       await admin(config, options, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
@@ -355,7 +355,7 @@ export const demoCommand: Command = {
   quiet: true,
   async run(_positionals, options, config) {
     const wanted = lastString(options, 'tenant') ?? 'demo';
-    if (!SLUG.test(wanted))
+    if (!isTenantSlug(wanted))
       throw new UsageError(
         '--tenant must be 2 to 63 lower-case letters, digits and dashes, starting with a letter or digit',
       );

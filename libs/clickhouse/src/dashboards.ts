@@ -10,11 +10,11 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isTenantSlug } from '@aispm/contracts';
 import { identifier, quoteString } from './sql';
 
 const USER = /^[a-z][a-z0-9_]{1,62}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const FILE_PREFIX = 'aispm-dashboard-';
 
 /** The tables a dashboard user reads; every one has a `tenant` column its row policy filters on. */
@@ -29,7 +29,7 @@ export function dashboardUserXml(
 ): string {
   if (!USER.test(user)) throw new RangeError(`"${user}" is not a dashboard user name`);
   if (!SHA256_HEX.test(passwordSha256)) throw new RangeError('The password hash must be 64 hex digits');
-  if (!TENANT.test(tenant)) throw new RangeError(`"${tenant}" is not a tenant slug`);
+  if (!isTenantSlug(tenant)) throw new RangeError(`"${tenant}" is not a tenant slug`);
   identifier(database);
   const grants = DASHBOARD_TABLES.map(
     (table) => `                <query>GRANT SELECT ON ${database}.${table}</query>`,

@@ -1,6 +1,7 @@
 /**
- * Owns topic naming (DESIGN §2). No other module spells a topic name: per-tenant topics are
- * `aispm.<tenant>.<stage>`, shared topics are `aispm.control` and `aispm.health`.
+ * Owns topic naming (DESIGN §2), the tenant slug that names a tenant's topics, and the headers of
+ * stage messages. No other module spells a topic name: per-tenant topics are
+ * `aispm.<tenant>.<stage>`, and the shared ones are listed in SHARED_TOPICS.
  */
 import { AppError } from '@aispm/errors';
 import type { SchemaName } from './schemas';
@@ -32,18 +33,25 @@ export const TOPIC_SCHEMAS: Readonly<Record<TenantStage | SharedTopic, SchemaNam
   deadLetters: 'dlq-record.v1',
 };
 
-const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
-const TENANT_TOPIC = /^aispm\.([a-z0-9][a-z0-9-]{1,62})\.(raw|redacted|normalized|posture|dlq)$/;
+const SLUG_BODY = '[a-z0-9][a-z0-9-]{1,62}';
+
+/**
+ * A tenant slug: 2 to 63 lower-case letters, digits and dashes, starting with a letter or digit,
+ * so it fits a topic name, a file name and a URL path segment as it is. `TENANT_SLUG.source` is
+ * the same rule as a JSON Schema `pattern`.
+ */
+export const TENANT_SLUG = new RegExp(`^${SLUG_BODY}$`);
+const TENANT_TOPIC = new RegExp(`^aispm\\.(${SLUG_BODY})\\.(${TENANT_STAGES.join('|')})$`);
 
 /** Whether `slug` is a valid tenant slug. */
 export function isTenantSlug(slug: string): boolean {
-  return SLUG.test(slug);
+  return TENANT_SLUG.test(slug);
 }
 
 /** Throws TENANT_INVALID_SLUG unless `slug` is a valid tenant slug. */
 export function assertTenantSlug(slug: string): string {
   if (!isTenantSlug(slug)) {
-    throw new AppError('TENANT_INVALID_SLUG', `Tenant slug "${slug}" does not match ${SLUG.source}`);
+    throw new AppError('TENANT_INVALID_SLUG', `Tenant slug "${slug}" does not match ${TENANT_SLUG.source}`);
   }
   return slug;
 }

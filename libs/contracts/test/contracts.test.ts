@@ -10,6 +10,7 @@ import {
   SCHEMA_DIR,
   SCHEMA_NAMES,
   SHARED_TOPICS,
+  TENANT_SLUG,
   TENANT_STAGES,
   tenantTopic,
   TOPIC_SCHEMAS,
@@ -30,6 +31,21 @@ describe('topics', () => {
 
   it.each(['A', 'a', '-ab', 'a_b', 'x'.repeat(64), 'ab.cd'])('refuses the slug %j', (slug) => {
     expect(() => tenantTopic(slug, 'raw')).toThrow(/TENANT_INVALID_SLUG|does not match/);
+  });
+
+  it('is the tenant slug rule the schemas spell as a pattern', () => {
+    const patterns: unknown[] = [];
+    const visit = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      const properties = (node as { properties?: Record<string, { pattern?: unknown }> }).properties;
+      for (const field of ['tenant', 'slug']) {
+        if (properties?.[field]?.pattern !== undefined) patterns.push(properties[field].pattern);
+      }
+      Object.values(node).forEach(visit);
+    };
+    SCHEMA_NAMES.forEach((name) => visit(loadSchema(name)));
+    expect(patterns.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(patterns)).toEqual(new Set([TENANT_SLUG.source]));
   });
 
   it('gives every topic a schema that exists', () => {

@@ -13,6 +13,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { assertTenantSlug } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
 
 /** A fresh data key: the plaintext to encrypt with, and the same key wrapped under the tenant's KEK. */
@@ -42,7 +43,6 @@ export interface Kms {
 }
 
 const VERSION = 'v1';
-const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 
 function aesGcmSeal(key: Buffer, plaintext: Buffer, context: string): string {
   const iv = randomBytes(12);
@@ -137,9 +137,7 @@ export class LocalKms implements Kms {
   }
 
   private kekFile(tenant: string): string {
-    if (!SLUG.test(tenant))
-      throw new AppError('TENANT_INVALID_SLUG', `Tenant slug ${JSON.stringify(tenant)} is invalid`);
-    return path.join(this.keyStore, `${tenant}.kek`);
+    return path.join(this.keyStore, `${assertTenantSlug(tenant)}.kek`);
   }
 
   /**
