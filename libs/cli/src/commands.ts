@@ -6,50 +6,21 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { generateSecret, hashSecret } from '@aispm/auth';
-import { clickHouseFromConfig, ClickHouse, migrate, name, sql } from '@aispm/clickhouse';
+import { migrate, name, sql } from '@aispm/clickhouse';
 import { verifyChain } from '@aispm/integrity';
-import { ControlPlane, OPERATOR_TENANT } from '@aispm/control';
+import { OPERATOR_TENANT } from '@aispm/control';
 import { SCHEMA_NAMES, assertTenantSlug } from '@aispm/contracts';
-import { createKafka, ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicConfigs } from '@aispm/kafka';
-import { createLogger } from '@aispm/observability';
+import { ensureTopics, sharedTopicConfigs, StageCodec, tenantTopicConfigs } from '@aispm/kafka';
 import { callAdmin } from './admin-client';
 import { demoCommand } from './demo';
 import { replayCommand } from './replay';
 import { COLLECT_COMMANDS } from './collect';
-import { UsageError, type Command, type Options } from './command';
+import { UsageError, type Command } from './command';
+import { kafkaFor, startControlPlane, withClickHouse } from './connections';
+import { list, optionalInteger, requirePositional, requireString } from './options';
 import { REDACTION_COMMANDS } from './redaction-commands';
 import { SEND_COMMANDS } from './send';
-import type { CliConfig } from './env';
 import { VERIFY_COMMANDS } from './verify';
-
-export { UsageError, type Command, type Options } from './command';
-
-export function requireString(options: Options, name: string): string {
-  const value = options[name];
-  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function requirePositional(positionals: readonly string[], name: string): string {
-  const value = positionals[0];
-  if (!value) throw new UsageError(`<${name}> is required`);
-  return encodeURIComponent(value);
-}
-
-/** A repeatable flag as a list (`--repo a --repo b`). */
-export function list(options: Options, name: string): string[] {
-  const value = options[name];
-  if (value === undefined || typeof value === 'boolean') return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-function optionalInteger(options: Options, name: string): number | undefined {
-  const value = options[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^\d+$/.test(value))
-    throw new UsageError(`--${name} must be a whole number`);
-  return Number(value);
-}
 
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
@@ -58,54 +29,6 @@ async function confirm(question: string): Promise<boolean> {
     return (await prompt.question(`${question} [y/N] `)).trim().toLowerCase() === 'y';
   } finally {
     prompt.close();
-  }
-}
-
-/** The control plane as this CLI run sees it, loaded; `stop()` it when done. */
-export async function startControlPlane(
-  config: CliConfig,
-  codec: StageCodec,
-  instanceId: string,
-): Promise<ControlPlane> {
-  const logger = createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr');
-  const control = new ControlPlane(kafkaFor(config), codec, logger, {
-    groupPrefix: 'aispm',
-    service: 'cli',
-    instanceId,
-    topicPolicy: {
-      partitions: config.AISPM_TOPIC_PARTITIONS,
-      replicationFactor: config.AISPM_TOPIC_REPLICATION,
-      rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
-    },
-  });
-  await control.start();
-  return control;
-}
-
-/** A Kafka client for the CLI, logging to stderr. */
-export function kafkaFor(config: CliConfig) {
-  return createKafka(
-    {
-      brokers: config.KAFKA_BROKERS,
-      clientId: 'aispm-cli',
-      requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-    },
-    createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr'),
-  );
-}
-
-/** Runs `work` with a ClickHouse connection and the database named by --database (or config). */
-export async function withClickHouse<T>(
-  options: Options,
-  config: CliConfig,
-  work: (clickhouse: ClickHouse, database: string) => Promise<T>,
-): Promise<T> {
-  const database = typeof options.database === 'string' ? options.database : config.CLICKHOUSE_DATABASE;
-  const clickhouse = clickHouseFromConfig(config);
-  try {
-    return await work(clickhouse, database);
-  } finally {
-    await clickhouse.close();
   }
 }
 
@@ -131,15 +54,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         replicationFactor: config.AISPM_TOPIC_REPLICATION,
         rawRetentionMs: config.AISPM_RAW_RETENTION_MS,
       };
-      const kafka = createKafka(
-        {
-          brokers: config.KAFKA_BROKERS,
-          clientId: 'aispm-cli',
-          requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-        },
-        createLogger('cli', 'cli', config.AISPM_LOG_LEVEL, 'stderr'),
-      );
-      const admin = kafka.admin();
+      const admin = kafkaFor(config).admin();
       await admin.connect();
       try {
         const wanted = [...sharedTopicConfigs(policy), ...(tenant ? tenantTopicConfigs(tenant, policy) : [])];

@@ -24,7 +24,7 @@ import {
   type ReceiptsByFile,
 } from '@aispm/collector';
 import { isTenantSlug } from '@aispm/contracts';
-import { AdminApiError, callAdmin } from './admin-client';
+import { AdminApiError, callAdmin, unreachable } from './admin-client';
 import { UsageError, type Command, type Options } from './command';
 import { buildDemoScenario, DEMO_SOURCES, type DemoScenario, type DemoSource } from './demo-scenario';
 import type { CliConfig } from './env';
@@ -60,35 +60,44 @@ function lastString(options: Options, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The gateway's base URL: --url, else AISPM_URL. */
-function baseUrl(options: Options, config: CliConfig): string {
-  const url = lastString(options, 'url') ?? config.AISPM_URL;
-  return url.replace(/\/+$/, '');
+/** The services the demo talks to: the ingest gateway it sends through, the API it administers and reads through. */
+interface Platform {
+  /** --url, else AISPM_URL. */
+  readonly gateway: string;
+  /** --api-url, else AISPM_API_URL. */
+  readonly api: string;
+}
+
+function platformOf(options: Options, config: CliConfig): Platform {
+  const trim = (url: string) => url.replace(/\/+$/, '');
+  return {
+    gateway: trim(lastString(options, 'url') ?? config.AISPM_URL),
+    api: trim(lastString(options, 'api-url') ?? config.AISPM_API_URL),
+  };
 }
 
 /** Fails with what to do when nothing answers at `base`, or it does not become ready. */
-async function checkPlatform(base: string): Promise<void> {
+async function checkService(base: string, service: string, setting: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     let status: number;
     try {
       status = (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3_000) })).status;
     } catch (error) {
-      const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
       throw new Error(
-        `the platform is not reachable at ${base} (${cause?.code ?? (error as Error).message}). Start it with \`npm run up\`, or point AISPM_URL (or --url) at a running gateway.`,
+        `the platform is not reachable at ${base} (${unreachable(error)}). Start it with \`npm run up\`, or point ${setting} at a running ${service}.`,
       );
     }
     if (status === 200) return;
     if (Date.now() > deadline)
       throw new Error(
-        `the gateway at ${base} answers but is not ready (/readyz ${status}). See \`npm run status\`; \`npm run up\` starts what is missing.`,
+        `the ${service} at ${base} answers but is not ready (/readyz ${status}). See \`npm run status\`; \`npm run up\` starts what is missing.`,
       );
     await sleep(500);
   }
 }
 
-/** Calls the admin API, retrying while the gateway is briefly unable (503: control plane loading, Kafka busy). */
+/** Calls the admin API, retrying while the API is briefly unable (503: control plane loading, Kafka busy). */
 async function admin(
   config: CliConfig,
   options: Options,
@@ -106,7 +115,7 @@ async function admin(
       }
       if (error instanceof AdminApiError && (error.status === 401 || error.status === 403))
         throw new Error(
-          `the gateway refused the admin key (${error.message}). On the platform's machine the CLI reads ${config.AISPM_OPERATOR_KEY_FILE} (written by \`npm run up\`); elsewhere set AISPM_ADMIN_KEY to an operator key.`,
+          `the API refused the admin key (${error.message}). On the platform's machine the CLI reads ${config.AISPM_OPERATOR_KEY_FILE} (written by \`npm run up\`); elsewhere set AISPM_ADMIN_KEY to an operator key.`,
         );
       throw error;
     }
@@ -349,7 +358,8 @@ function fakeAccessKeyId(): string {
 const shortKey = (id: string) => `${id.slice(0, 4)}…${id.slice(-4)}`;
 
 export const demoCommand: Command = {
-  usage: 'aispm demo [--tenant SLUG] [--events N] [--duration SECONDS] [--out DIR] [--url URL] [--json]',
+  usage:
+    'aispm demo [--tenant SLUG] [--events N] [--duration SECONDS] [--out DIR] [--url GATEWAY_URL] [--api-url API_URL] [--json]',
   summary:
     'A trial in one command: a tenant, a signing collector and two readers, a realistic stream of agent, MCP, CI and IaC events through the collectors, the console URL, and an auditor replay packet.',
   quiet: true,
@@ -366,10 +376,11 @@ export const demoCommand: Command = {
     const say = (text = '') => {
       if (!json) process.stdout.write(`${text}\n`);
     };
-    const base = baseUrl(options, config);
-    const adminOptions = { ...options, url: base };
+    const { gateway, api } = platformOf(options, config);
+    const adminOptions = { 'api-url': api };
 
-    await checkPlatform(base);
+    await checkService(gateway, 'gateway', 'AISPM_URL (or --url)');
+    await checkService(api, 'API', 'AISPM_API_URL (or --api-url)');
     mkdirSync(out, { recursive: true });
     const tenant = await createTenant(config, adminOptions, wanted);
     const collector = await admin(config, adminOptions, 'POST', '/collectors', {
@@ -388,7 +399,7 @@ export const demoCommand: Command = {
     const signingSecret = String(collector.signing_secret);
     const viewerKey = String(viewer.api_key);
     const auditorKey = String(auditor.api_key);
-    const consoleUrl = `${base}/console/`;
+    const consoleUrl = `${api}/console/`;
 
     const collectorEnv = path.join(out, 'collector.env');
     writeFileSync(
@@ -396,7 +407,7 @@ export const demoCommand: Command = {
       [
         `# The collector of the demo tenant ${tenant.slug}, made by \`aispm demo\`. To send your own tools' events:`,
         `#   set -a; . ${collectorEnv}; set +a; npx aispm collect install --agent claude-code`,
-        `AISPM_URL=${base}`,
+        `AISPM_URL=${gateway}`,
         `AISPM_COLLECTOR_KEY=${collectorKey}`,
         `AISPM_SIGNING_SECRET=${signingSecret}`,
         `AISPM_TENANT_REF=${tenant.tenantRef}`,
@@ -428,7 +439,7 @@ export const demoCommand: Command = {
           signed: true,
         };
         const sdk = new Collector({
-          target: { url: base, credential: collectorKey, signingSecret },
+          target: { url: gateway, credential: collectorKey, signingSecret },
           settings,
           spool,
           log: errorsOnly,
@@ -448,7 +459,7 @@ export const demoCommand: Command = {
       }),
     );
 
-    say(`aispm demo: a trial of the platform at ${base}`);
+    say(`aispm demo: a trial of the platform at ${gateway} (collectors) and ${api} (API)`);
     say();
     if (tenant.skipped.length > 0)
       say(
@@ -486,11 +497,11 @@ export const demoCommand: Command = {
     else say(`  what is still spooled stays in ${spoolRoot}`);
     if (sent.accepted + sent.duplicate === 0)
       throw new Error(
-        `the gateway took none of the events${held ? ` (${held})` : ''}; is ${base} the platform the admin key belongs to?`,
+        `the gateway took none of the events${held ? ` (${held})` : ''}; is ${gateway} the gateway of the platform at ${api}?`,
       );
 
     say(`Waiting for the pipeline to project ${sent.decisions} decisions …`);
-    const projection = await waitForProjection(base, viewerKey, sent.decisions);
+    const projection = await waitForProjection(api, viewerKey, sent.decisions);
     const dashboard = projection.dashboard;
     const projected = dashboard?.overview.total_decisions ?? 0;
     if (projected === 0)
@@ -504,14 +515,14 @@ export const demoCommand: Command = {
     );
 
     const replay = await fetchReplay(
-      base,
+      api,
       auditorKey,
       scenario.replaySession.id,
       scenario.replaySession.decisions,
     );
     const replayFile = path.join(out, `replay-${scenario.replaySession.id}.json`);
     writeFileSync(replayFile, `${JSON.stringify(replay, null, 2)}\n`);
-    const redaction = await redactionOf(base, viewerKey, scenario.redactionProbe.eventId);
+    const redaction = await redactionOf(api, viewerKey, scenario.redactionProbe.eventId);
 
     const overview = dashboard!.overview;
     const agents = dashboard!.agents.map((a) => a.agent_id).sort();

@@ -5,6 +5,7 @@ export const loadEnv = () =>
   loadConfig(
     [
       'AISPM_LOG_LEVEL',
+      'AISPM_GROUP_PREFIX',
       'AISPM_TOPIC_PARTITIONS',
       'AISPM_TOPIC_REPLICATION',
       'AISPM_RAW_RETENTION_MS',
@@ -16,6 +17,7 @@ export const loadEnv = () =>
       'CLICKHOUSE_PASSWORD',
       'CLICKHOUSE_DATABASE',
       'AISPM_URL',
+      'AISPM_API_URL',
       'AISPM_ADMIN_KEY',
       'AISPM_OPERATOR_KEY_FILE',
       'AISPM_KMS_MASTER_KEY_FILE',

@@ -5,12 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { callAdmin } from './admin-client';
 import { UsageError, type Command, type Options } from './command';
+import { requireString } from './options';
 
-function tenantOf(options: Options): string {
-  const tenant = options.tenant;
-  if (typeof tenant !== 'string' || tenant === '') throw new UsageError('--tenant is required');
-  return encodeURIComponent(tenant);
-}
+const tenantOf = (options: Options) => encodeURIComponent(requireString(options, 'tenant'));
 
 /** The JSON object in `--<name> FILE`, or on stdin when FILE is `-` (or absent, with `stdin`). */
 function readJson(options: Options, name: string, stdin: boolean): Record<string, unknown> | undefined {

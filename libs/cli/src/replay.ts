@@ -30,23 +30,10 @@ import {
   type ReplaySpec,
 } from '@aispm/replay';
 import { adminKey } from './admin-client';
-import {
-  kafkaFor,
-  list,
-  requireString,
-  startControlPlane,
-  UsageError,
-  type Command,
-  type Options,
-} from './commands';
+import { UsageError, type Command, type Options } from './command';
+import { kafkaFor, startControlPlane } from './connections';
 import type { CliConfig } from './env';
-
-function optionalString(options: Options, name: string): string | undefined {
-  const value = options[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} needs a value`);
-  return value;
-}
+import { list, optionalString, requireString } from './options';
 
 /** The replay asked for, and what to do with it; a wrong combination is a usage error. */
 export function replayRequest(
@@ -168,7 +155,7 @@ export const replayCommand: Command = {
       }
       const started = Date.now();
       const result = await runReplay(kafka, codec, spec, plan, sink, {
-        groupPrefix: 'aispm',
+        groupPrefix: config.AISPM_GROUP_PREFIX,
         validate: mode !== 'read',
         kms: LocalKms.fromFile(config.AISPM_KMS_MASTER_KEY_FILE, { create: false }),
       });

@@ -7,8 +7,12 @@ import { loadEnv } from './env';
 
 type Commands = Readonly<Record<string, Command>>;
 
-function usage(COMMANDS: Commands): string {
-  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`)].join('\n');
+function usage(COMMANDS: Commands, footer: readonly string[]): string {
+  return [
+    'usage:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`),
+    ...(footer.length > 0 ? ['', ...footer] : []),
+  ].join('\n');
 }
 
 /** Flags that take no value. */
@@ -66,12 +70,12 @@ export function findCommand(
   return undefined;
 }
 
-async function main(COMMANDS: Commands, argv: string[]): Promise<number> {
+async function main(COMMANDS: Commands, argv: string[], footer: readonly string[]): Promise<number> {
   const found = findCommand(COMMANDS, argv);
   const end = argv.indexOf('--');
   const help = (end === -1 ? argv : argv.slice(0, end)).includes('--help');
   if (!found || help) {
-    process.stderr.write(`${usage(COMMANDS)}\n`);
+    process.stderr.write(`${usage(COMMANDS, footer)}\n`);
     return found || help ? 0 : 2;
   }
   const { options, positionals } = parseOptions(found.rest);
@@ -98,7 +102,10 @@ function formatText(result: Record<string, unknown>): string {
     .join('\n');
 }
 
-/** Runs `argv` (without node and script) against `commands` and exits with its code. */
-export function runCommands(commands: Commands, argv: string[]): void {
-  void main(commands, argv).then((code) => process.exit(code));
+/**
+ * Runs `argv` (without node and script) against `commands` and exits with its code; `footer`
+ * follows the list of commands in the help.
+ */
+export function runCommands(commands: Commands, argv: string[], footer: readonly string[] = []): void {
+  void main(commands, argv, footer).then((code) => process.exit(code));
 }

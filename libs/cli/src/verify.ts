@@ -19,10 +19,13 @@ import {
   type StoredRecord,
 } from '@aispm/normalization';
 import { EVENT_RECORD_COLUMNS, fromEventRow } from '@aispm/projection';
-import { kafkaFor, requireString, withClickHouse, type Command } from './commands';
+import type { Command } from './command';
+import { kafkaFor, withClickHouse } from './connections';
+import type { CliConfig } from './env';
+import { requireString } from './options';
 
 /** The committed records of a tenant's normalized topic. */
-async function topicRecords(topic: string, config: Parameters<Command['run']>[2]): Promise<StoredRecord[]> {
+async function topicRecords(topic: string, config: CliConfig): Promise<StoredRecord[]> {
   const kafka = kafkaFor(config);
   const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
   const admin = kafka.admin();

@@ -160,7 +160,16 @@ export const CONFIG_KEYS = {
     '.data/operator.key',
     'Where `aispm bootstrap` stores the local operator key (mode 0600), and where the CLI looks for it.',
   ),
-  AISPM_URL: key(url, 'http://127.0.0.1:8080', 'Gateway base URL the CLI talks to.'),
+  AISPM_URL: key(
+    url,
+    'http://127.0.0.1:8080',
+    'Ingest gateway base URL: where collectors, `aispm send`, `aispm collect` and `aispm demo` send events (`--url` on the commands that take it).',
+  ),
+  AISPM_API_URL: key(
+    url,
+    'http://127.0.0.1:8090',
+    'API service base URL the CLI administers and reads through: the tenant, collector, reader, legal-hold and redaction commands (`--api-url` overrides it), and `aispm demo`.',
+  ),
   AISPM_ADMIN_KEY: key(
     text,
     '',
