@@ -4,9 +4,8 @@
  * answered. The projector chains the trail into ClickHouse in topic order, where it can be
  * verified like the event chain.
  */
-import type { Producer } from 'kafkajs';
 import { SHARED_TOPICS, TOPIC_SCHEMAS, type AuditRecord } from '@aispm/contracts';
-import type { StageCodec } from '@aispm/kafka';
+import type { RecordSender, StageCodec } from '@aispm/kafka';
 import { OPERATOR_TENANT, type Principal } from './state';
 
 /** Who did it, as the audit trail records it. */
@@ -30,7 +29,7 @@ export function systemActor(id: string): AuditRecord['actor'] {
 /** Appends audit records. */
 export class AuditTrail {
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: RecordSender,
     private readonly codec: StageCodec,
   ) {}
 

@@ -6,16 +6,16 @@
  * is how a revocation reaches every gateway within seconds.
  */
 import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { SHARED_TOPICS, TOPIC_SCHEMAS, type ControlRecord } from '@aispm/contracts';
 import {
   ensureTopics,
-  FollowedReader,
   PARTITIONER,
-  SharedDeadLetters,
   sharedTopicConfigs,
-  subscribeWhenReady,
+  TopicFollower,
   whileTopicsSettle,
+  type FollowedBatch,
+  type KafkaClient,
+  type KafkaProducer,
   type StageCodec,
   type TenantSource,
   type TopicPolicy,
@@ -63,36 +63,37 @@ export function workerControlSettings(service: string, config: WorkerControlConf
 /** A process's live view of the control topic, and its way to write to it. */
 export class ControlPlane {
   readonly state = new ControlState();
-  private readonly reader: FollowedReader;
-  private readonly producer: Producer;
-  private readonly deadLetters: SharedDeadLetters;
+  private readonly reader: TopicFollower;
+  private readonly producer: KafkaProducer;
   private appliedOffset = -1n;
   private startEndOffset = 0n;
   private readonly listeners = new Set<(data: ControlData) => void>();
   private waiters: { offset: bigint; resolve: () => void }[] = [];
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaClient,
     private readonly codec: StageCodec,
     private readonly logger: Logger,
     private readonly settings: ControlPlaneSettings,
   ) {
     // Every instance must read the whole topic, so each gets a group of its own; the random
-    // part keeps a restarted instance from resuming at its predecessor's committed offset.
-    const consumer = kafka.consumer({
-      groupId: `${settings.groupPrefix}-control-${settings.service}-${settings.instanceId}-${randomBytes(4).toString('hex')}`,
-      maxWaitTimeInMs: 250,
-      allowAutoTopicCreation: false,
-    });
-    // While its reader is lost, the instance no longer follows revocations: it is not caught up,
-    // so it reports unready and traffic moves to instances that are, until the reader has read
-    // the topic again from the start.
-    this.deadLetters = new SharedDeadLetters(kafka, codec, logger, `${settings.service} control reader`);
-    this.reader = new FollowedReader(consumer, {
-      name: 'control topic reader',
+    // part keeps a restarted instance from resuming at its predecessor's committed offset. While
+    // its reader is lost, the instance no longer follows revocations: it is not caught up, so it
+    // reports unready and traffic moves to instances that are, until the reader follows again.
+    this.reader = new TopicFollower(
+      kafka,
+      codec,
       logger,
-      follow: () => this.follow(consumer),
-    });
+      {
+        name: `${settings.service} control reader`,
+        topic: SHARED_TOPICS.control,
+        groupId: `${settings.groupPrefix}-control-${settings.service}-${settings.instanceId}-${randomBytes(4).toString('hex')}`,
+        from: { kind: 'beginning' },
+        poison: 'dead-letter',
+        maxWaitTimeInMs: 250,
+      },
+      (batch) => this.apply(batch),
+    );
     // Not idempotent: a record written twice folds to the same state, and bounded retries let an
     // admin call fail instead of waiting forever for Kafka.
     this.producer = kafka.producer({
@@ -138,27 +139,18 @@ export class ControlPlane {
     );
   }
 
-  /** Reads the topic from its start (the group commits nothing) and keeps following it. */
-  private async follow(consumer: Consumer): Promise<void> {
-    await subscribeWhenReady(consumer, { topics: [SHARED_TOPICS.control], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        const record = message.value
-          ? await this.deadLetters.decodeOr<ControlRecord>(
-              SHARED_TOPICS.control,
-              partition,
-              message,
-              TOPIC_SCHEMAS.control,
-            )
-          : undefined;
-        if (record) {
-          this.state.apply(record);
-          for (const listener of this.listeners) listener(record.data);
-        }
-        this.markApplied(BigInt(message.offset));
-      },
-    });
+  /** Applies a batch of the control topic's records, in order. */
+  private async apply(batch: FollowedBatch): Promise<void> {
+    for (const message of batch.messages) {
+      const record = message.value
+        ? await batch.decode<ControlRecord>(message, TOPIC_SCHEMAS.control)
+        : undefined;
+      if (record) {
+        this.state.apply(record);
+        for (const listener of this.listeners) listener(record.data);
+      }
+      this.markApplied(BigInt(message.offset));
+    }
   }
 
   /** True once the records that existed at start have been applied, while the reader is alive. */
@@ -183,7 +175,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     await this.reader.stop();
-    await Promise.all([this.producer.disconnect(), this.deadLetters.stop()]);
+    await this.producer.disconnect();
   }
 
   /**

@@ -12,12 +12,27 @@ import {
   type ConsumerSubscribeTopics,
   type ITopicConfig,
   type LogEntry,
+  type Message,
   type PartitionMetadata,
+  type Producer,
 } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
 import { repairDeletedTopics } from './deleted-topics';
 import { retriableKafkaError } from './kafkajs-errors';
+
+/** The Kafka client every process makes with {@link createKafka}. */
+export type KafkaClient = Kafka;
+/** A producer of a {@link KafkaClient}. */
+export type KafkaProducer = Producer;
+/** The topic and group admin of a {@link KafkaClient}. */
+export type KafkaAdmin = Admin;
+/** A message to produce. */
+export type ProducerMessage = Message;
+/** A partition as topic metadata describes it (its id and leader). */
+export type { PartitionMetadata };
+/** What a writer of whole records needs of a producer (e.g. the audit trail). */
+export type RecordSender = Pick<Producer, 'send'>;
 
 /** Connection settings of a Kafka client. */
 export interface KafkaSettings {
@@ -247,4 +262,20 @@ export function partitionCache(admin: Admin): (topic: string) => Promise<Partiti
     }
     return partitions;
   };
+}
+
+/**
+ * Removes a consumer group that never commits (a replay's, a live stream's), so such readers leave
+ * no trace in the broker's group list.
+ */
+export async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch {
+    // Best effort: an empty group without offsets expires on its own.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

@@ -100,14 +100,15 @@ export class SharedDeadLetters {
   ) {}
 
   /**
-   * The record `message` holds, decoded as `schema`; undefined once a record that cannot be
-   * decoded is dead-lettered. A failure worth retrying (the registry away) is thrown instead.
+   * The record `message` holds, decoded (as `schema`, when given); undefined once a record that
+   * cannot be decoded is dead-lettered. A failure worth retrying (the registry away) is thrown
+   * instead.
    */
   async decodeOr<T>(
     topic: string,
     partition: number,
     message: Poison,
-    schema: SchemaName,
+    schema?: SchemaName,
   ): Promise<T | undefined> {
     try {
       return await this.codec.decode<T>(message.value, schema);

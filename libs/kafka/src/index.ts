@@ -19,5 +19,4 @@ export * from './range';
 export * from './cursor';
 export * from './follow';
 export { BatchProgress } from './progress';
-export * from './dead-letters';
 export { isUnknownTopic } from './kafkajs-errors';

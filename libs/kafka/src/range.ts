@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { subscribeWhenReady } from './client';
+import { deleteGroup, subscribeWhenReady } from './client';
 import { toTopicMessage, type TopicMessage } from './messages';
 
 /** Where one partition's range starts (inclusive) and ends (exclusive). */
@@ -139,18 +139,5 @@ export async function readRanges(
     options.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);
     await deleteGroup(kafka, groupId);
-  }
-}
-
-/** Removes the throwaway group, so replays leave no trace in the broker's group list. */
-async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await admin.deleteGroups([groupId]);
-  } catch {
-    // Best effort: an empty group without offsets expires on its own.
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import { deleteGroup } from './client';
 
 /** A partition's range of committed offsets: `low` inclusive, `end` (the last stable offset) exclusive. */
 export interface CommittedRange {
@@ -98,12 +99,7 @@ export async function readCommitted(
   } finally {
     clearTimeout(timer);
     await consumer.disconnect();
-    const admin = kafka.admin();
-    await admin
-      .connect()
-      .then(() => admin.deleteGroups([groupId]))
-      .catch(() => undefined)
-      .finally(() => admin.disconnect());
+    await deleteGroup(kafka, groupId);
   }
 }
 

@@ -5,7 +5,6 @@
  * projections in another ClickHouse database, or reinjection into the pipeline.
  */
 import type { Writable } from 'node:stream';
-import type { Kafka, Message, Producer } from 'kafkajs';
 import { identifier, type ClickHouse } from '@aispm/clickhouse';
 import {
   parseTenantTopic,
@@ -16,7 +15,14 @@ import {
   type NormalizedEventV1,
 } from '@aispm/contracts';
 import { AppError, isRetriable } from '@aispm/errors';
-import { readRanges, type RangeMessage, type StageCodec } from '@aispm/kafka';
+import {
+  readRanges,
+  type KafkaClient,
+  type KafkaProducer,
+  type ProducerMessage,
+  type RangeMessage,
+  type StageCodec,
+} from '@aispm/kafka';
 import { RawDecryptor, type Kms } from '@aispm/kms';
 import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow } from '@aispm/projection';
@@ -31,7 +37,7 @@ export interface ReplayPlan {
 }
 
 /** Resolves `spec` with the topic's current offsets; the ends captured here are where it stops. */
-export async function planReplay(kafka: Kafka, spec: ReplaySpec): Promise<ReplayPlan> {
+export async function planReplay(kafka: KafkaClient, spec: ReplaySpec): Promise<ReplayPlan> {
   const topic = tenantTopic(spec.tenant, spec.stage);
   const admin = kafka.admin();
   await admin.connect();
@@ -143,7 +149,7 @@ export interface RunReplayOptions {
 
 /** Reads `plan`, decodes every record and hands them to `sink`, at most `spec.rate` per second. */
 export async function runReplay(
-  kafka: Kafka,
+  kafka: KafkaClient,
   codec: StageCodec,
   spec: ReplaySpec,
   plan: ReplayPlan,
@@ -238,7 +244,7 @@ const REINJECTABLE = new Set(['raw', 'redacted', 'normalized']);
 export function reinjection(
   spec: ReplaySpec,
   record: ReplayRecord,
-): { topic: string; message: Message } | undefined {
+): { topic: string; message: ProducerMessage } | undefined {
   if (spec.stage === 'raw') {
     // The bytes exactly as the gateway wrote them: the same idempotency key and content hash.
     return {
@@ -266,9 +272,9 @@ export function reinjection(
  * they failed on. They keep their bytes, so their idempotency keys: every projection counts each
  * key once, however often it is reinjected.
  */
-export function reinjectSink(producer: Producer, spec: ReplaySpec): ReplaySink {
+export function reinjectSink(producer: Pick<KafkaProducer, 'sendBatch'>, spec: ReplaySpec): ReplaySink {
   return async (records) => {
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, ProducerMessage[]>();
     for (const record of records) {
       const target = reinjection(spec, record);
       if (target) byTopic.set(target.topic, [...(byTopic.get(target.topic) ?? []), target.message]);

@@ -5,35 +5,39 @@
  * A record that cannot be decoded is dead-lettered to `aispm.dlq` and takes its position in the
  * chain as an `audit.dead_lettered` link, so the chain stays unbroken and says where it was.
  */
-import type { Consumer, Kafka } from 'kafkajs';
 import { identifier, name, sql, type ClickHouse } from '@aispm/clickhouse';
 import { SHARED_TOPICS, TOPIC_SCHEMAS, type AuditRecord } from '@aispm/contracts';
 import { systemActor } from '@aispm/control';
 import { chainHash, canonicalJson, GENESIS_HASH } from '@aispm/integrity';
-import { FollowedReader, SharedDeadLetters, subscribeWhenReady, type StageCodec } from '@aispm/kafka';
+import { TopicFollower, type FollowedBatch, type KafkaClient, type StageCodec } from '@aispm/kafka';
 import type { Logger } from '@aispm/observability';
 
 export class AuditChainWriter {
-  private readonly consumer: Consumer;
-  private readonly reader: FollowedReader;
+  private readonly reader: TopicFollower;
   private readonly table: string;
-  private readonly deadLetters: SharedDeadLetters;
 
   constructor(
-    kafka: Kafka,
+    kafka: KafkaClient,
     groupPrefix: string,
-    private readonly codec: StageCodec,
+    codec: StageCodec,
     private readonly clickhouse: ClickHouse,
     private readonly database: string,
     private readonly logger: Logger,
   ) {
-    this.consumer = kafka.consumer({ groupId: `${groupPrefix}-audit-chain`, allowAutoTopicCreation: false });
-    this.deadLetters = new SharedDeadLetters(kafka, codec, logger, 'projector audit chain writer');
-    this.reader = new FollowedReader(this.consumer, {
-      name: 'audit chain writer',
+    // Resumes after the last committed link, after a start or a crash.
+    this.reader = new TopicFollower(
+      kafka,
+      codec,
       logger,
-      follow: () => this.follow(),
-    });
+      {
+        name: 'projector audit chain writer',
+        topic: SHARED_TOPICS.audit,
+        groupId: `${groupPrefix}-audit-chain`,
+        from: { kind: 'committed' },
+        poison: 'dead-letter',
+      },
+      (batch) => this.chain(batch),
+    );
     this.table = `${identifier(database)}.audit_log`;
   }
 
@@ -43,52 +47,33 @@ export class AuditChainWriter {
 
   async stop(): Promise<void> {
     await this.reader.stop();
-    await this.deadLetters.stop();
   }
 
-  /** Resumes after the last committed link, after a start or a crash. */
-  private async follow(): Promise<void> {
-    await subscribeWhenReady(this.consumer, { topics: [SHARED_TOPICS.audit], fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-        if (batch.messages.length === 0) return;
-        const first = BigInt(batch.messages[0]!.offset);
-        let prevHash = await this.hashBefore(first);
-        const rows = [];
-        for (const message of batch.messages) {
-          const record =
-            (await this.deadLetters.decodeOr<AuditRecord>(
-              batch.topic,
-              batch.partition,
-              message,
-              TOPIC_SCHEMAS.audit,
-            )) ?? deadLetteredLink(batch.partition, message.offset, Number(message.timestamp));
-          const recordHash = chainHash(prevHash, record);
-          rows.push({
-            position: message.offset,
-            at_ms: record.at_ms,
-            tenant: record.tenant,
-            action: record.action,
-            actor_kind: record.actor.kind,
-            actor_id: record.actor.id,
-            record: canonicalJson(record),
-            prev_hash: prevHash,
-            record_hash: recordHash,
-            written_ms: Date.now(),
-          });
-          prevHash = recordHash;
-        }
-        await this.clickhouse.insert(this.table, rows);
-        const last = batch.messages[batch.messages.length - 1]!.offset;
-        await this.consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-        ]);
-        resolveOffset(last);
-        await heartbeat();
-        this.logger.debug({ links: rows.length }, 'audit records chained');
-      },
-    });
+  /** Writes a batch's links, each chained to the one before it. */
+  private async chain(batch: FollowedBatch): Promise<void> {
+    let prevHash = await this.hashBefore(BigInt(batch.messages[0]!.offset));
+    const rows = [];
+    for (const message of batch.messages) {
+      const record =
+        (await batch.decode<AuditRecord>(message, TOPIC_SCHEMAS.audit)) ??
+        deadLetteredLink(batch.partition, message.offset, message.timestampMs);
+      const recordHash = chainHash(prevHash, record);
+      rows.push({
+        position: message.offset,
+        at_ms: record.at_ms,
+        tenant: record.tenant,
+        action: record.action,
+        actor_kind: record.actor.kind,
+        actor_id: record.actor.id,
+        record: canonicalJson(record),
+        prev_hash: prevHash,
+        record_hash: recordHash,
+        written_ms: Date.now(),
+      });
+      prevHash = recordHash;
+    }
+    await this.clickhouse.insert(this.table, rows);
+    this.logger.debug({ links: rows.length }, 'audit records chained');
   }
 
   /** The record_hash of the link just before `position`: where the chain resumes. */

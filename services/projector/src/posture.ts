@@ -12,12 +12,14 @@
  * of freshness (`FreshnessTracker`, libs/projection/src/freshness.ts), and a `watermark` delta is
  * published whenever it moved.
  */
-import type { Admin, Kafka, Producer } from 'kafkajs';
 import { tenantTopic, TOPIC_SCHEMAS, type NormalizedEvent, type PostureDelta } from '@aispm/contracts';
 import {
   EXACTLY_ONCE_RETRY,
   pipelineOffsets,
   sendChunked,
+  type KafkaAdmin,
+  type KafkaClient,
+  type KafkaProducer,
   type StageCodec,
   type StageOffsets,
 } from '@aispm/kafka';
@@ -28,8 +30,8 @@ import { FreshnessTracker, postureDeltas, type DeltaWatermark } from '@aispm/pro
 const WATERMARKS_PER_REFRESH = 100;
 
 export class PosturePublisher {
-  private readonly producer: Producer;
-  private readonly admin: Admin;
+  private readonly producer: KafkaProducer;
+  private readonly admin: KafkaAdmin;
   private readonly tracker = new FreshnessTracker();
   /** The watermark each tenant's deltas carry, as last published. */
   private readonly freshness = new Map<string, DeltaWatermark>();
@@ -42,7 +44,7 @@ export class PosturePublisher {
   private ticking: Promise<void> = Promise.resolve();
 
   constructor(
-    kafka: Kafka,
+    kafka: KafkaClient,
     private readonly codec: StageCodec,
     private readonly groupPrefix: string,
     private readonly logger: Logger,
