@@ -1,15 +1,15 @@
 /**
- * FollowedReader against the real Kafka. KafkaJS gives up on a consumer for good (a crash with
+ * FollowedReader and TopicFollower against the real Kafka. KafkaJS gives up on a consumer for good (a crash with
  * `restart: false`, after which it disconnects it) when an error is not retriable: no broker
  * reachable during an outage, a coordinator it could not find in time, or, as here, a handler
  * that throws a TypeError. The reader connects the consumer again, follows again, and reads on
  * from where its group committed; a process keeps its control state, health view, evidence sink
  * and audit chain current instead of serving what it knew before the crash.
  */
-import { FollowedReader } from '@aispm/kafka';
+import { createKafka, FollowedReader, StageCodec, TopicFollower } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
 import { Kafka, logLevel } from 'kafkajs';
-import { eventually, KAFKA_BROKERS, uniqueSuffix } from '../support/platform';
+import { eventually, KAFKA_BROKERS, SCHEMA_REGISTRY_URL, uniqueSuffix } from '../support/platform';
 
 jest.setTimeout(120_000);
 
@@ -19,22 +19,30 @@ const kafka = new Kafka({
   logLevel: logLevel.NOTHING,
 });
 const topic = `aispm-test-followed-${uniqueSuffix()}`;
+const followerTopic = `aispm-test-follower-${uniqueSuffix()}`;
 const admin = kafka.admin();
+const logger = createLogger('test', 'followed-reader', 'silent');
 
 beforeAll(async () => {
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic, numPartitions: 1 },
+      { topic: followerTopic, numPartitions: 1 },
+    ],
+    waitForLeaders: true,
+  });
 });
 
 afterAll(async () => {
-  await admin.deleteTopics({ topics: [topic] });
+  await admin.deleteTopics({ topics: [topic, followerTopic] });
   await admin.disconnect();
 });
 
-async function produce(values: string[]): Promise<void> {
+async function produce(values: string[], to = topic): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
-  await producer.send({ topic, messages: values.map((value) => ({ value })) });
+  await producer.send({ topic: to, messages: values.map((value) => ({ value })) });
   await producer.disconnect();
 }
 
@@ -53,7 +61,7 @@ it('follows again after KafkaJS gives up on the consumer, and reads on from its 
   let lost = 0;
   const reader = new FollowedReader(consumer, {
     name: 'test reader',
-    logger: createLogger('test', 'followed-reader', 'silent'),
+    logger,
     retryMs: 200,
     onLost: () => (lost += 1),
     follow: async () => {
@@ -102,4 +110,65 @@ it('follows again after KafkaJS gives up on the consumer, and reads on from its 
   } finally {
     await reader.stop();
   }
+});
+
+it('TopicFollower retries a failing batch itself, starts where it is told, and steps over poison', async () => {
+  await produce(['f0', 'f1', 'f2', 'f3'], followerTopic);
+  const seen: string[] = [];
+  const decoded: unknown[] = [];
+  let failed = false;
+  const groupId = `topic-follower-${uniqueSuffix()}`;
+  const follower = new TopicFollower(
+    createKafka(
+      { brokers: KAFKA_BROKERS.split(','), clientId: 'topic-follower-test', requestTimeoutMs: 10_000 },
+      logger,
+    ),
+    new StageCodec(SCHEMA_REGISTRY_URL),
+    logger,
+    {
+      name: 'test follower',
+      topic: followerTopic,
+      groupId,
+      from: { kind: 'positions', positions: new Map([[0, 1n]]) },
+      poison: 'skip',
+      maxWaitTimeInMs: 100,
+      deleteGroupOnStop: true,
+    },
+    async (batch) => {
+      for (const message of batch.messages) {
+        const value = message.value!.toString();
+        if (value === 'poison') {
+          decoded.push(await batch.decode(message));
+          continue;
+        }
+        // The follower retries the batch itself: KafkaJS, handed the error, would restart the
+        // consumer or give up on it.
+        if (value === 'f2' && !failed) {
+          failed = true;
+          throw new TypeError('handler failed once');
+        }
+        seen.push(value);
+      }
+    },
+  );
+  try {
+    await follower.start();
+    await eventually('the batch to go through after its failure', async () =>
+      seen.includes('f3') ? true : undefined,
+    );
+    await produce(['poison', 'f4'], followerTopic);
+    await eventually('the record after the poison', async () => (seen.includes('f4') ? true : undefined));
+    // The batch that failed was handed over again whole: its handler is idempotent.
+    expect([...new Set(seen)]).toEqual(['f1', 'f2', 'f3', 'f4']);
+    expect(decoded).toEqual([undefined]);
+    expect({ following: follower.following, healthy: follower.healthy() }).toEqual({
+      following: true,
+      healthy: true,
+    });
+  } finally {
+    await follower.stop();
+  }
+  // A follower of its own that never commits leaves no group behind.
+  const { groups } = await admin.listGroups();
+  expect(groups.map((group) => group.groupId)).not.toContain(groupId);
 });
