@@ -1,4 +1,4 @@
-# One image for all four services; docker-compose.yml picks the service with SERVICE.
+# One image for all five services; docker-compose.yml picks the service with SERVICE.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
@@ -14,7 +14,7 @@ COPY --from=build /app /app
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 # Bind to all interfaces inside the container; the host decides what to publish.
-ENV GATEWAY_HOST=0.0.0.0 AISPM_OPS_HOST=0.0.0.0
+ENV GATEWAY_HOST=0.0.0.0 API_HOST=0.0.0.0 AISPM_OPS_HOST=0.0.0.0
 ARG SERVICE=ingest-gateway
 ENV SERVICE=${SERVICE}
 CMD ["sh", "-c", "exec node services/${SERVICE}/dist/main.js"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # The whole platform on this machine: the three servers of infra.sh plus the
-# four services, started in dependency order and awaited until healthy.
+# five services, started in dependency order and awaited until healthy.
 #
 #   deploy/local/platform.sh up|down|status
 #
@@ -31,8 +31,11 @@ take_lock() {
 print_endpoints() {
   cat <<EOF
 aispm-ingest is up:
-  gateway          http://$AISPM_HOST:$GATEWAY_PORT   (/enterprise/aispm/..., /healthz, /readyz)
+  gateway          http://$AISPM_HOST:$GATEWAY_PORT   (collectors: events, batches, OTLP, webhooks; AISPM_URL)
+  api              http://$AISPM_HOST:$API_PORT   (readers and admins: dashboard, stream, health, admin; AISPM_API_URL)
+  console          http://$AISPM_HOST:$API_PORT/console/
   gateway ops      http://$AISPM_HOST:$GATEWAY_OPS_PORT   (/metrics, /healthz, /readyz)
+  api ops          http://$AISPM_HOST:$API_OPS_PORT
   redactor ops     http://$AISPM_HOST:$REDACTOR_OPS_PORT
   normalizer ops   http://$AISPM_HOST:$NORMALIZER_OPS_PORT
   projector ops    http://$AISPM_HOST:$PROJECTOR_OPS_PORT

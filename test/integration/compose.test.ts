@@ -27,11 +27,11 @@ function composeConfig(): { services: Record<string, ComposeService> } {
 
 describe('docker-compose.yml', () => {
   const { services } = composeConfig();
-  const pipeline = ['ingest-gateway', 'redactor', 'normalizer', 'projector'];
+  const pipeline = ['ingest-gateway', 'api', 'redactor', 'normalizer', 'projector'];
 
   it('describes the whole stack', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['clickhouse', 'kafka', 'registry', 'prometheus', 'grafana', ...pipeline].sort(),
+      ['clickhouse', 'kafka', 'registry', 'prometheus', 'grafana', 'ingress', ...pipeline].sort(),
     );
   });
 
@@ -65,7 +65,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('builds the four services from the one Dockerfile and starts them after healthy servers', () => {
+  it('builds the five services from the one Dockerfile and starts them after healthy servers', () => {
     for (const name of pipeline) {
       const service = services[name]!;
       expect(service.build).toBeDefined();
@@ -76,6 +76,27 @@ describe('docker-compose.yml', () => {
         clickhouse: { condition: 'service_healthy' },
       });
     }
+  });
+
+  it('routes collectors to the gateway and everything else to the API behind one ingress', () => {
+    const conf = readFileSync(path.join(REPO, 'deploy/ingress/nginx.conf'), 'utf8');
+    const routed = [...conf.matchAll(/location (=\s)?(\S+) \{ proxy_pass http:\/\/(\w+); \}/g)].map(
+      ([, , location, upstream]) => `${location} ${upstream}`,
+    );
+    expect(routed).toEqual(
+      expect.arrayContaining([
+        '/enterprise/aispm/events gateway',
+        '/enterprise/aispm/events/batch gateway',
+        '/v1/logs gateway',
+        '/enterprise/aispm/webhooks/ gateway',
+        '/enterprise/aispm/hooks/ gateway',
+        '/ api',
+      ]),
+    );
+    expect(services.ingress!.depends_on).toEqual({
+      'ingest-gateway': { condition: 'service_healthy' },
+      api: { condition: 'service_healthy' },
+    });
   });
 
   it('runs a current ClickHouse and Kafka 4 in KRaft mode', () => {

@@ -21,7 +21,7 @@ export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
 export const SCHEMA_REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 
-export const SERVICES = ['ingest-gateway', 'redactor', 'normalizer', 'projector'] as const;
+export const SERVICES = ['ingest-gateway', 'api', 'redactor', 'normalizer', 'projector'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** A random suffix for tenant slugs, databases and group ids. */
@@ -92,9 +92,12 @@ export function clickhouse(url = CLICKHOUSE_URL): ClickHouse {
   return new ClickHouse({ url, username: 'default', password: '' });
 }
 
-/** A running set of the four services for one test suite, with one tenant and collector. */
+/** A running set of the services for one test suite, with one tenant and collector. */
 export interface Pipeline {
+  /** The collectors' edge: events, batches, OTLP, webhooks. */
   readonly gatewayUrl: string;
+  /** The readers' and administrators' API: reads, stream, health, replay log, admin, console. */
+  readonly apiUrl: string;
   readonly database: string;
   readonly tenant: string;
   readonly tenantRef: string;
@@ -188,8 +191,9 @@ export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): Rec
 }
 
 /**
- * Starts one built service with `env`; its ops routes answer on `port` (for a gateway, its
- * public port will do too: it answers `/healthz` and `/readyz` there, though not `/metrics`).
+ * Starts one built service with `env`; its ops routes answer on `port` (for the gateway and the
+ * API, their public port will do too: they answer `/healthz` and `/readyz` there, though not
+ * `/metrics`).
  */
 export function spawnService(
   service: ServiceName,
@@ -293,6 +297,7 @@ export async function startPipeline(
   const dir = mkdtempSync(path.join(os.tmpdir(), 'aispm-test-'));
   const database = `aispm_test_${suffix}`;
   const gatewayPort = await freePort();
+  const apiPort = await freePort();
   const common = {
     ...process.env,
     AISPM_LOG_LEVEL: process.env.AISPM_LOG_LEVEL ?? 'warn',
@@ -308,7 +313,10 @@ export async function startPipeline(
     SCHEMA_REGISTRY_URL,
     CLICKHOUSE_DATABASE: database,
     GATEWAY_PORT: String(gatewayPort),
-    // Extra gateways a suite starts with this environment get an ops port of their own.
+    API_PORT: String(apiPort),
+    AISPM_URL: `http://127.0.0.1:${gatewayPort}`,
+    AISPM_API_URL: `http://127.0.0.1:${apiPort}`,
+    // Extra instances a suite starts with this environment get an ops port of their own.
     AISPM_OPS_PORT: '0',
     ...env,
   };
@@ -362,17 +370,22 @@ export async function startPipeline(
     cli(['bootstrap'], common);
     const operatorKey = readFileSync(common.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
     const admin: Pipeline['admin'] = async (method, route, body, key = operatorKey) => {
-      const response = await fetch(`${gatewayUrl}/enterprise/aispm/admin${route}`, {
+      const response = await fetch(`${apiUrl}/enterprise/aispm/admin${route}`, {
         signal: AbortSignal.timeout(30_000),
         method,
         headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
         ...(body ? { body: JSON.stringify(body) } : {}),
       });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      const answer = { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      // A new or rotated collector key is ready to send with, as a suite expects it to be.
+      if (response.ok && typeof answer.body.api_key === 'string' && route.startsWith('/collectors'))
+        await gatewayKnows(gatewayUrl, answer.body.api_key);
+      return answer;
     };
-    // The operator record reaches the gateway through the control topic, within a moment.
-    await eventually('the gateway to know the operator key', async () =>
+    // The operator record reaches the API through the control topic, within a moment.
+    await eventually('the API to know the operator key', async () =>
       (await admin('GET', '/tenants')).status === 200 ? true : undefined,
     );
     const created = await admin('POST', '/tenants', {
@@ -387,6 +400,7 @@ export async function startPipeline(
       throw new Error(`creating the test collector failed: ${JSON.stringify(collector)}`);
     return {
       gatewayUrl,
+      apiUrl,
       database,
       tenant,
       tenantRef,
@@ -406,7 +420,7 @@ export async function startPipeline(
       },
       admin,
       async stop() {
-        // Delete this suite's tenants through the gateway first, so the shared control topic
+        // Delete this suite's tenants through the API first, so the shared control topic
         // does not keep their collectors (keys, scopes, claims) for later suites.
         try {
           const { body } = await admin('GET', '/tenants');
@@ -419,7 +433,12 @@ export async function startPipeline(
         }
         await Promise.all([...processes.values()].map(stopProcess));
         const ch = clickhouse(clickhouseUrl);
-        await ch.command(`DROP DATABASE IF EXISTS ${database}`);
+        // The deleted tenants' dashboard users are revoked too: the local server restarts to
+        // read that, a moment later, and refuses connections while it does.
+        await eventually('the suite database dropped', async () => {
+          await ch.command(`DROP DATABASE IF EXISTS ${database}`);
+          return true;
+        });
         await ch.close();
         const kafkaAdmin = new Kafka({
           clientId: 'test-cleanup',
@@ -438,7 +457,7 @@ export async function startPipeline(
 /**
  * Creates tenant `slug` of `pipeline` with a collector that needs no signature; returns the
  * collector's id and key. Kafka may briefly refuse new topics right after others were deleted:
- * the gateway answers 503 then, and the create is retried.
+ * the API answers 503 then, and the create is retried.
  */
 export async function tenantWithCollector(
   pipeline: Pick<Pipeline, 'admin'>,
@@ -455,6 +474,18 @@ export async function tenantWithCollector(
   if (collector.status !== 201)
     throw new Error(`creating a collector of ${slug} answered ${collector.status}`);
   return { id: String(collector.body.collector_id), key: String(collector.body.api_key) };
+}
+
+/**
+ * Resolves once the gateway at `gatewayUrl` knows collector `key`. The API answers a change once
+ * it has applied it itself; the gateway reads it from the control topic on its own, a moment
+ * later. An empty batch is refused as such (400) only once the key is known, and stores nothing.
+ */
+export async function gatewayKnows(gatewayUrl: string, key: string): Promise<void> {
+  await eventually('the gateway to know the collector key', async () => {
+    const { status } = await postToGateway(gatewayUrl, '/enterprise/aispm/events/batch', key, []);
+    return status === 401 ? undefined : true;
+  });
 }
 
 /**
@@ -494,17 +525,42 @@ export async function postToGateway(
   };
 }
 
-/** Starts one more gateway of `pipeline` on a free port, with `env` on top of the pipeline's. */
-export async function startExtraGateway(
-  pipeline: Pipeline,
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; opsUrl: string }> {
-  const port = await freePort();
-  const gateway = spawnService(
-    'ingest-gateway',
-    { ...pipeline.env, ...env, GATEWAY_PORT: String(port) },
-    port,
-  );
-  await awaitReady('extra gateway', gateway.child, gateway.opsUrl);
-  return gateway;
+/** The HTTP services a suite starts more instances of, and the variable naming each one's port. */
+const PUBLIC_PORT_VARIABLE = { 'ingest-gateway': 'GATEWAY_PORT', api: 'API_PORT' } as const;
+export type HttpService = keyof typeof PUBLIC_PORT_VARIABLE;
+
+/** One more instance of an HTTP service: its public URL, and its ops port's (which serves `/metrics`). */
+export interface ExtraInstance {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly opsUrl: string;
 }
+
+/** Starts one more `service` of `pipeline` on free ports, with `env` on top of the pipeline's. */
+export async function startExtraInstance(
+  service: HttpService,
+  pipeline: Pick<Pipeline, 'env'>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ExtraInstance> {
+  const [port, opsPort] = [await freePort(), await freePort()];
+  const { child, opsUrl } = spawnService(
+    service,
+    {
+      ...pipeline.env,
+      ...env,
+      [PUBLIC_PORT_VARIABLE[service]]: String(port),
+      AISPM_OPS_PORT: String(opsPort),
+    },
+    opsPort,
+  );
+  await awaitReady(`extra ${service}`, child, opsUrl);
+  return { child, url: `http://127.0.0.1:${port}`, opsUrl };
+}
+
+/** Starts one more gateway: the collectors' edge. */
+export const startExtraGateway = (pipeline: Pick<Pipeline, 'env'>, env?: NodeJS.ProcessEnv) =>
+  startExtraInstance('ingest-gateway', pipeline, env);
+
+/** Starts one more API: reads, stream, administration, console. */
+export const startExtraApi = (pipeline: Pick<Pipeline, 'env'>, env?: NodeJS.ProcessEnv) =>
+  startExtraInstance('api', pipeline, env);

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
-# The platform's four services as a lifecycle component (see lifecycle.sh):
+# The platform's five services as a lifecycle component (see lifecycle.sh):
 # built from this checkout with tsc, run as detached node processes, healthy
 # when /readyz answers 200.
 
-services_instances() { printf '%s\n' ingest-gateway redactor normalizer projector; }
+services_instances() { printf '%s\n' ingest-gateway api redactor normalizer projector; }
 services_entry() { printf '%s/services/%s/dist/main.js\n' "$AISPM_REPO_DIR" "$1"; }
 # The entry path includes this checkout's path, so it is unique to it.
 services_marker() { services_entry "$1"; }
@@ -13,6 +13,7 @@ services_logs() { printf '%s\n' "$AISPM_LOG_DIR/$1.log"; }
 services_port() {
   case $1 in
     ingest-gateway) printf '%s GATEWAY_PORT\n' "$GATEWAY_PORT" ;;
+    api) printf '%s API_PORT\n' "$API_PORT" ;;
     redactor) printf '%s REDACTOR_OPS_PORT\n' "$REDACTOR_OPS_PORT" ;;
     normalizer) printf '%s NORMALIZER_OPS_PORT\n' "$NORMALIZER_OPS_PORT" ;;
     projector) printf '%s PROJECTOR_OPS_PORT\n' "$PROJECTOR_OPS_PORT" ;;
@@ -50,10 +51,12 @@ services_prepare() { :; }
 services_launch() {
   local name=$1 port _
   read -r port _ < <(services_port "$name")
-  if [[ $name == ingest-gateway ]]; then
-    # Its /metrics names tenants, so it is served on the ops port, not on GATEWAY_PORT.
+  if [[ $name == ingest-gateway || $name == api ]]; then
+    # Their /metrics name tenants, so they are served on the ops port, not the public one.
+    local ops_port=$GATEWAY_OPS_PORT
+    [[ $name == api ]] && ops_port=$API_OPS_PORT
     launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" \
-      env AISPM_OPS_PORT="$GATEWAY_OPS_PORT" node "$(services_entry "$name")"
+      env AISPM_OPS_PORT="$ops_port" node "$(services_entry "$name")"
   elif [[ $name == projector ]]; then
     # The projector writes tenant dashboard users where our ClickHouse reads users.d.
     launch_detached "$name" "$AISPM_REPO_DIR" "$AISPM_LOG_DIR/$name.log" \

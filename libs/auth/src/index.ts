@@ -2,7 +2,7 @@
  * Owns how the gateway tells who is calling and what they may send (DESIGN §5): request
  * signatures with replay protection, collector scopes and repository globs, OIDC workload
  * identity of one issuer or several and what a token's claims bind, and API key secrets.
- * Nothing here is wired to HTTP; the gateway maps the results.
+ * Nothing here is wired to HTTP; the services map the results.
  */
 export * from './signature';
 export * from './glob';
@@ -11,3 +11,4 @@ export * from './oidc';
 export * from './workload';
 export * from './secrets';
 export * from './webhook';
+export * from './oidc-settings';

@@ -142,7 +142,7 @@ export const CONFIG_KEYS = {
   AISPM_OPS_PORT: key(
     integer(0, 65535),
     undefined,
-    'Port of `/metrics`, `/healthz` and `/readyz` on every service (the gateway: 9100, redactor: 9101, normalizer: 9102, projector: 9103); 0 lets the system pick a free one.',
+    'Port of `/metrics`, `/healthz` and `/readyz` on every service (the gateway: 9100, redactor: 9101, normalizer: 9102, projector: 9103, API: 9104); 0 lets the system pick a free one.',
   ),
   AISPM_OPS_HOST: key(text, '127.0.0.1', 'Address the ops endpoints bind to.'),
   AISPM_SHUTDOWN_TIMEOUT_MS: key(
@@ -266,7 +266,7 @@ export const CONFIG_KEYS = {
   AISPM_MAX_BODY_BYTES: key(
     integer(1024, 512 * 1024 * 1024),
     String(5 * 1024 * 1024),
-    'Largest request body the gateway reads, as sent (compressed or not).',
+    'Largest request body the gateway (and the API) reads, as sent (compressed or not).',
   ),
   AISPM_MAX_DECOMPRESSED_BYTES: key(
     integer(1024, 1024 * 1024 * 1024),
@@ -284,7 +284,7 @@ export const CONFIG_KEYS = {
     '2000',
     'Sustained events per second per tenant.',
   ),
-  GATEWAY_CONSOLE_SESSION_TTL_MS: key(
+  API_CONSOLE_SESSION_TTL_MS: key(
     integer(60_000, 86_400_000),
     '3600000',
     'How long a console session lasts from sign-in; then the reader signs in again with its key.',
@@ -330,6 +330,8 @@ export const CONFIG_KEYS = {
   GATEWAY_TLS_KEY_FILE: key(text, '', 'PEM private key of the mTLS listener.'),
   GATEWAY_TLS_CLIENT_CA_FILE: key(text, '', 'PEM CA bundle that client certificates must chain to.'),
   GATEWAY_HOST: key(text, '127.0.0.1', 'Address the gateway binds to.'),
+  API_HOST: key(text, '127.0.0.1', 'Address the API (readers, administration, console) binds to.'),
+  API_PORT: key(port, '8090', 'Port of the API.'),
   GATEWAY_PORT: key(port, '8080', 'Port of the gateway.'),
   GATEWAY_PRODUCE_TIMEOUT_MS: key(
     integer(100, 120_000),
@@ -367,7 +369,7 @@ export const CONFIG_KEYS = {
     String(3600 * 1000),
     'How often the projector applies tenant retention and deletion to ClickHouse.',
   ),
-  GATEWAY_STREAM_HEARTBEAT_MS: key(
+  API_STREAM_HEARTBEAT_MS: key(
     integer(100, 300_000),
     '15000',
     'How often the live stream sends a heartbeat comment, so proxies keep an idle connection open.',

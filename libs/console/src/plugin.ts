@@ -15,6 +15,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHan
 import { hashSecret } from '@aispm/auth';
 import type { ControlState, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
+import { markRoutesPublic } from '@aispm/http';
 import type { Logger } from '@aispm/observability';
 import { clearedSessionCookie, sessionCookie, sessionToken, type ConsoleSessions } from './session';
 
@@ -86,6 +87,20 @@ function sessionBody(principal: Principal, expiresMs: number) {
   };
 }
 
+const sessionResponse = {
+  description: 'The signed-in reader',
+  type: 'object',
+  properties: {
+    reader_id: { type: 'string' },
+    tenant: { type: 'string' },
+    role: { type: 'string' },
+    expires_ms: { type: 'integer' },
+  },
+} as const;
+
+/** The page's own routes: files and redirects, not part of the API the document describes. */
+const pageRoute = { schema: { hide: true } } as const;
+
 function isSecure(request: FastifyRequest): boolean {
   return request.protocol === 'https';
 }
@@ -124,10 +139,14 @@ export function consoleRoutes(deps: ConsoleDeps): FastifyPluginAsync {
   }
 
   return async (app) => {
+    // Each console route checks its own credential: an API key to sign in, the cookie after.
+    markRoutesPublic(app);
     app.post<{ Body: { api_key: string } }>(
       '/console/api/session',
       {
         schema: {
+          summary: "Sign in to the console with a tenant reader's API key; sets the session cookie.",
+          response: { 200: sessionResponse },
           body: {
             type: 'object',
             required: ['api_key'],
@@ -159,34 +178,47 @@ export function consoleRoutes(deps: ConsoleDeps): FastifyPluginAsync {
       },
     );
 
-    app.get('/console/api/session', async (request, reply) => {
-      const token = sessionToken(request.headers.cookie);
-      const session = token ? deps.sessions.verify(token, Date.now()) : undefined;
-      const principal = session && deps.control.readerPrincipal(session.readerId);
-      if (!session || !principal || principal.kind !== 'reader' || !principal.tenant)
-        throw new AppError('GW_UNAUTHENTICATED', 'No console session, or it has ended');
-      return reply
-        .headers(PAGE_HEADERS)
-        .header('cache-control', 'no-store')
-        .send(sessionBody(principal, session.expiresMs));
-    });
+    app.get(
+      '/console/api/session',
+      { schema: { summary: "The console session's reader.", response: { 200: sessionResponse } } },
+      async (request, reply) => {
+        const token = sessionToken(request.headers.cookie);
+        const session = token ? deps.sessions.verify(token, Date.now()) : undefined;
+        const principal = session && deps.control.readerPrincipal(session.readerId);
+        if (!session || !principal || principal.kind !== 'reader' || !principal.tenant)
+          throw new AppError('GW_UNAUTHENTICATED', 'No console session, or it has ended');
+        return reply
+          .headers(PAGE_HEADERS)
+          .header('cache-control', 'no-store')
+          .send(sessionBody(principal, session.expiresMs));
+      },
+    );
 
-    app.delete('/console/api/session', async (request, reply) => {
-      if (request.headers[CONSOLE_HEADER] !== '1')
-        throw new AppError('GW_FORBIDDEN', `Console requests carry the ${CONSOLE_HEADER} header`);
-      return reply
-        .headers(PAGE_HEADERS)
-        .header('set-cookie', clearedSessionCookie(isSecure(request)))
-        .code(204)
-        .send();
-    });
+    app.delete(
+      '/console/api/session',
+      {
+        schema: {
+          summary: 'Sign out of the console; clears the session cookie.',
+          response: { 204: { type: 'null', description: 'Signed out' } },
+        },
+      },
+      async (request, reply) => {
+        if (request.headers[CONSOLE_HEADER] !== '1')
+          throw new AppError('GW_FORBIDDEN', `Console requests carry the ${CONSOLE_HEADER} header`);
+        return reply
+          .headers(PAGE_HEADERS)
+          .header('set-cookie', clearedSessionCookie(isSecure(request)))
+          .code(204)
+          .send();
+      },
+    );
 
-    app.get<{ Params: { file: string } }>('/console/assets/:file', async (request, reply) =>
+    app.get<{ Params: { file: string } }>('/console/assets/:file', pageRoute, async (request, reply) =>
       sendFile(reply, request.params.file),
     );
     // The page routes itself (History API): every other path under /console/ is the page.
-    app.get('/console', async (_request, reply) => reply.redirect('/console/'));
-    app.get('/console/*', async (request, reply) => {
+    app.get('/console', pageRoute, async (_request, reply) => reply.redirect('/console/'));
+    app.get('/console/*', pageRoute, async (request, reply) => {
       if (request.url.startsWith('/console/api/')) throw new AppError('GW_NOT_FOUND', 'No such console API');
       return sendFile(reply, 'index.html');
     });

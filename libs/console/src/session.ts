@@ -17,7 +17,7 @@ const TOKEN = /^v1\.([A-Za-z0-9_-]{1,128})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/;
 export class ConsoleSessions {
   constructor(
     private readonly key: Buffer,
-    /** How long a session lasts from sign-in (GATEWAY_CONSOLE_SESSION_TTL_MS). */
+    /** How long a session lasts from sign-in (API_CONSOLE_SESSION_TTL_MS). */
     readonly ttlMs: number,
   ) {
     if (key.length < 32) throw new RangeError('A console session key needs 32 bytes');

@@ -7,3 +7,4 @@ export * from './plane';
 export * from './audit';
 export * from './deletion';
 export * from './redaction';
+export * from './tenants';

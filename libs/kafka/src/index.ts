@@ -20,3 +20,4 @@ export * from './cursor';
 export * from './follow';
 export { BatchProgress } from './progress';
 export { isUnknownTopic } from './kafkajs-errors';
+export * from './probe';

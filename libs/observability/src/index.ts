@@ -93,6 +93,7 @@ export class Metrics {
   readonly produceDuration: Histogram<'service'>;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly ingestRequests: Counter<'tenant' | 'route' | 'status'>;
+  readonly apiRequests: Counter<'tenant' | 'route' | 'status'>;
   readonly ingestItems: Counter<'tenant' | 'outcome' | 'reason'>;
   readonly chInsertDuration: Histogram<'table'>;
   readonly chInsertRows: Counter<'table'>;
@@ -139,6 +140,12 @@ export class Metrics {
     this.ingestRequests = new Counter({
       name: 'aispm_ingest_requests_total',
       help: 'HTTP ingestion requests, by tenant, route and status code.',
+      labelNames: ['tenant', 'route', 'status'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'aispm_api_requests_total',
+      help: 'HTTP requests to the API (reads, administration, console), by tenant, route and status code.',
       labelNames: ['tenant', 'route', 'status'],
       registers,
     });
@@ -213,17 +220,34 @@ export class Metrics {
   }
 }
 
+/** A probe's answer as its route declares it; `reason` says why a service is not ready, if known. */
+const probeAnswer = (description: string) => ({
+  description,
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' }, reason: { type: 'string' } },
+});
+// `summary` is read by the OpenAPI generator, which types it; Fastify ignores it.
+const liveness = {
+  summary: 'Liveness.',
+  response: { 200: probeAnswer('Alive'), 503: probeAnswer('Not alive') },
+};
+const readiness = {
+  summary: 'Readiness.',
+  response: { 200: probeAnswer('Ready'), 503: probeAnswer('Not ready') },
+};
+
 /**
  * Fastify plugin serving `/healthz` and `/readyz`: safe on a public port, since they say nothing
  * about any tenant, so a load balancer can probe the port it sends traffic to.
  */
 export function probeRoutes(probes: Probes): FastifyPluginAsync {
   return async (app) => {
-    app.get('/healthz', async (_request, reply) => {
+    app.get('/healthz', { schema: liveness }, async (_request, reply) => {
       const ok = probes.healthy();
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unhealthy' });
     });
-    app.get('/readyz', async (_request, reply) => {
+    app.get('/readyz', { schema: readiness }, async (_request, reply) => {
       const ok = probes.ready();
       const reason = ok ? undefined : probes.notReadyReason?.();
       return reply

@@ -1,42 +1,21 @@
 /**
- * Owns who may call what: the bearer key of a request is resolved against the control plane to a
- * collector or a reader, and each route states what it requires. Reads and administration are
- * always scoped to the tenant of the credential, never to a tenant named in the request.
+ * Owns which collector sent a request: its client certificate on the mTLS listener, a
+ * workload-identity token (OIDC), or its API key. Only collectors send events; a reader's key is
+ * refused here.
  */
 import { createHash } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import {
-  hashSecret,
   matchesGlob,
   matchWorkload,
   workloadBinding,
   type OidcIssuers,
   type WorkloadBinding,
 } from '@aispm/auth';
-import type { ControlReader } from '@aispm/contracts';
 import type { ControlState, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-
-type Role = ControlReader['role'];
-
-const ROLE_RANK: Record<Role, number> = { viewer: 0, auditor: 1, admin: 2 };
-
-/**
- * The principal of the request's `Authorization: Bearer <key>`, or, without that header, of its
- * console session (a tenant reader, checked again here so a revoked reader's session ends at
- * once); otherwise GW_UNAUTHENTICATED.
- */
-export function authenticate(state: ControlState, request: FastifyRequest): Principal {
-  const match = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(request.headers.authorization ?? '');
-  const principal = match
-    ? state.principal(hashSecret(match[1]!))
-    : request.consoleReader
-      ? state.readerPrincipal(request.consoleReader)
-      : undefined;
-  if (!principal) throw new AppError('GW_UNAUTHENTICATED', 'A valid, unrevoked API key is required');
-  return principal;
-}
+import { bearerPrincipal, requirePrincipal } from '@aispm/http';
 
 /**
  * A collector that sends events. One authenticated by a workload-identity token also carries what
@@ -110,7 +89,7 @@ export async function authenticateCollector(
   }
   const token = JWT.exec(request.headers.authorization ?? '')?.[1];
   if (token && oidc) return authenticateWorkload(state, oidc, token);
-  return requireCollector(authenticate(state, request));
+  return requireCollector(requirePrincipal(bearerPrincipal(state, request)));
 }
 
 /** The collector behind the request; readers may not write events. */
@@ -118,32 +97,4 @@ export function requireCollector(principal: Principal): CollectorPrincipal {
   if (principal.kind !== 'collector')
     throw new AppError('GW_FORBIDDEN', 'Only collector keys may send events');
   return principal;
-}
-
-/** True for a platform operator: an admin reader of no tenant. */
-export function isOperator(principal: Principal): boolean {
-  return principal.kind === 'reader' && principal.tenant === undefined && principal.reader.role === 'admin';
-}
-
-/** Refuses unless the principal is a platform operator. */
-export function requireOperator(principal: Principal): void {
-  if (!isOperator(principal)) throw new AppError('GW_FORBIDDEN', 'Only a platform operator may do this');
-}
-
-/**
- * Refuses unless the principal is a reader with at least `role` on `tenant` (operators have
- * every role on every tenant). A tenant the caller cannot see answers as forbidden, not
- * "not found", so tenant names do not leak.
- */
-export function requireRole(principal: Principal, role: Role, tenant: string): void {
-  if (isOperator(principal)) return;
-  if (principal.kind !== 'reader' || principal.tenant?.slug !== tenant) {
-    throw new AppError('GW_FORBIDDEN', `This credential has no access to tenant ${tenant}`);
-  }
-  if (ROLE_RANK[principal.reader.role] < ROLE_RANK[role]) {
-    throw new AppError(
-      'GW_FORBIDDEN',
-      `This needs the ${role} role; the credential is ${principal.reader.role}`,
-    );
-  }
 }

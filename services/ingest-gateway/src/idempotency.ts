@@ -8,6 +8,8 @@
  * is produced. So when ClickHouse cannot answer, or a retry races its first copy through the
  * pipeline, the gateway fails open and produces again rather than refuse good data.
  */
+import { inList, name, sql, type ClickHouse } from '@aispm/clickhouse';
+
 /**
  * Looks keys up in storage: for those that are stored, their content hash by
  * {@link keyId}(tenant, key). The keys may be of several tenants.
@@ -23,6 +25,24 @@ export interface KeyRef {
 /** One tenant's key, as the index and a lookup's answer name it. */
 export function keyId(tenant: string, key: string): string {
   return `${tenant}\u0000${key}`;
+}
+
+/** The lookup in the projected events of `database`. */
+export function storedKeys(clickhouse: ClickHouse, database: string): Lookup {
+  const events = sql`${name(database)}.events`;
+  return async (keys) => {
+    // Any stored row of a key will do: every row of one key carries the hash it was first
+    // accepted with, so no FINAL; the tenants and session ids narrow the read to the primary
+    // key, and the pairs keep one tenant's key from answering for another's.
+    const rows = await clickhouse.query<{ tenant: string; idempotency_key: string; content_hash: string }>(
+      sql`SELECT tenant, idempotency_key, any(content_hash) AS content_hash FROM ${events}
+        WHERE tenant IN ${inList([...new Set(keys.map((k) => k.tenant))])}
+        AND session_id IN ${inList([...new Set(keys.map((k) => k.sessionId))])}
+        AND (tenant, idempotency_key) IN arrayZip(${keys.map((k) => k.tenant)}, ${keys.map((k) => k.key)})
+        GROUP BY tenant, idempotency_key`,
+    );
+    return new Map(rows.map((row) => [keyId(row.tenant, row.idempotency_key), row.content_hash]));
+  };
 }
 
 /** Most keys in one storage query: they travel as three array parameters in the request's URL, which ClickHouse caps at 1 MiB. */

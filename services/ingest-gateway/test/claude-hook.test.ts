@@ -18,7 +18,7 @@ import { TenantQuotas } from '@aispm/quotas';
 import type { CollectorPrincipal } from '../src/access';
 import { checkHookPayload, claudeHookEnvelopes, collectorRoutes } from '../src/plugins/collectors';
 import type { IngestDeps } from '../src/plugins/ingest';
-import { installProblemHandlers } from '../src/plugins/problems';
+import { installProblemHandlers } from '@aispm/http';
 
 // TRICKY: Fastify's inject() parses cookies with `cookie`, which is ESM only; Jest's loader cannot
 // require ESM before Node 24.9, Node's own can (see libs/auth/test/oidc.test.ts for jose).

@@ -4,8 +4,7 @@ import type { ControlCollector, ControlRecord, ControlTenant } from '@aispm/cont
 import { ControlState } from '@aispm/control';
 import { authenticateWorkload } from '../src/access';
 import { admit } from '../src/admission';
-import { oidcSettings } from '../src/env';
-import { collectorIssuer } from '../src/plugins/admin';
+import { oidcSettings } from '@aispm/auth';
 
 // Token verification itself (signatures, audiences, key sets of several issuers) is tested in
 // libs/auth; here a verifier stands in that answers with the token it is told, so what is
@@ -254,34 +253,5 @@ describe('OIDC configuration', () => {
   ])('stops start-up on %s, naming the variable', (_name, config, message) => {
     expect(() => oidcSettings(config)).toThrow(message);
     expect(() => oidcSettings(config)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
-  });
-});
-
-describe('the issuer of a new collector', () => {
-  const several = { issuers: [GITHUB, GITLAB], defaultIssuer: undefined };
-
-  it('is the one asked for, else the only or default issuer', () => {
-    expect(collectorIssuer(GITLAB, true, several)).toBe(GITLAB);
-    expect(collectorIssuer(undefined, true, { issuers: [GITLAB], defaultIssuer: GITLAB })).toBe(GITLAB);
-    expect(collectorIssuer(undefined, true, { ...several, defaultIssuer: GITHUB })).toBe(GITHUB);
-    expect(collectorIssuer(undefined, false, several)).toBeUndefined();
-  });
-
-  it('is stored as given by a gateway without OIDC, which cannot check it', () => {
-    expect(collectorIssuer(AZURE, true, undefined)).toBe(AZURE);
-    expect(collectorIssuer(undefined, true, undefined)).toBeUndefined();
-  });
-
-  it.each<[string, () => unknown, RegExp]>([
-    ['an issuer without claims', () => collectorIssuer(GITLAB, false, several), /give the claims too/],
-    [
-      'an issuer this gateway does not trust',
-      () => collectorIssuer(AZURE, true, several),
-      /does not trust the issuer/,
-    ],
-    ['no issuer among several', () => collectorIssuer(undefined, true, several), /trusts several issuers/],
-  ])('refuses (400) %s', (_name, choose, message) => {
-    expect(choose).toThrow(message);
-    expect(choose).toThrow(expect.objectContaining({ code: 'GW_BAD_REQUEST', status: 400 }));
   });
 });

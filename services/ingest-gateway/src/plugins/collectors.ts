@@ -34,7 +34,7 @@ import type { Envelope } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
 import type { CollectorPrincipal } from '../access';
 import { decodeUtf8, parseJson } from '../body';
-import { createIngestor, type IngestDeps, type Receipt } from './ingest';
+import { createIngestor, receiptSchema, type IngestDeps, type Receipt } from './ingest';
 
 interface ProtobufType {
   decode(bytes: Uint8Array): unknown;
@@ -211,35 +211,100 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
       app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     }
 
-    app.post('/v1/logs', async (request, reply) => {
-      const protobuf = (request.headers['content-type'] ?? '').startsWith(PROTOBUF);
-      const { principal, items } = await receive(request, {
-        parse: (decoded, principal) => {
-          const body = protobuf ? decodeOtlpProtobuf(decoded) : checkOtlpJson(parseJson(decodeUtf8(decoded)));
-          const drafts = otlpDrafts(body, { now: new Date().toISOString() });
-          return envelopesFor(drafts, principal);
-        },
-      });
-      const rejected = items.length > 0 ? rejectedOf(await ingest(request, items, principal)) : [];
-      const response =
-        rejected.length > 0
-          ? {
-              partialSuccess: {
-                rejectedLogRecords: String(rejected.length),
-                errorMessage: rejected
-                  .map((r) => `${r.code}: ${r.reason}`)
-                  .join('; ')
-                  .slice(0, 2000),
+    app.post(
+      '/v1/logs',
+      {
+        schema: {
+          summary:
+            'OTLP/HTTP logs (JSON or protobuf): Claude Code, Gemini CLI and Codex telemetry events become envelopes of the collector.',
+          response: {
+            200: {
+              description: 'ExportLogsServiceResponse; partialSuccess counts refused records',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      partialSuccess: {
+                        type: 'object',
+                        properties: {
+                          rejectedLogRecords: { type: 'string' },
+                          errorMessage: { type: 'string' },
+                        },
+                      },
+                    },
+                  },
+                },
+                [PROTOBUF]: { schema: { type: 'string', format: 'binary' } },
               },
-            }
-          : {};
-      if (!protobuf) return reply.code(200).send(response);
-      const bytes = logsService.ExportLogsServiceResponse.encode(response).finish();
-      return reply.code(200).type(PROTOBUF).send(Buffer.from(bytes));
-    });
+            },
+          },
+        },
+        config: {
+          documentedBody: {
+            'application/json': { schema: { type: 'object', description: 'ExportLogsServiceRequest' } },
+            [PROTOBUF]: { schema: { type: 'string', format: 'binary' } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const protobuf = (request.headers['content-type'] ?? '').startsWith(PROTOBUF);
+        const { principal, items } = await receive(request, {
+          parse: (decoded, principal) => {
+            const body = protobuf
+              ? decodeOtlpProtobuf(decoded)
+              : checkOtlpJson(parseJson(decodeUtf8(decoded)));
+            const drafts = otlpDrafts(body, { now: new Date().toISOString() });
+            return envelopesFor(drafts, principal);
+          },
+        });
+        const rejected = items.length > 0 ? rejectedOf(await ingest(request, items, principal)) : [];
+        const response =
+          rejected.length > 0
+            ? {
+                partialSuccess: {
+                  rejectedLogRecords: String(rejected.length),
+                  errorMessage: rejected
+                    .map((r) => `${r.code}: ${r.reason}`)
+                    .join('; ')
+                    .slice(0, 2000),
+                },
+              }
+            : {};
+        if (!protobuf) return reply.code(200).send(response);
+        const bytes = logsService.ExportLogsServiceResponse.encode(response).finish();
+        return reply.code(200).type(PROTOBUF).send(Buffer.from(bytes));
+      },
+    );
 
     app.post<{ Params: { collector_id: string } }>(
       '/enterprise/aispm/webhooks/github/:collector_id',
+      {
+        schema: {
+          summary:
+            "GitHub workflow_job webhook, signed with X-Hub-Signature-256 under the collector's signing secret.",
+          params: {
+            type: 'object',
+            required: ['collector_id'],
+            properties: { collector_id: { type: 'string' } },
+          },
+          response: {
+            202: {
+              description: 'In Kafka, or an ignored event',
+              type: 'object',
+              properties: {
+                ignored: { type: 'string', description: 'The X-GitHub-Event that is not workflow_job' },
+                items: { type: 'array', items: receiptSchema },
+              },
+            },
+          },
+        },
+        // Authenticated by its signature: GitHub cannot send a bearer key.
+        config: {
+          public: true,
+          documentedBody: { 'application/json': { schema: { type: 'object', description: 'workflow_job' } } },
+        },
+      },
       async (request, reply) => {
         const collector = deps.control.collectors.get(request.params.collector_id);
         const tenant = collector && !collector.revoked ? deps.control.tenantOf(collector) : undefined;
@@ -268,15 +333,33 @@ export function collectorRoutes(deps: IngestDeps): FastifyPluginAsync {
       CLAUDE_CODE_HOOK_PATH,
       {
         schema: {
+          summary:
+            "A Claude Code `http` hook: the hook's JSON, mapped as `aispm collect claude-code` maps it, with the collector key in Authorization (no signature).",
           querystring: {
             type: 'object',
             additionalProperties: false,
             properties: {
-              repository: { type: 'string', minLength: 1, maxLength: 200 },
-              environment: { enum: [...ENVIRONMENTS] },
+              repository: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 200,
+                description: "owner/name of the agent's checkout",
+              },
+              environment: {
+                enum: [...ENVIRONMENTS],
+                description: "Else the collector's only environment scope, else dev",
+              },
+            },
+          },
+          response: {
+            204: {
+              type: 'null',
+              description:
+                'In Kafka (or nothing to store for this hook); the empty 2xx lets Claude Code go on. Any other status is a non-blocking error to Claude Code.',
             },
           },
         },
+        config: { documentedBody: { 'application/json': { schema: { type: 'object' } } } },
       },
       async (request, reply) => {
         const { principal, items } = await receive(request, {

@@ -13,12 +13,25 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { PartitionMetadata, Producer } from 'kafkajs';
 import { verifySignature, type OidcIssuers, type ReplayCache } from '@aispm/auth';
-import { contentHash, HEADERS, tenantTopic, TOPIC_SCHEMAS, type Envelope } from '@aispm/contracts';
+import {
+  contentHash,
+  HEADERS,
+  loadSchema,
+  tenantTopic,
+  TOPIC_SCHEMAS,
+  type Envelope,
+} from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError, type FieldError } from '@aispm/errors';
-import { PARTITIONER, produceChunks, type StageCodec } from '@aispm/kafka';
+import { fieldErrorsSchema, problemRef } from '@aispm/http';
+import {
+  PARTITIONER,
+  produceChunks,
+  type KafkaProducer,
+  type PartitionMetadata,
+  type StageCodec,
+} from '@aispm/kafka';
 import type { Kms, RawEncryptor } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
@@ -37,7 +50,7 @@ export interface IngestDeps {
   readonly kms: Kms;
   /** Encrypts raw-topic values under the tenant's data key (DESIGN §7). */
   readonly rawEncryptor: RawEncryptor;
-  readonly producer: Producer;
+  readonly producer: KafkaProducer;
   readonly codec: StageCodec;
   readonly metrics: Metrics;
   readonly quotas: TenantQuotas;
@@ -79,6 +92,44 @@ export type Receipt =
       readonly reason: string;
       readonly errors: readonly FieldError[];
     };
+
+/** The receipt of one item, as the routes declare it. */
+export const receiptSchema = {
+  type: 'object',
+  required: ['index', 'outcome'],
+  properties: {
+    index: { type: 'integer' },
+    outcome: { enum: ['accepted', 'duplicate', 'rejected'] },
+    event_id: { type: ['string', 'null'] },
+    idempotency_key: { type: ['string', 'null'] },
+    topic: { type: 'string' },
+    partition: { type: 'integer' },
+    offset: { type: 'string' },
+    code: { type: 'string' },
+    reason: { type: 'string' },
+    errors: fieldErrorsSchema,
+  },
+} as const;
+
+/** The envelope schema, for the document (whose dialect is the schema's own, 2020-12). */
+export function envelopeDocumentSchema(): object {
+  const { $schema: _dialect, ...envelope } = loadSchema('envelope.v1');
+  return envelope;
+}
+
+/** An envelope in the document's components; bodies are raw bytes to Fastify, never validated by it. */
+const envelopeRef = { $ref: '#/components/schemas/Envelope' };
+
+const batchSchema = {
+  type: 'object',
+  required: ['accepted', 'duplicate', 'rejected', 'items'],
+  properties: {
+    accepted: { type: 'integer' },
+    duplicate: { type: 'integer' },
+    rejected: { type: 'integer' },
+    items: { type: 'array', items: receiptSchema },
+  },
+} as const;
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -348,29 +399,68 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsync {
       app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     }
 
-    app.post('/enterprise/aispm/events', async (request, reply) => {
-      const { principal, items } = await receive(request, {
-        parse: (decoded) => [parseJson(decodeUtf8(decoded))],
-      });
-      const [receipt] = await ingest(request, items, principal);
-      if (receipt!.outcome === 'rejected') {
-        throw new AppError(receipt!.code as never, receipt!.reason, { fields: [...receipt!.errors] });
-      }
-      return reply.code(receipt!.outcome === 'duplicate' ? 200 : 202).send(receipt);
-    });
+    app.post(
+      '/enterprise/aispm/events',
+      {
+        schema: {
+          summary:
+            'Ingest one envelope (gzip or zstd allowed; signed with X-Aispm-Timestamp and X-Aispm-Signature when required).',
+          response: {
+            202: { description: 'Accepted: in Kafka', ...receiptSchema },
+            200: { description: 'Duplicate of an accepted event', ...receiptSchema },
+          },
+        },
+        config: { documentedBody: { 'application/json': { schema: envelopeRef } } },
+      },
+      async (request, reply) => {
+        const { principal, items } = await receive(request, {
+          parse: (decoded) => [parseJson(decodeUtf8(decoded))],
+        });
+        const [receipt] = await ingest(request, items, principal);
+        if (receipt!.outcome === 'rejected') {
+          throw new AppError(receipt!.code as never, receipt!.reason, { fields: [...receipt!.errors] });
+        }
+        return reply.code(receipt!.outcome === 'duplicate' ? 200 : 202).send(receipt);
+      },
+    );
 
-    app.post('/enterprise/aispm/events/batch', async (request, reply) => {
-      const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
-      const { principal, items } = await receive(request, {
-        parse: (decoded) => parseBatch(decodeUtf8(decoded), ndjson, deps.batchMaxItems),
-      });
-      const receipts = await ingest(request, items, principal);
-      const count = (outcome: Receipt['outcome']) => receipts.filter((r) => r.outcome === outcome).length;
-      const rejected = count('rejected');
-      const status = rejected === 0 ? 202 : rejected < receipts.length ? 207 : 400;
-      return reply
-        .code(status)
-        .send({ accepted: count('accepted'), duplicate: count('duplicate'), rejected, items: receipts });
-    });
+    app.post(
+      '/enterprise/aispm/events/batch',
+      {
+        schema: {
+          summary: 'Ingest a JSON array or NDJSON of envelopes, with a receipt per item.',
+          response: {
+            202: { description: 'No item refused', ...batchSchema },
+            207: { description: 'Some items refused; see each receipt', ...batchSchema },
+            400: {
+              description: 'Every item refused (a receipt each), or a request refused whole',
+              content: {
+                'application/json': { schema: batchSchema },
+                'application/problem+json': { schema: problemRef },
+              },
+            },
+          },
+        },
+        config: {
+          documentedBody: {
+            'application/json': { schema: { type: 'array', items: envelopeRef } },
+            'application/x-ndjson': { schema: { type: 'string' } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
+        const { principal, items } = await receive(request, {
+          parse: (decoded) => parseBatch(decodeUtf8(decoded), ndjson, deps.batchMaxItems),
+        });
+        const receipts = await ingest(request, items, principal);
+        const count = (outcome: Receipt['outcome']) => receipts.filter((r) => r.outcome === outcome).length;
+        const rejected = count('rejected');
+        const status = rejected === 0 ? 202 : rejected < receipts.length ? 207 : 400;
+        return reply
+          .code(status)
+          .send({ accepted: count('accepted'), duplicate: count('duplicate'), rejected, items: receipts });
+      },
+    );
   };
 }

@@ -10,19 +10,18 @@
  * content, and dashboard users need the freshness watermark, so viewer is enough.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Admin } from 'kafkajs';
-import { tenantTopic } from '@aispm/contracts';
+import { TENANT_SLUG, tenantTopic } from '@aispm/contracts';
 import type { ControlState } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import { tenantHealth, type HealthFollower } from '@aispm/health';
-import { pipelineOffsets, retainedMessages, type StageOffsets } from '@aispm/kafka';
+import { pipelineOffsets, retainedMessages, type StageOffsets, type KafkaAdmin } from '@aispm/kafka';
 import type { FreshnessTracker } from '@aispm/projection';
 import type { Metrics } from '@aispm/observability';
-import { authenticate, requireRole } from '../access';
+import { requireRole } from '@aispm/http';
 
 export interface HealthDeps {
   readonly control: ControlState;
-  readonly kafkaAdmin: Admin;
+  readonly kafkaAdmin: KafkaAdmin;
   readonly metrics: Metrics;
   readonly health: HealthFollower;
   /** AISPM_GROUP_PREFIX of the pipeline whose consumer groups are measured. */
@@ -33,7 +32,35 @@ export interface HealthDeps {
   readonly freshness: FreshnessTracker;
 }
 
-const SLUG = '^[a-z0-9][a-z0-9-]{1,62}$';
+const SLUG = TENANT_SLUG.source;
+
+/** An object whose every field is sent as built (libs/health shapes it). */
+const open = (description: string) => ({ type: 'object', additionalProperties: true, description }) as const;
+
+/** The health document (libs/health `tenantHealth`); open, so a field added there is never dropped. */
+const healthDocument = {
+  description: "The tenant's ingestion health",
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    tenant: { type: 'string' },
+    observed_ms: { type: 'integer' },
+    window_ms: { type: 'integer', description: 'The window the counts below cover' },
+    status: { enum: ['ok', 'degraded', 'stalled'] },
+    stalled: { type: 'array', description: 'Stages with lag that has not moved' },
+    stages: {
+      type: ['array', 'null'],
+      description: 'Lag per stage, in flow order; null when the broker cannot say',
+      items: open('A stage: its service, topic, group, lag and partitions'),
+    },
+    rejections: open('Rejections in the window: total and by_reason'),
+    retries: open('Retries in the window: total and by_operation'),
+    dlq: open('Dead letters: depth, added in the window, by_code'),
+    storage: open('ClickHouse write status'),
+    freshness: open('The freshness watermark and whether every stage has caught up'),
+    collectors: open('Live collectors and the stale ones'),
+  },
+} as const;
 
 export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
   /** Every stage's offsets for the tenant, in flow order; undefined when the broker cannot say. */
@@ -57,15 +84,20 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       '/enterprise/aispm/ingestion/health',
       {
         schema: {
+          summary:
+            "The tenant's ingestion health: lag per stage, rejections, retries, DLQ depth, storage status, freshness watermark, stale collectors (readers of the tenant; operators add ?tenant=).",
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { tenant: { type: 'string', pattern: SLUG } },
+            properties: {
+              tenant: { type: 'string', pattern: SLUG, description: 'Operators name the tenant' },
+            },
           },
+          response: { 200: healthDocument },
         },
       },
       async (request) => {
-        const principal = authenticate(deps.control, request);
+        const principal = request.principal;
         // A collector key names its tenant too, so it is refused as forbidden below, not as a bad request.
         const slug = request.query.tenant ?? principal.tenant?.slug;
         if (!slug) throw new AppError('GW_BAD_REQUEST', 'Name the tenant with ?tenant=<slug>');

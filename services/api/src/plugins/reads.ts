@@ -10,12 +10,14 @@
  * payload references and replay positions, and each such access is written to the audit trail.
  * ClickHouse reads use FINAL, so every idempotency key counts once.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { Admin } from 'kafkajs';
 import type { ClickHouse } from '@aispm/clickhouse';
-import type { AuditTrail, ControlState, Principal } from '@aispm/control';
+import { CAVRA_CONTRACTS_DIR } from '@aispm/contracts';
+import type { AuditTrail, Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import { pipelineOffsets } from '@aispm/kafka';
+import { pipelineOffsets, type KafkaAdmin } from '@aispm/kafka';
 import { verifyEventChains } from '@aispm/normalization';
 import {
   fromEventRow,
@@ -25,7 +27,7 @@ import {
   type DecisionRecord,
   type FreshnessTracker,
 } from '@aispm/projection';
-import { authenticate, requireRole } from '../access';
+import { requireRole } from '@aispm/http';
 import { readEventLog } from '../event-log';
 import {
   chainQuery,
@@ -39,15 +41,127 @@ import {
 } from '../read-queries';
 
 export interface ReadDeps {
-  readonly control: ControlState;
   readonly clickhouse: ClickHouse;
   readonly database: string;
-  readonly kafkaAdmin: Admin;
+  readonly kafkaAdmin: KafkaAdmin;
   readonly groupPrefix: string;
   readonly audit: AuditTrail;
   /** The instance's one freshness memory, shared with the health document. */
   readonly freshness: FreshnessTracker;
 }
+
+type Schema = { [key: string]: unknown };
+
+/** `schema` with every object left open: its undeclared fields are sent, not dropped. */
+function opened(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(opened);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, opened(value)]));
+  return (copy as Schema).type === 'object' ? { additionalProperties: true, ...copy } : copy;
+}
+
+/**
+ * The posture document's public contract as the dashboard's response schema. TRICKY: the
+ * serializer drops what a schema does not declare, and the contract leaves objects open
+ * (`control_plane` declares nothing), so every object is opened.
+ */
+function dashboardResponse(): Schema {
+  const contract = JSON.parse(
+    readFileSync(path.join(CAVRA_CONTRACTS_DIR, 'aispm-dashboard.schema.json'), 'utf8'),
+  ) as Schema;
+  const { $schema: _dialect, ...document } = opened(contract) as Schema;
+  return { ...document, description: 'The cavra.aispm.dashboard.v1 posture document' };
+}
+
+const idParams = (name: string) => ({
+  type: 'object',
+  required: [name],
+  properties: { [name]: { type: 'string', minLength: 1, maxLength: 256 } },
+});
+
+/** One event: its stored metadata, open, so every column is sent. */
+const eventResponse = {
+  description: 'The event',
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    event_id: { type: 'string' },
+    occurred_ms: { type: 'integer' },
+    received_ms: { type: 'integer' },
+    ingested_ms: { type: 'integer' },
+    redaction_counts: { type: 'object', additionalProperties: true, description: 'Findings by kind' },
+    signature_verified: { type: 'boolean' },
+    payload_ref: { type: ['string', 'null'], description: 'Auditors only' },
+    source: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'Auditors only: topic, partition and offset of the redacted record',
+    },
+  },
+} as const;
+
+/** A session's decisions, oldest first (libs/projection `traceReplay`). */
+const replayResponse = {
+  description: 'The timeline',
+  type: 'object',
+  properties: {
+    session_id: { type: 'string' },
+    steps: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          step: { type: 'integer' },
+          event_id: { type: 'string' },
+          agent_id: { type: 'string' },
+          decision: { type: 'string' },
+          severity: { type: 'string' },
+          risk_classification: { type: 'string' },
+          control_surface: { type: 'string' },
+          target_summary: { type: 'string' },
+          evidence_refs: { type: 'array', items: { type: 'string' } },
+          timestamp: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+    summary: {
+      type: 'object',
+      properties: {
+        steps: { type: 'integer' },
+        blocks: { type: 'integer' },
+        approvals: { type: 'integer' },
+        warnings: { type: 'integer' },
+        critical_or_high: { type: 'integer' },
+      },
+    },
+  },
+} as const;
+
+const verifyResponse = {
+  description: 'A verdict per partition',
+  type: 'object',
+  properties: {
+    tenant: { type: 'string' },
+    checked_ms: { type: 'integer' },
+    complete: { type: 'boolean', description: 'False: checked from the start up to a bound' },
+    verdicts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          partition: { type: 'integer' },
+          ok: { type: 'boolean' },
+          records: { type: 'integer' },
+          unchained: { type: 'integer', description: 'Records from before the chain existed' },
+          from: { type: ['string', 'null'] },
+          to: { type: ['string', 'null'] },
+          first_broken_offset: { type: 'string' },
+          reason: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
 
 function readerTenant(principal: Principal, role: 'viewer' | 'auditor'): string {
   if (principal.kind !== 'reader' || !principal.tenant) {
@@ -62,7 +176,7 @@ function toRecord(row: Record<string, unknown>): DecisionRecord {
 }
 
 export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
-  const { clickhouse, control, freshness } = deps;
+  const { clickhouse, freshness } = deps;
 
   /** Every stage's offsets for the tenant, in flow order (empty when its topics are gone). */
   async function stageOffsets(tenant: string) {
@@ -136,26 +250,32 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
 
     app.get<{ Querystring: Filters }>(
       '/dashboard',
-      { schema: { querystring: filterSchema } },
+      {
+        schema: {
+          summary:
+            "The reader tenant's posture document, cavra.aispm.dashboard.v1 (viewer), with its freshness watermark.",
+          querystring: filterSchema,
+          response: { 200: dashboardResponse() },
+        },
+      },
       async (request) => {
-        const tenant = readerTenant(authenticate(control, request), 'viewer');
+        const tenant = readerTenant(request.principal, 'viewer');
         return dashboard(tenant, request.query);
       },
     );
 
-    const idParams = (name: string) => ({
-      params: {
-        type: 'object',
-        required: [name],
-        properties: { [name]: { type: 'string', minLength: 1, maxLength: 256 } },
-      },
-    });
-
     app.get<{ Params: { event_id: string } }>(
       '/events/:event_id',
-      { schema: idParams('event_id') },
+      {
+        schema: {
+          summary:
+            "One normalized, redacted event of the reader's tenant (viewer; payload_ref and source for auditors). Another tenant's id is 404.",
+          params: idParams('event_id'),
+          response: { 200: eventResponse },
+        },
+      },
       async (request) => {
-        const principal = authenticate(control, request);
+        const principal = request.principal;
         const tenant = readerTenant(principal, 'viewer');
         const auditor = principal.kind === 'reader' && principal.reader.role !== 'viewer';
         const keys = await clickhouse.query<{
@@ -202,9 +322,15 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
 
     app.get<{ Params: { session_id: string } }>(
       '/replay/:session_id',
-      { schema: idParams('session_id') },
+      {
+        schema: {
+          summary: "A session's trace replay: its decisions oldest first (auditor).",
+          params: idParams('session_id'),
+          response: { 200: replayResponse },
+        },
+      },
       async (request) => {
-        const principal = authenticate(control, request);
+        const principal = request.principal;
         const tenant = readerTenant(principal, 'auditor');
         const rows = await clickhouse.query<Record<string, unknown>>(
           replayQuery(deps.database, tenant, request.params.session_id),
@@ -218,41 +344,51 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsync {
       },
     );
 
-    app.get('/verify', async (request) => {
-      const principal = authenticate(control, request);
-      const tenant = readerTenant(principal, 'auditor');
-      const rows = await clickhouse.query<Parameters<typeof fromEventRow>[0]>(
-        chainQuery(deps.database, tenant),
-      );
-      const complete = rows.length <= VERIFY_MAX_ROWS;
-      const records = rows.slice(0, VERIFY_MAX_ROWS).map((row) => {
-        const { event, position } = fromEventRow(row);
-        return { ...position, event };
-      });
-      await auditAccess(request, principal, tenant, 'chain.verify', { rows: records.length });
-      return {
-        tenant,
-        checked_ms: Date.now(),
-        // Past VERIFY_MAX_ROWS the chain is checked from its start up to there.
-        complete,
-        verdicts: verifyEventChains(records).map((verdict) =>
-          verdict.ok
-            ? {
-                partition: verdict.partition,
-                ok: true,
-                records: verdict.links + verdict.unchained,
-                unchained: verdict.unchained,
-                from: verdict.from ?? null,
-                to: verdict.to ?? null,
-              }
-            : {
-                partition: verdict.partition,
-                ok: false,
-                first_broken_offset: verdict.offset,
-                reason: verdict.reason,
-              },
-        ),
-      };
-    });
+    app.get(
+      '/verify',
+      {
+        schema: {
+          summary:
+            "Verify the tenant's event hash chain as stored in ClickHouse, partition by partition (auditor; audited).",
+          response: { 200: verifyResponse },
+        },
+      },
+      async (request) => {
+        const principal = request.principal;
+        const tenant = readerTenant(principal, 'auditor');
+        const rows = await clickhouse.query<Parameters<typeof fromEventRow>[0]>(
+          chainQuery(deps.database, tenant),
+        );
+        const complete = rows.length <= VERIFY_MAX_ROWS;
+        const records = rows.slice(0, VERIFY_MAX_ROWS).map((row) => {
+          const { event, position } = fromEventRow(row);
+          return { ...position, event };
+        });
+        await auditAccess(request, principal, tenant, 'chain.verify', { rows: records.length });
+        return {
+          tenant,
+          checked_ms: Date.now(),
+          // Past VERIFY_MAX_ROWS the chain is checked from its start up to there.
+          complete,
+          verdicts: verifyEventChains(records).map((verdict) =>
+            verdict.ok
+              ? {
+                  partition: verdict.partition,
+                  ok: true,
+                  records: verdict.links + verdict.unchained,
+                  unchained: verdict.unchained,
+                  from: verdict.from ?? null,
+                  to: verdict.to ?? null,
+                }
+              : {
+                  partition: verdict.partition,
+                  ok: false,
+                  first_broken_offset: verdict.offset,
+                  reason: verdict.reason,
+                },
+          ),
+        };
+      },
+    );
   };
 }

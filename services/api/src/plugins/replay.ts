@@ -8,11 +8,10 @@
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Kafka } from 'kafkajs';
 import { TENANT_STAGES } from '@aispm/contracts';
-import type { AuditTrail, ControlState } from '@aispm/control';
+import type { AuditTrail } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import type { StageCodec } from '@aispm/kafka';
+import type { StageCodec, KafkaClient } from '@aispm/kafka';
 import type { Kms } from '@aispm/kms';
 import type { Logger } from '@aispm/observability';
 import {
@@ -24,12 +23,10 @@ import {
   replayAuditDetail,
   runReplay,
 } from '@aispm/replay';
-import { authenticate } from '../access';
 
 export interface ReplayDeps {
-  readonly control: ControlState;
   readonly audit: AuditTrail;
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly codec: StageCodec;
   readonly groupPrefix: string;
   readonly logger: Logger;
@@ -37,8 +34,8 @@ export interface ReplayDeps {
 }
 
 /**
- * Replays one gateway instance serves at once. Each holds a consumer group and a fetch loop
- * open, so the bound keeps a burst of replays from starving ingestion on the same instance.
+ * Replays one API instance serves at once. Each holds a consumer group and a fetch loop
+ * open, so the bound keeps a burst of replays from starving the other readers of the instance.
  */
 export const MAX_CONCURRENT_REPLAYS = 4;
 
@@ -55,6 +52,28 @@ interface ReplayQuery {
 
 const offsetParam = { type: 'string', pattern: '^[0-9]{1,19}$' };
 
+/** What `dry_run=true` answers: the offsets a replay would read, per partition. */
+const dryRunSchema = {
+  type: 'object',
+  properties: {
+    tenant: { type: 'string' },
+    stage: { type: 'string' },
+    topic: { type: 'string' },
+    ranges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          partition: { type: 'integer' },
+          from: { type: 'string', description: 'The first offset read' },
+          to: { type: 'string', description: 'The offset after the last one read' },
+        },
+      },
+    },
+    offsets: { type: 'integer', description: 'How many offsets the ranges hold' },
+  },
+} as const;
+
 export function replayRoutes(deps: ReplayDeps): FastifyPluginAsync {
   let running = 0;
   return async (app) => {
@@ -62,25 +81,41 @@ export function replayRoutes(deps: ReplayDeps): FastifyPluginAsync {
       '/enterprise/aispm/replay-log',
       {
         schema: {
+          summary:
+            "Replay a stage of the caller's tenant from the topic log as NDJSON (auditors; the raw stage needs the tenant's auditor key). Audited.",
           querystring: {
             type: 'object',
             required: ['stage'],
             additionalProperties: false,
             properties: {
               stage: { enum: [...TENANT_STAGES] },
-              partition: { type: 'string', pattern: '^[0-9]{1,5}(,[0-9]{1,5})*$' },
+              partition: {
+                type: 'string',
+                pattern: '^[0-9]{1,5}(,[0-9]{1,5})*$',
+                description: 'Partitions, comma separated; all when absent',
+              },
               from_offset: offsetParam,
-              to_offset: offsetParam,
+              to_offset: { ...offsetParam, description: 'Inclusive' },
               from_time: { type: 'string', maxLength: 40 },
               to_time: { type: 'string', maxLength: 40 },
-              rate: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$' },
-              dry_run: { type: 'boolean' },
+              rate: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$', description: 'Records per second' },
+              dry_run: { type: 'boolean', description: 'Answer the offset counts instead of the records' },
+            },
+          },
+          response: {
+            200: {
+              description:
+                'One JSON line per record, in offset order per partition; with dry_run, the offset counts',
+              content: {
+                'application/x-ndjson': { schema: { type: 'string' } },
+                'application/json': { schema: dryRunSchema },
+              },
             },
           },
         },
       },
       async (request, reply) => {
-        const principal = authenticate(deps.control, request);
+        const principal = request.principal;
         if (principal.kind !== 'reader' || !principal.tenant) {
           throw new AppError(
             'GW_FORBIDDEN',

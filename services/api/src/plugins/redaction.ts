@@ -11,7 +11,7 @@ import { compileTenantProfile, tokenKeyContext, type AuditTrail, type ControlPla
 import { AppError } from '@aispm/errors';
 import type { Kms } from '@aispm/kms';
 import { redact, RedactionError } from '@aispm/redaction';
-import { authenticate, requireRole } from '../access';
+import { requireRole } from '@aispm/http';
 
 export interface RedactionDeps {
   readonly control: ControlPlane;
@@ -49,6 +49,19 @@ const settingsSchema = {
 
 type Settings = Omit<ControlTenantRedaction, 'sealed_token_key'>;
 
+const slugParams = {
+  type: 'object',
+  required: ['slug'],
+  properties: { slug: { type: 'string' } },
+} as const;
+
+/** The profile as shown: the settings, never the sealed key. */
+const profileResponse = {
+  description: "The tenant's redaction profile",
+  type: 'object',
+  properties: { slug: { type: 'string' }, redaction: settingsSchema },
+} as const;
+
 /** The settings as shown: without the sealed key. */
 function visible(settings: ControlTenantRedaction | undefined): Settings {
   const { sealed_token_key: _sealed, ...rest } = settings ?? {};
@@ -71,17 +84,34 @@ export function redactionRoutes(deps: RedactionDeps): FastifyPluginAsync {
         throw new AppError('GW_CONTROL_PLANE_NOT_READY', 'The control plane is still loading');
     });
 
-    app.get<{ Params: { slug: string } }>('/tenants/:slug/redaction', async (request) => {
-      requireRole(authenticate(state, request), 'admin', request.params.slug);
-      const tenant = liveTenant(request.params.slug);
-      return { slug: tenant.slug, redaction: visible(tenant.redaction) };
-    });
+    app.get<{ Params: { slug: string } }>(
+      '/tenants/:slug/redaction',
+      {
+        schema: {
+          summary: "Show the tenant's redaction profile (never its token key).",
+          params: slugParams,
+          response: { 200: profileResponse },
+        },
+      },
+      async (request) => {
+        requireRole(request.principal, 'admin', request.params.slug);
+        const tenant = liveTenant(request.params.slug);
+        return { slug: tenant.slug, redaction: visible(tenant.redaction) };
+      },
+    );
 
     app.put<{ Params: { slug: string }; Body: Settings }>(
       '/tenants/:slug/redaction',
-      { schema: { body: settingsSchema } },
+      {
+        schema: {
+          summary: "Replace the tenant's redaction profile: actions, custom patterns, denied fields.",
+          params: slugParams,
+          body: settingsSchema,
+          response: { 200: profileResponse },
+        },
+      },
       async (request) => {
-        const principal = authenticate(state, request);
+        const principal = request.principal;
         requireRole(principal, 'admin', request.params.slug);
         const tenant = liveTenant(request.params.slug);
         // One key per tenant for good: a replaced profile keeps it, so tokens stay comparable.
@@ -105,16 +135,43 @@ export function redactionRoutes(deps: RedactionDeps): FastifyPluginAsync {
       '/tenants/:slug/redaction/dry-run',
       {
         schema: {
+          summary: 'Show what the saved profile, or a draft, does to a sample envelope; stores nothing.',
+          params: slugParams,
           body: {
             type: 'object',
             required: ['envelope'],
             additionalProperties: false,
             properties: { envelope: { type: 'object' }, profile: settingsSchema },
           },
+          response: {
+            200: {
+              description: 'The envelope as the redactor would write it, and what it found',
+              type: 'object',
+              properties: {
+                slug: { type: 'string' },
+                profile: { enum: ['saved', 'draft'] },
+                envelope: { type: 'object', additionalProperties: true },
+                report: {
+                  type: 'object',
+                  additionalProperties: true,
+                  properties: {
+                    redactor: { type: 'string' },
+                    counts: {
+                      type: 'object',
+                      additionalProperties: { type: 'integer' },
+                      description: 'Findings by kind',
+                    },
+                    pointers: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+                stored: { const: false },
+              },
+            },
+          },
         },
       },
       async (request) => {
-        requireRole(authenticate(state, request), 'admin', request.params.slug);
+        requireRole(request.principal, 'admin', request.params.slug);
         const tenant = liveTenant(request.params.slug);
         const saved = tenant.redaction;
         // A draft tokenizes under the tenant's own key when it has one, as it would once saved.

@@ -1,16 +1,16 @@
 /**
- * What a tenant deletion does outside the control topic, wired for the gateway (the reconcile
+ * What a tenant deletion does outside the control topic, wired for the API (the reconcile
  * itself is `TenantDeletions` in @aispm/control). Each effect is safe to run again: a topic
  * already gone is not listed, a key already destroyed is a no-op, rows already dropped are absent.
  */
-import type { Admin } from 'kafkajs';
 import { dropTenantRows, type ClickHouse } from '@aispm/clickhouse';
 import { parseTenantTopic } from '@aispm/contracts';
 import type { DeletionEffects, DeletionStep } from '@aispm/control';
 import type { Kms } from '@aispm/kms';
+import type { KafkaAdmin } from '@aispm/kafka';
 
 export function deletionEffects(
-  kafkaAdmin: Admin,
+  kafkaAdmin: KafkaAdmin,
   kms: Kms,
   clickhouse: ClickHouse,
   database: string,

@@ -4,14 +4,21 @@
  * of truth every service follows; Kafka-side effects (topics, retention) happen here first, so a
  * tenant is usable the moment its record is visible. Keys and signing secrets are returned once
  * and stored only as hashes or sealed under the KMS. Every change is also appended to the audit
- * trail before it is answered.
+ * trail before it is answered. Creating and deleting a tenant are `TenantWorkflows` of
+ * @aispm/control; the routes check the caller and shape the answer.
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Admin } from 'kafkajs';
 import { generateSecret, hashSecret, type OidcIssuers } from '@aispm/auth';
-import type { ControlCollector, ControlReader, ControlTenant } from '@aispm/contracts';
-import { OPERATOR_TENANT, type AuditTrail, type ControlPlane, type TenantDeletions } from '@aispm/control';
+import { TENANT_SLUG, type ControlCollector, type ControlReader, type ControlTenant } from '@aispm/contracts';
+import {
+  newId,
+  OPERATOR_TENANT,
+  TenantWorkflows,
+  type AuditTrail,
+  type ControlPlane,
+  type Principal,
+  type TenantDeletions,
+} from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import {
   ensureTopics,
@@ -19,17 +26,17 @@ import {
   tenantTopicConfigs,
   tenantTopicRetention,
   type TopicPolicy,
+  type KafkaAdmin,
 } from '@aispm/kafka';
-import type { Kms, RawEncryptor } from '@aispm/kms';
-import { authenticate, isOperator, requireOperator, requireRole } from '../access';
+import type { Kms } from '@aispm/kms';
+import { isOperator, requireOperator, requireRole } from '@aispm/http';
 
 export interface AdminDeps {
   readonly control: ControlPlane;
   readonly audit: AuditTrail;
   readonly deletions: TenantDeletions;
-  readonly kafkaAdmin: Admin;
+  readonly kafkaAdmin: KafkaAdmin;
   readonly kms: Kms;
-  readonly rawEncryptor: RawEncryptor;
   readonly topics: Pick<TopicPolicy, 'partitions' | 'replicationFactor'>;
   /** The live ClickHouse database, which a tenant's dashboard users read under their row policy. */
   readonly database: string;
@@ -38,13 +45,84 @@ export interface AdminDeps {
 }
 
 const HOUR_MS = 3600 * 1000;
-const SLUG = '^[a-z0-9][a-z0-9-]{1,62}$';
+const SLUG = TENANT_SLUG.source;
 const stringList = {
   type: 'array',
   items: { type: 'string', minLength: 1, maxLength: 256 },
   maxItems: 100,
   default: [],
 };
+
+const slugParams = {
+  type: 'object',
+  required: ['slug'],
+  properties: { slug: { type: 'string' } },
+} as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+
+/** A tenant as the admin API shows it (`describeTenant`). */
+const tenantSchema = {
+  type: 'object',
+  properties: {
+    slug: { type: 'string' },
+    tenant_ref: { type: 'string' },
+    retention_days: { type: 'integer' },
+    raw_retention_hours: { type: 'integer' },
+    max_event_age_days: { type: ['integer', 'null'] },
+    partitions: {
+      type: ['integer', 'null'],
+      description: "Null: the platform's AISPM_TOPIC_PARTITIONS when the tenant was created",
+    },
+    legal_hold: { type: ['object', 'null'], properties: { reason: { type: 'string' } } },
+    collectors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          collector_id: { type: 'string' },
+          revoked: { type: 'boolean' },
+          require_signature: { type: 'boolean' },
+          expected_interval_s: { type: ['integer', 'null'] },
+        },
+      },
+    },
+    readers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { reader_id: { type: 'string' }, role: { type: 'string' }, revoked: { type: 'boolean' } },
+      },
+    },
+  },
+} as const;
+
+/** A collector's new credentials, shown once. */
+const issuedCollectorSchema = {
+  type: 'object',
+  properties: {
+    collector_id: { type: 'string' },
+    tenant: { type: 'string' },
+    api_key: { type: 'string' },
+    signing_secret: { type: 'string' },
+    oidc_issuer: { type: 'string' },
+  },
+} as const;
+
+const deletionSchema = {
+  type: 'object',
+  properties: {
+    slug: { type: 'string' },
+    deleted: { type: 'boolean' },
+    raw_key_destroyed: { type: 'boolean' },
+    pending: { type: 'string', description: 'What is left to do; the deletion is retried until done' },
+  },
+} as const;
+
+const revokedSchema = (id: string) =>
+  ({
+    type: 'object',
+    properties: { [id]: { type: 'string' }, revoked: { type: 'boolean' } },
+  }) as const;
 
 /** The topic retention a tenant's settings and legal hold call for. */
 export function tenantPolicy(
@@ -70,11 +148,11 @@ function dashboardCredentials(reader: ControlReader, database: string) {
 }
 
 /**
- * The issuer a new workload-identity collector is bound to: the one asked for, else this
- * gateway's default (its only issuer, or GATEWAY_OIDC_ISSUER). A gateway without OIDC cannot
- * check or choose, so it stores what it was given (nothing: the default of whichever gateway
- * verifies the token); one with OIDC refuses an issuer it does not trust, which is a typo more
- * often than not, and a missing one when it trusts several.
+ * The issuer a new workload-identity collector is bound to: the one asked for, else the
+ * gateways' default (their only issuer, or GATEWAY_OIDC_ISSUER; the API reads the same keys).
+ * Without OIDC configured it cannot check or choose, so it stores what it was given (nothing: the
+ * default of whichever gateway verifies the token); with OIDC it refuses an issuer the gateways
+ * do not trust, which is a typo more often than not, and a missing one when they trust several.
  */
 export function collectorIssuer(
   requested: string | undefined,
@@ -90,19 +168,15 @@ export function collectorIssuer(
   if (requested !== undefined && !oidc.issuers.includes(requested))
     throw new AppError(
       'GW_BAD_REQUEST',
-      `This gateway does not trust the issuer ${requested}; it trusts ${oidc.issuers.join(', ')}`,
+      `The gateways do not trust the issuer ${requested}; they trust ${oidc.issuers.join(', ')}`,
     );
   const issuer = requested ?? oidc.defaultIssuer;
   if (issuer === undefined)
     throw new AppError(
       'GW_BAD_REQUEST',
-      `This gateway trusts several issuers (${oidc.issuers.join(', ')}); name the collector's with oidc_issuer`,
+      `The gateways trust several issuers (${oidc.issuers.join(', ')}); name the collector's with oidc_issuer`,
     );
   return issuer;
-}
-
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(8).toString('hex')}`;
 }
 
 /** The incarnation a tenant's entities are bound to, for their records. */
@@ -113,6 +187,14 @@ function incarnationOf(tenant: ControlTenant): { incarnation?: string } {
 export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
   const { control } = deps;
   const state = control.state;
+  const tenants = new TenantWorkflows({
+    ...deps,
+    createTopics: (tenant) =>
+      ensureTopics(
+        deps.kafkaAdmin,
+        tenantTopicConfigs(tenant.slug, tenantPolicy(tenant, false, deps.topics)),
+      ).then(() => undefined),
+  });
 
   function liveTenant(slug: string): ControlTenant {
     const tenant = state.tenant(slug);
@@ -165,7 +247,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
     };
   }
 
-  function existingCollector(principal: ReturnType<typeof authenticate>, id: string): ControlCollector {
+  function existingCollector(principal: Principal, id: string): ControlCollector {
     const found = state.collectors.get(id);
     // A collector of a deleted tenant, or of an earlier incarnation of its slug, is gone.
     const collector = found && state.tenantOf(found) ? found : undefined;
@@ -196,6 +278,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       '/tenants',
       {
         schema: {
+          summary: 'Create a tenant and its topics (operators).',
+          response: { 201: { description: 'Created', ...tenantSchema } },
           body: {
             type: 'object',
             required: ['slug', 'tenant_ref'],
@@ -212,106 +296,90 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const principal = authenticate(state, request);
+        const principal = request.principal;
         requireOperator(principal);
-        const { slug, tenant_ref, retention_days, raw_retention_hours, max_event_age_days, partitions } =
-          request.body;
-        if (state.tenant(slug)) throw new AppError('GW_CONFLICT', `Tenant ${slug} exists`);
-        if (state.deletionPending(slug)) {
-          throw new AppError(
-            'GW_CONFLICT',
-            `The previous tenant ${slug} is still being deleted; retry once \`aispm tenant delete ${slug}\` answers that it is done`,
-          );
-        }
-        if (state.liveTenants().some((t) => t.tenant_ref === tenant_ref)) {
-          throw new AppError('GW_CONFLICT', `Another tenant already has tenant_ref ${tenant_ref}`);
-        }
-        const tenant: ControlTenant = {
-          type: 'tenant',
-          slug,
-          incarnation: newId('inc'),
-          tenant_ref,
-          retention_days,
-          raw_retention_hours,
-          ...(max_event_age_days === undefined ? {} : { max_event_age_days }),
-          ...(partitions === undefined ? {} : { partitions }),
-          deleted: false,
-        };
-        // Topics first, then the record: a failed create changes nothing and is safe to retry.
-        await ensureTopics(
-          deps.kafkaAdmin,
-          tenantTopicConfigs(slug, tenantPolicy(tenant, false, deps.topics)),
-        ).catch((cause: unknown) => {
-          throw new AppError(
-            'GW_KAFKA_UNAVAILABLE',
-            `Kafka has not made the topics of ${slug} ready; retry`,
-            {
-              cause,
-            },
-          );
-        });
-        await control.publish(tenant);
-        await deps.audit.append('tenant.create', principal, slug, {
-          tenant_ref,
-          retention_days,
-          raw_retention_hours,
-          max_event_age_days: max_event_age_days ?? null,
-          partitions: partitions ?? null,
-        });
-        request.log.info({ tenant: slug }, 'tenant created');
+        const tenant = await tenants.create(principal, request.body);
+        request.log.info({ tenant: tenant.slug }, 'tenant created');
         return reply.code(201).send(describeTenant(tenant));
       },
     );
 
-    app.get('/tenants', async (request) => {
-      const principal = authenticate(state, request);
-      const visible = state.liveTenants().filter((tenant) => {
-        if (isOperator(principal)) return true;
-        return (
-          principal.kind === 'reader' &&
-          principal.reader.role === 'admin' &&
-          principal.tenant?.slug === tenant.slug
-        );
-      });
-      return { tenants: visible.map(describeTenant) };
-    });
+    app.get(
+      '/tenants',
+      {
+        schema: {
+          summary: 'List the tenants this credential administers.',
+          response: {
+            200: {
+              description: 'The tenants',
+              type: 'object',
+              properties: { tenants: { type: 'array', items: tenantSchema } },
+            },
+          },
+        },
+      },
+      async (request) => {
+        const principal = request.principal;
+        const visible = state.liveTenants().filter((tenant) => {
+          if (isOperator(principal)) return true;
+          return (
+            principal.kind === 'reader' &&
+            principal.reader.role === 'admin' &&
+            principal.tenant?.slug === tenant.slug
+          );
+        });
+        return { tenants: visible.map(describeTenant) };
+      },
+    );
 
-    app.get<{ Params: { slug: string } }>('/tenants/:slug', async (request) => {
-      requireRole(authenticate(state, request), 'admin', request.params.slug);
-      return describeTenant(liveTenant(request.params.slug));
-    });
+    app.get<{ Params: { slug: string } }>(
+      '/tenants/:slug',
+      {
+        schema: {
+          summary: 'Show a tenant.',
+          params: slugParams,
+          response: { 200: { description: 'The tenant', ...tenantSchema } },
+        },
+      },
+      async (request) => {
+        requireRole(request.principal, 'admin', request.params.slug);
+        return describeTenant(liveTenant(request.params.slug));
+      },
+    );
 
-    app.delete<{ Params: { slug: string } }>('/tenants/:slug', async (request, reply) => {
-      const principal = authenticate(state, request);
-      requireOperator(principal);
-      const slug = request.params.slug;
-      // A deletion still reconciling is answered like a first one, and pushed on.
-      if (!state.deletionPending(slug)) {
-        const tenant = liveTenant(slug);
-        if (state.onLegalHold(tenant.slug)) {
-          throw new AppError('GW_CONFLICT', `Tenant ${tenant.slug} is on legal hold; clear the hold first`);
+    app.delete<{ Params: { slug: string } }>(
+      '/tenants/:slug',
+      {
+        schema: {
+          summary: 'Delete a tenant and its data (operators).',
+          params: slugParams,
+          response: {
+            200: { description: 'Deleted, its data key destroyed', ...deletionSchema },
+            202: { description: 'Deletion requested; the rest is retried until done', ...deletionSchema },
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = request.principal;
+        requireOperator(principal);
+        const slug = request.params.slug;
+        const outcome = await tenants.delete(principal, slug);
+        if (!outcome.done) {
+          request.log.error(
+            { tenant: slug, pending: outcome.pending },
+            'tenant deletion not finished; it is retried',
+          );
+          return reply.code(202).send({
+            slug,
+            deleted: true,
+            raw_key_destroyed: false,
+            pending: `${outcome.pending}; every API instance retries until it is done`,
+          });
         }
-        // The desired state first: from here on every key of the tenant is refused, and every
-        // instance holding the control plane carries the deletion through (TenantDeletions).
-        await control.publish({ ...tenant, deleted: true });
-        await deps.audit.append('tenant.delete', principal, tenant.slug, {
-          incarnation: tenant.incarnation ?? null,
-        });
-        request.log.warn({ tenant: tenant.slug }, 'tenant deletion requested');
-      }
-      try {
-        await deps.deletions.purge(slug);
-      } catch (error) {
-        request.log.error({ err: error, tenant: slug }, 'tenant deletion not finished; it is retried');
-        return reply.code(202).send({
-          slug,
-          deleted: true,
-          raw_key_destroyed: false,
-          pending: `${(error as Error).message}; the gateway retries until it is done`,
-        });
-      }
-      return { slug, deleted: true, raw_key_destroyed: true };
-    });
+        request.log.warn({ tenant: slug }, 'tenant deleted');
+        return { slug, deleted: true, raw_key_destroyed: true };
+      },
+    );
 
     app.post<{
       Body: {
@@ -331,6 +399,8 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       '/collectors',
       {
         schema: {
+          summary: 'Create a collector; its key is returned once.',
+          response: { 201: { description: 'Created', ...issuedCollectorSchema } },
           body: {
             type: 'object',
             required: ['tenant'],
@@ -359,7 +429,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body;
-        const principal = authenticate(state, request);
+        const principal = request.principal;
         requireRole(principal, 'admin', body.tenant);
         const oidcIssuer = collectorIssuer(body.oidc_issuer, body.oidc_claims !== undefined, deps.oidc);
         const issued = await issueCollectorSecrets({
@@ -392,37 +462,78 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       },
     );
 
-    app.post<{ Params: { id: string } }>('/collectors/:id/rotate', async (request) => {
-      const principal = authenticate(state, request);
-      const collector = existingCollector(principal, request.params.id);
-      if (collector.revoked)
-        throw new AppError('GW_CONFLICT', `Collector ${collector.collector_id} is revoked`);
-      const { key_sha256: _old, sealed_signing_secret: _oldSecret, ...rest } = collector;
-      const issued = await issueCollectorSecrets(rest);
-      await deps.audit.append('collector.rotate', principal, collector.tenant, {
-        collector_id: collector.collector_id,
-      });
-      return issued;
-    });
+    app.post<{ Params: { id: string } }>(
+      '/collectors/:id/rotate',
+      {
+        schema: {
+          summary: 'Rotate a collector key.',
+          params: idParams,
+          response: { 200: { description: 'The new credentials', ...issuedCollectorSchema } },
+        },
+      },
+      async (request) => {
+        const principal = request.principal;
+        const collector = existingCollector(principal, request.params.id);
+        if (collector.revoked)
+          throw new AppError('GW_CONFLICT', `Collector ${collector.collector_id} is revoked`);
+        const { key_sha256: _old, sealed_signing_secret: _oldSecret, ...rest } = collector;
+        const issued = await issueCollectorSecrets(rest);
+        await deps.audit.append('collector.rotate', principal, collector.tenant, {
+          collector_id: collector.collector_id,
+        });
+        return issued;
+      },
+    );
 
-    app.post<{ Params: { id: string } }>('/collectors/:id/revoke', async (request) => {
-      const principal = authenticate(state, request);
-      const collector = existingCollector(principal, request.params.id);
-      await control.publish({ ...collector, revoked: true });
-      await deps.audit.append('collector.revoke', principal, collector.tenant, {
-        collector_id: collector.collector_id,
-      });
-      request.log.warn(
-        { tenant: collector.tenant, collector_id: collector.collector_id },
-        'collector revoked',
-      );
-      return { collector_id: collector.collector_id, revoked: true };
-    });
+    app.post<{ Params: { id: string } }>(
+      '/collectors/:id/revoke',
+      {
+        schema: {
+          summary: 'Revoke a collector.',
+          params: idParams,
+          response: { 200: { description: 'Revoked', ...revokedSchema('collector_id') } },
+        },
+      },
+      async (request) => {
+        const principal = request.principal;
+        const collector = existingCollector(principal, request.params.id);
+        await control.publish({ ...collector, revoked: true });
+        await deps.audit.append('collector.revoke', principal, collector.tenant, {
+          collector_id: collector.collector_id,
+        });
+        request.log.warn(
+          { tenant: collector.tenant, collector_id: collector.collector_id },
+          'collector revoked',
+        );
+        return { collector_id: collector.collector_id, revoked: true };
+      },
+    );
 
     app.post<{ Body: { tenant: string; role: ControlReader['role'] } }>(
       '/readers',
       {
         schema: {
+          summary: 'Create a reader; its key is returned once.',
+          response: {
+            201: {
+              description: "Created; a tenant's reader also gets its dashboards' ClickHouse user",
+              type: 'object',
+              properties: {
+                reader_id: { type: 'string' },
+                tenant: { type: 'string' },
+                role: { type: 'string' },
+                api_key: { type: 'string' },
+                clickhouse: {
+                  type: 'object',
+                  properties: {
+                    user: { type: 'string' },
+                    password: { type: 'string' },
+                    database: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
           body: {
             type: 'object',
             required: ['tenant', 'role'],
@@ -435,7 +546,7 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const principal = authenticate(state, request);
+        const principal = request.principal;
         const { tenant, role } = request.body;
         if (tenant === OPERATOR_TENANT) requireOperator(principal);
         else requireRole(principal, 'admin', tenant);
@@ -473,45 +584,59 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
       },
     );
 
-    app.post<{ Params: { id: string } }>('/readers/:id/revoke', async (request) => {
-      const principal = authenticate(state, request);
-      const found = state.readers.get(request.params.id);
-      const reader = found && (found.tenant === OPERATOR_TENANT || state.tenantOf(found)) ? found : undefined;
-      if (!reader)
-        throw new AppError(
-          isOperator(principal) ? 'GW_NOT_FOUND' : 'GW_FORBIDDEN',
-          `No reader ${request.params.id}`,
-        );
-      if (reader.tenant === OPERATOR_TENANT) requireOperator(principal);
-      else requireRole(principal, 'admin', reader.tenant);
-      await control.publish({ ...reader, revoked: true });
-      await deps.audit.append(
-        'reader.revoke',
-        principal,
-        reader.tenant === OPERATOR_TENANT ? '' : reader.tenant,
-        {
-          reader_id: reader.reader_id,
+    app.post<{ Params: { id: string } }>(
+      '/readers/:id/revoke',
+      {
+        schema: {
+          summary: 'Revoke a reader.',
+          params: idParams,
+          response: { 200: { description: 'Revoked', ...revokedSchema('reader_id') } },
         },
-      );
-      return { reader_id: reader.reader_id, revoked: true };
-    });
+      },
+      async (request) => {
+        const principal = request.principal;
+        const found = state.readers.get(request.params.id);
+        const reader =
+          found && (found.tenant === OPERATOR_TENANT || state.tenantOf(found)) ? found : undefined;
+        if (!reader)
+          throw new AppError(
+            isOperator(principal) ? 'GW_NOT_FOUND' : 'GW_FORBIDDEN',
+            `No reader ${request.params.id}`,
+          );
+        if (reader.tenant === OPERATOR_TENANT) requireOperator(principal);
+        else requireRole(principal, 'admin', reader.tenant);
+        await control.publish({ ...reader, revoked: true });
+        await deps.audit.append(
+          'reader.revoke',
+          principal,
+          reader.tenant === OPERATOR_TENANT ? '' : reader.tenant,
+          {
+            reader_id: reader.reader_id,
+          },
+        );
+        return { reader_id: reader.reader_id, revoked: true };
+      },
+    );
 
-    const holdSchema = {
+    const holdSchema = (summary: string) => ({
       schema: {
+        summary,
+        params: slugParams,
         body: {
           type: 'object',
           required: ['reason'],
           additionalProperties: false,
           properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } },
         },
+        response: { 200: { description: 'The tenant', ...tenantSchema } },
       },
-    };
+    });
 
     app.put<{ Params: { slug: string }; Body: { reason: string } }>(
       '/tenants/:slug/legal-hold',
-      holdSchema,
+      holdSchema('Set a legal hold.'),
       async (request) => {
-        const principal = authenticate(state, request);
+        const principal = request.principal;
         requireRole(principal, 'admin', request.params.slug);
         const tenant = liveTenant(request.params.slug);
         // Stop topic retention before the hold is visible, so nothing expires in between.
@@ -533,9 +658,9 @@ export function adminRoutes(deps: AdminDeps): FastifyPluginAsync {
 
     app.delete<{ Params: { slug: string }; Body: { reason: string } }>(
       '/tenants/:slug/legal-hold',
-      holdSchema,
+      holdSchema('Clear a legal hold.'),
       async (request) => {
-        const principal = authenticate(state, request);
+        const principal = request.principal;
         requireRole(principal, 'admin', request.params.slug);
         const tenant = liveTenant(request.params.slug);
         await control.publish({

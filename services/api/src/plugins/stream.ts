@@ -7,30 +7,31 @@
  * posture topic: a client can only ever be handed its own tenant's messages, and resuming from
  * any point is a seek rather than a shared consumer's rewind. The group never commits; the
  * connection's cursor lives in the client's `Last-Event-ID`. When the client goes away (or the
- * gateway shuts down) the consumer leaves and its empty group disappears with it. The cost is one
+ * API shuts down) the consumer leaves and its empty group disappears with it. The cost is one
  * consumer (and its broker connections) per open stream; see docs/architecture.md.
  *
  * Each event's `id` is the cursor just after it (per partition, the next offset), so a client
  * resuming with `Last-Event-ID` gets exactly the deltas after the last one it saw. Without one,
  * the stream starts at the end: live deltas only. A heartbeat comment every
- * GATEWAY_STREAM_HEARTBEAT_MS keeps idle connections open through proxies. Revoking the reader
+ * API_STREAM_HEARTBEAT_MS keeps idle connections open through proxies. Revoking the reader
  * (or deleting the tenant) ends its open streams within a second.
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Admin, Kafka } from 'kafkajs';
 import { Gauge } from 'prom-client';
 import { tenantTopic, type PostureDelta } from '@aispm/contracts';
-import type { ControlState } from '@aispm/control';
+import type { Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
 import { formatCursor, parseCursor, startPositions, type StageCodec } from '@aispm/kafka';
 import type { Logger, Metrics } from '@aispm/observability';
-import { authenticate, requireRole } from '../access';
+import { requirePrincipal, requireRole } from '@aispm/http';
 import { readEventLog } from '../event-log';
 
 export interface StreamDeps {
-  readonly control: ControlState;
+  /** Resolves a request's credential again, so a revoked reader loses its open stream. */
+  readonly principalOf: (request: FastifyRequest) => Principal | undefined;
   readonly kafka: Kafka;
   readonly kafkaAdmin: Admin;
   readonly codec: StageCodec;
@@ -48,15 +49,11 @@ const RETRY_MS = 2000;
 const REVOCATION_CHECK_MS = 1000;
 
 export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
-  const name = 'aispm_stream_connections';
-  // Both listeners (plain and mTLS) share one registry, so the gauge is made once.
-  const open =
-    (deps.metrics.registry.getSingleMetric(name) as Gauge | undefined) ??
-    new Gauge({
-      name,
-      help: 'Open live-stream connections (each holds one Kafka consumer).',
-      registers: [deps.metrics.registry],
-    });
+  const open = new Gauge({
+    name: 'aispm_stream_connections',
+    help: 'Open live-stream connections (each holds one Kafka consumer).',
+    registers: [deps.metrics.registry],
+  });
   const closers = new Set<() => Promise<void>>();
   return async (app) => {
     // Streams never end on their own; without this, closing the server would wait for them.
@@ -65,8 +62,33 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
     });
     app.get<{ Querystring: { last_event_id?: string } }>(
       '/enterprise/aispm/stream',
+      {
+        schema: {
+          summary:
+            "The tenant's posture deltas as Server-Sent Events (reader credentials, viewer and up). Each event's id is a cursor; send it back as Last-Event-ID to resume with nothing skipped or repeated. Heartbeat comments keep the connection open.",
+          headers: {
+            type: 'object',
+            properties: { 'last-event-id': { type: 'string', description: 'The cursor to resume after' } },
+          },
+          querystring: {
+            type: 'object',
+            properties: {
+              last_event_id: {
+                type: 'string',
+                description: 'The cursor, for a client that cannot set Last-Event-ID',
+              },
+            },
+          },
+          response: {
+            200: {
+              description: 'An event stream; each data line is a posture-delta.v1 document',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
       async (request, reply) => {
-        const principal = authenticate(deps.control, request);
+        const { principal } = request;
         const tenant = principal.kind === 'reader' ? principal.tenant?.slug : undefined;
         if (tenant === undefined) {
           throw new AppError('GW_FORBIDDEN', 'The stream is read with a reader credential of the tenant');
@@ -112,7 +134,7 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
         // A revoked reader, or a deleted tenant, loses an open stream within a second too.
         const recheck = setInterval(() => {
           try {
-            authenticate(deps.control, request);
+            requirePrincipal(deps.principalOf(request));
           } catch {
             log.info('stream credential no longer valid; closing');
             void close();

@@ -1,7 +1,7 @@
 /**
- * Owns the gateway's view of whether Kafka answers, for its readiness: while no broker answers a
- * metadata request, every event would get a 503, so a load balancer should send collectors to
- * another instance. Every `intervalMs` a short-lived admin client (no retries, so no state left
+ * Owns a service's view of whether Kafka answers, for its readiness: while no broker answers a
+ * metadata request, every request that needs Kafka would fail, so a load balancer should send
+ * traffic to another instance. Every `intervalMs` a short-lived admin client (no retries, so no state left
  * over from the outage) asks for the cluster's brokers; no answer within `timeoutMs` is a failure.
  */
 import type { Kafka } from 'kafkajs';

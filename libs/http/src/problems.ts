@@ -1,5 +1,5 @@
 /**
- * Owns how every failure leaves the gateway: an RFC 9457 problem document with a stable code,
+ * Owns how every failure leaves an HTTP service: an RFC 9457 problem document with a stable code,
  * and `Retry-After` on 429 and 503. Fastify's own errors are mapped onto our codes here, in one
  * place, so clients see one vocabulary.
  */

@@ -1,0 +1,46 @@
+/** The API's configuration, parsed once at start-up. */
+import { oidcSettings } from '@aispm/auth';
+import { loadConfig } from '@aispm/config';
+
+export const API_CONFIG_KEYS = [
+  'AISPM_LOG_LEVEL',
+  'AISPM_INSTANCE_ID',
+  'AISPM_SHUTDOWN_TIMEOUT_MS',
+  'AISPM_GROUP_PREFIX',
+  'AISPM_HEALTH_INTERVAL_MS',
+  'AISPM_HEALTH_WINDOW_MS',
+  'AISPM_KMS_MASTER_KEY_FILE',
+  'AISPM_TENANT_DELETION_RETRY_MS',
+  'AISPM_CRASH_AFTER_DELETION_STEP',
+  'AISPM_MAX_BODY_BYTES',
+  'AISPM_TOPIC_PARTITIONS',
+  'AISPM_TOPIC_REPLICATION',
+  'AISPM_RAW_RETENTION_MS',
+  'AISPM_OPS_HOST',
+  'AISPM_OPS_PORT',
+  'API_HOST',
+  'API_PORT',
+  'API_CONSOLE_SESSION_TTL_MS',
+  'API_STREAM_HEARTBEAT_MS',
+  'GATEWAY_OIDC_ISSUER',
+  'GATEWAY_OIDC_AUDIENCE',
+  'GATEWAY_OIDC_JWKS_URL',
+  'GATEWAY_OIDC_ISSUERS',
+  'KAFKA_BROKERS',
+  'KAFKA_REQUEST_TIMEOUT_MS',
+  'SCHEMA_REGISTRY_URL',
+  'CLICKHOUSE_URL',
+  'CLICKHOUSE_USER',
+  'CLICKHOUSE_PASSWORD',
+  'CLICKHOUSE_DATABASE',
+] as const;
+
+export const loadEnv = () => {
+  const config = loadConfig(API_CONFIG_KEYS, process.env, {
+    AISPM_INSTANCE_ID: 'api-0',
+    AISPM_OPS_PORT: '9104',
+  });
+  // The gateways' issuers: a new workload-identity collector is bound to one of them.
+  return { ...config, oidc: oidcSettings(config) };
+};
+export type ApiConfig = ReturnType<typeof loadEnv>;
