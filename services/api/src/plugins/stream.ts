@@ -3,11 +3,11 @@
  * (DESIGN §10), for reader credentials (viewer and up) of that tenant only. The tenant comes
  * from the credential, never from the request.
  *
- * One Kafka consumer per connection, in a consumer group of its own, reading only its tenant's
+ * One TopicFollower per connection, in a consumer group of its own, reading only its tenant's
  * posture topic: a client can only ever be handed its own tenant's messages, and resuming from
  * any point is a seek rather than a shared consumer's rewind. The group never commits; the
  * connection's cursor lives in the client's `Last-Event-ID`. When the client goes away (or the
- * API shuts down) the consumer leaves and its empty group disappears with it. The cost is one
+ * API shuts down) the follower stops and its empty group is deleted with it. The cost is one
  * consumer (and its broker connections) per open stream; see docs/architecture.md.
  *
  * Each event's `id` is the cursor just after it (per partition, the next offset), so a client
@@ -19,12 +19,19 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { Admin, Kafka } from 'kafkajs';
 import { Gauge } from 'prom-client';
 import { tenantTopic, type PostureDelta } from '@aispm/contracts';
 import type { Principal } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import { formatCursor, parseCursor, startPositions, type StageCodec } from '@aispm/kafka';
+import {
+  formatCursor,
+  parseCursor,
+  startPositions,
+  TopicFollower,
+  type KafkaAdmin,
+  type KafkaClient,
+  type StageCodec,
+} from '@aispm/kafka';
 import type { Logger, Metrics } from '@aispm/observability';
 import { requirePrincipal, requireRole } from '@aispm/http';
 import { readEventLog } from '../event-log';
@@ -32,8 +39,8 @@ import { readEventLog } from '../event-log';
 export interface StreamDeps {
   /** Resolves a request's credential again, so a revoked reader loses its open stream. */
   readonly principalOf: (request: FastifyRequest) => Principal | undefined;
-  readonly kafka: Kafka;
-  readonly kafkaAdmin: Admin;
+  readonly kafka: KafkaClient;
+  readonly kafkaAdmin: KafkaAdmin;
   readonly codec: StageCodec;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -107,16 +114,55 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
           await readEventLog(() => deps.kafkaAdmin.fetchTopicOffsets(topic)),
         );
         const groupId = `${deps.groupPrefix}-stream-${deps.instanceId}-${randomUUID()}`;
-        const consumer = deps.kafka.consumer({
-          groupId,
-          allowAutoTopicCreation: false,
-          maxWaitTimeInMs: 1000,
-        });
         const log = deps.logger.child({ tenant, groupId });
-        await readEventLog(() => consumer.connect());
+        const res = reply.raw;
+        let closed: Promise<void> | undefined;
+        const follower = new TopicFollower(
+          deps.kafka,
+          deps.codec,
+          log,
+          {
+            name: 'stream',
+            topic,
+            groupId,
+            from: { kind: 'positions', positions },
+            // A tenant's posture topic is no shared topic: its poison is stepped over, not dead-lettered.
+            poison: 'skip',
+            maxWaitTimeInMs: 1000,
+            deleteGroupOnStop: true,
+            // The client reconnects with its Last-Event-ID, to a follower that starts afresh.
+            onLost: () => void close(),
+          },
+          async (batch) => {
+            for (const message of batch.messages) {
+              if (closed) return;
+              const offset = BigInt(message.offset);
+              // A batch handed over again after a failure starts with deltas already sent.
+              if (offset < (positions.get(batch.partition) ?? 0n)) continue;
+              const delta = await batch.decode<PostureDelta>(message);
+              positions.set(batch.partition, offset + 1n);
+              if (delta === undefined) continue;
+              if (delta.tenant !== tenant) {
+                // Cannot happen while topics are per tenant; refuse rather than leak if it does.
+                log.error(
+                  { topic, partition: batch.partition, offset: message.offset },
+                  'posture delta of another tenant skipped',
+                );
+                continue;
+              }
+              const ok = res.write(
+                `id: ${formatCursor(positions)}\nevent: ${delta.kind}\ndata: ${JSON.stringify(delta)}\n\n`,
+              );
+              // A slow client holds its own follower back, nobody else's.
+              if (!ok) await drained(res);
+            }
+          },
+        );
+        // Connected while the request can still be answered: a Kafka outage is a 503, not a stream
+        // that ends at once.
+        await readEventLog(() => follower.connect());
 
         reply.hijack();
-        const res = reply.raw;
         res.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache, no-transform',
@@ -140,7 +186,6 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
             void close();
           }
         }, REVOCATION_CHECK_MS);
-        let closed: Promise<void> | undefined;
         const close = () => {
           closed ??= (async () => {
             clearInterval(heartbeat);
@@ -148,13 +193,9 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
             closers.delete(close);
             open.dec();
             res.end();
-            // An empty group would otherwise linger on the broker until its offsets cleanup runs.
-            await consumer
-              .disconnect()
-              .then(() => deps.kafkaAdmin.deleteGroups([groupId]))
-              .catch((error: unknown) => {
-                log.warn({ err: error }, 'stream consumer did not leave cleanly');
-              });
+            await follower.stop().catch((error: unknown) => {
+              log.warn({ err: error }, 'stream follower did not stop cleanly');
+            });
             log.debug('stream closed');
           })();
           return closed;
@@ -162,46 +203,10 @@ export function streamRoutes(deps: StreamDeps): FastifyPluginAsync {
         closers.add(close);
         res.on('close', () => void close());
         if (res.destroyed) void close();
-
-        const seekAll = () => {
-          for (const [partition, offset] of positions)
-            consumer.seek({ topic, partition, offset: String(offset) });
-        };
-        // A rejoin (e.g. after a long stall) would restart where the group committed, which is
-        // nowhere: seek back to where this connection stands.
-        consumer.on(consumer.events.GROUP_JOIN, seekAll);
-        // A consumer that gave up ends the stream; the client reconnects with its Last-Event-ID.
-        consumer.on(consumer.events.CRASH, ({ payload }) => {
-          if (!payload.restart) void close();
-        });
         try {
-          await consumer.subscribe({ topics: [topic] });
-          await consumer.run({
-            autoCommit: false,
-            eachMessage: async ({ partition, message }) => {
-              const offset = BigInt(message.offset);
-              // After a rejoin KafkaJS may hand over a message already sent; never send it twice.
-              if (closed || offset < (positions.get(partition) ?? 0n)) return;
-              const delta = await deps.codec.decode<PostureDelta>(message.value);
-              positions.set(partition, offset + 1n);
-              if (delta.tenant !== tenant) {
-                // Cannot happen while topics are per tenant; refuse rather than leak if it does.
-                log.error(
-                  { topic, partition, offset: message.offset },
-                  'posture delta of another tenant skipped',
-                );
-                return;
-              }
-              const ok = res.write(
-                `id: ${formatCursor(positions)}\nevent: ${delta.kind}\ndata: ${JSON.stringify(delta)}\n\n`,
-              );
-              // A slow client holds its own consumer back, nobody else's.
-              if (!ok) await drained(res);
-            },
-          });
-          seekAll();
+          await follower.start();
         } catch (error) {
-          log.warn({ err: error }, 'stream consumer failed to start');
+          log.warn({ err: error }, 'stream follower failed to start');
           await close();
         }
         log.debug({ cursor: formatCursor(positions) }, 'stream opened');
