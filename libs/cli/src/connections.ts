@@ -3,7 +3,7 @@
  * ClickHouse), for the commands that work below the API: bootstrap, topics, replay, verify.
  */
 import { clickHouseFromConfig, type ClickHouse } from '@aispm/clickhouse';
-import { ControlPlane, workerControlSettings } from '@aispm/control';
+import { ControlPlane, controlPlaneSettings } from '@aispm/control';
 import { createKafka, type StageCodec } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
 import type { Options } from './command';
@@ -32,7 +32,7 @@ export async function startControlPlane(
     kafkaFor(config),
     codec,
     logger,
-    workerControlSettings('cli', { ...config, AISPM_INSTANCE_ID: instanceId }),
+    controlPlaneSettings('cli', { ...config, AISPM_INSTANCE_ID: instanceId }),
   );
   await control.start();
   return control;

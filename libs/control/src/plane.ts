@@ -37,8 +37,8 @@ export interface ControlPlaneSettings {
   readonly topicPolicy: TopicPolicy;
 }
 
-/** The configuration keys a pipeline worker's control plane is built from. */
-export interface WorkerControlConfig {
+/** The configuration keys a process's control plane is built from. */
+export interface ControlPlaneConfig {
   readonly AISPM_GROUP_PREFIX: string;
   readonly AISPM_INSTANCE_ID: string;
   readonly AISPM_TOPIC_PARTITIONS: number;
@@ -46,8 +46,8 @@ export interface WorkerControlConfig {
   readonly AISPM_RAW_RETENTION_MS: number;
 }
 
-/** A pipeline worker's control-plane settings, from its configuration. */
-export function workerControlSettings(service: string, config: WorkerControlConfig): ControlPlaneSettings {
+/** The control-plane settings of `service` (a worker, an HTTP service, the CLI), from its configuration. */
+export function controlPlaneSettings(service: string, config: ControlPlaneConfig): ControlPlaneSettings {
   return {
     groupPrefix: config.AISPM_GROUP_PREFIX,
     service,

@@ -1,6 +1,7 @@
 /**
- * Owns everything Kafka: the client factory, topic admin, the Confluent wire-format codec and
- * the stage runners the workers share.
+ * Owns everything Kafka: the client factory, topic admin, the Confluent wire-format codec, the
+ * stage runners the workers share, the followers of topics outside the stages, and the health
+ * evidence every process publishes.
  */
 export * from './client';
 export * from './codec';
@@ -8,11 +9,10 @@ export * from './reader';
 export type { StageInput, StageResult, StageSink, TransformCore } from './results';
 export { readHeaders, type TopicMessage } from './messages';
 export type { TenantSource } from './subscription';
-export { stageGroupId, workerStageSettings, type StageSettings } from './loop';
+export { STAGE_CONFIG_KEYS, stageGroupId, workerStageSettings, type StageSettings } from './loop';
 export { produceChunks, sendChunked } from './offsets';
 export { TransformStage, type OutputChain, type TransformStageSettings } from './transform-stage';
 export { SinkStage, type SinkStageSettings } from './sink-stage';
-export * from './worker';
 export * from './lag';
 export * from './health';
 export * from './range';

@@ -7,9 +7,10 @@
  * KafkaJS, whose retry would restart the consumer and rebalance the group.
  *
  * Alive means the loop is making progress (LoopLiveness); ready means subscribed and no batch
- * stalled (BatchProgress, see worker.ts).
+ * stalled (BatchProgress, read by @aispm/service's runWorker).
  */
 import type { Admin, Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Config } from '@aispm/config';
 import { parseTenantTopic, TOPIC_SCHEMAS } from '@aispm/contracts';
 import { isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
@@ -21,7 +22,6 @@ import { BatchProgress, LIVENESS_MS, LoopLiveness } from './progress';
 import { failureOf, type Failure, type StageInput } from './results';
 import { shardAssigner, type TopicPartition } from './shards';
 import { TenantSubscription, type SubscriptionSettings, type TenantSource } from './subscription';
-import type { WorkerConfig } from './worker';
 
 /** Settings shared by both kinds of stage. */
 export interface StageSettings extends SubscriptionSettings {
@@ -42,21 +42,21 @@ export interface StageSettings extends SubscriptionSettings {
   readonly decryptValue?: (tenant: string, value: Buffer) => Promise<Buffer>;
 }
 
-/** The settings every worker's stage takes from its configuration (WORKER_CONFIG_KEYS). */
+/** The configuration keys a worker's stage reads besides the instance and the group prefix. */
+export const STAGE_CONFIG_KEYS = [
+  'AISPM_TOPIC_REFRESH_MS',
+  'AISPM_TENANT_PATTERN',
+  'AISPM_STAGE_SHARDS',
+  'AISPM_STAGE_FETCH_MIN_BYTES',
+  'AISPM_STAGE_FETCH_MAX_WAIT_MS',
+] as const;
+
+/** The settings every worker's stage takes from its configuration. */
 export function workerStageSettings(
   service: string,
   inputStage: StageSettings['inputStage'],
   tenants: TenantSource,
-  config: Pick<
-    WorkerConfig,
-    | 'AISPM_INSTANCE_ID'
-    | 'AISPM_GROUP_PREFIX'
-    | 'AISPM_TOPIC_REFRESH_MS'
-    | 'AISPM_TENANT_PATTERN'
-    | 'AISPM_STAGE_SHARDS'
-    | 'AISPM_STAGE_FETCH_MIN_BYTES'
-    | 'AISPM_STAGE_FETCH_MAX_WAIT_MS'
-  >,
+  config: Config<(typeof STAGE_CONFIG_KEYS)[number] | 'AISPM_INSTANCE_ID' | 'AISPM_GROUP_PREFIX'>,
 ): StageSettings {
   return {
     service,

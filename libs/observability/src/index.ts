@@ -1,9 +1,9 @@
 /**
  * Owns what operators see of a process: the pino logger, the prom-client registry with the
- * platform's metric names, and the `/metrics`, `/healthz` and `/readyz` routes that every
- * service serves (the gateway on its own port, workers on a small ops server).
+ * platform's metric names, and the `/healthz` and `/readyz` routes (every service's ops server
+ * serves them beside `/metrics`, see @aispm/service; the HTTP services on their public ports too).
  */
-import fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -257,54 +257,4 @@ export function probeRoutes(probes: Probes): FastifyPluginAsync {
   };
 }
 
-/**
- * Fastify plugin serving `/metrics`, `/healthz` and `/readyz`. Metrics are labelled by tenant, so
- * they belong on an ops port that only the operator's network reaches, never on a public one.
- */
-export function opsRoutes(metrics: Metrics, probes: Probes): FastifyPluginAsync {
-  return async (app) => {
-    app.get('/metrics', async (_request, reply) => {
-      reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
-    await app.register(probeRoutes(probes));
-  };
-}
-
-/** A small HTTP server with only the ops routes, on every service's ops port. Started by the caller. */
-export function buildOpsServer(metrics: Metrics, probes: Probes): FastifyInstance {
-  const app = fastify({ logger: false });
-  void app.register(opsRoutes(metrics, probes));
-  return app;
-}
-
-/**
- * Runs `stop` once on SIGTERM or SIGINT, then exits; if stopping takes longer than `timeoutMs`
- * the process exits anyway with code 1, so an orchestrator is never left waiting.
- */
-export function onShutdownSignal(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handle = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      logger.error({ timeoutMs }, 'graceful shutdown timed out');
-      process.exit(1);
-    }, timeoutMs);
-    timer.unref();
-    stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', handle);
-  process.once('SIGINT', handle);
-}
 export * from './evidence';

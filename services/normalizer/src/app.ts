@@ -4,8 +4,9 @@
  */
 import { TOPIC_SCHEMAS, type NormalizedEvent, type RedactedEnvelope } from '@aispm/contracts';
 import { GENESIS_HASH } from '@aispm/integrity';
-import { ControlPlane, workerControlSettings } from '@aispm/control';
-import { TransformStage, type OutputChain, workerStageSettings, type WorkerContext } from '@aispm/kafka';
+import { ControlPlane, controlPlaneSettings } from '@aispm/control';
+import { TransformStage, type OutputChain, workerStageSettings } from '@aispm/kafka';
+import type { WorkerContext } from '@aispm/service';
 import {
   checkSemantics,
   normalize,
@@ -35,7 +36,7 @@ export async function buildNormalizer(
   config: NormalizerConfig,
   { kafka, codec, logger, metrics }: WorkerContext,
 ) {
-  const control = new ControlPlane(kafka, codec, logger, workerControlSettings('normalizer', config));
+  const control = new ControlPlane(kafka, codec, logger, controlPlaneSettings('normalizer', config));
   await control.start();
   const policy = (tenant: string): SemanticPolicy => ({
     collectorVersions: config.NORMALIZER_COLLECTOR_VERSIONS,

@@ -1,6 +1,6 @@
 /** The normalizer's configuration, parsed once at start-up. */
 import { loadConfig } from '@aispm/config';
-import { WORKER_CONFIG_KEYS } from '@aispm/kafka';
+import { WORKER_CONFIG_KEYS } from '@aispm/service';
 
 export const loadEnv = () =>
   loadConfig(

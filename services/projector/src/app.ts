@@ -10,10 +10,11 @@ import {
   migrate,
   type ClickHouse,
 } from '@aispm/clickhouse';
-import { ControlPlane, workerControlSettings } from '@aispm/control';
+import { ControlPlane, controlPlaneSettings } from '@aispm/control';
 import type { NormalizedEvent, NormalizedEventV1 } from '@aispm/contracts';
 import { HealthEvidenceSink } from '@aispm/health';
-import { SinkStage, workerStageSettings, type WorkerContext } from '@aispm/kafka';
+import { SinkStage, workerStageSettings } from '@aispm/kafka';
+import type { WorkerContext } from '@aispm/service';
 import { upcastNormalized } from '@aispm/normalization';
 import { toEventRow, toLookupRow, type EventRow } from '@aispm/projection';
 import type { ProjectorConfig } from './env';
@@ -39,7 +40,7 @@ export async function buildProjector(
   const posture = new PosturePublisher(kafka, codec, config.AISPM_GROUP_PREFIX, logger);
   await posture.start(config.PROJECTOR_WATERMARK_INTERVAL_MS);
   const database = identifier(config.CLICKHOUSE_DATABASE);
-  const control = new ControlPlane(kafka, codec, logger, workerControlSettings('projector', config));
+  const control = new ControlPlane(kafka, codec, logger, controlPlaneSettings('projector', config));
   await control.start();
   const stage = new SinkStage<NormalizedEvent | NormalizedEventV1>(
     kafka,

@@ -7,9 +7,10 @@
  * unredacted.
  */
 import { contentHash, HEADERS, TOPIC_SCHEMAS, type Envelope, type RedactedEnvelope } from '@aispm/contracts';
-import { ControlPlane, TenantProfiles, workerControlSettings } from '@aispm/control';
+import { ControlPlane, TenantProfiles, controlPlaneSettings } from '@aispm/control';
 import { AppError } from '@aispm/errors';
-import { TransformStage, type StageInput, workerStageSettings, type WorkerContext } from '@aispm/kafka';
+import { TransformStage, type StageInput, workerStageSettings } from '@aispm/kafka';
+import type { WorkerContext } from '@aispm/service';
 import { LocalKms, RawDecryptor } from '@aispm/kms';
 import { redact, RedactionError, type CompiledProfile } from '@aispm/redaction';
 import type { RedactorConfig } from './env';
@@ -40,7 +41,7 @@ export async function buildRedactor(
   { kafka, codec, logger, metrics }: WorkerContext,
 ) {
   const kms = LocalKms.fromFile(config.AISPM_KMS_MASTER_KEY_FILE, { create: true });
-  const control = new ControlPlane(kafka, codec, logger, workerControlSettings('redactor', config));
+  const control = new ControlPlane(kafka, codec, logger, controlPlaneSettings('redactor', config));
   const profiles = new TenantProfiles(control.state, kms);
   const decryptor = new RawDecryptor(kms);
   // A deleted tenant's keys leave memory at once: its shredded raw log is unreadable here too.

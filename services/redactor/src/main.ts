@@ -1,4 +1,4 @@
-import { runMain, runWorker } from '@aispm/kafka';
+import { runMain, runWorker } from '@aispm/service';
 import { buildRedactor } from './app';
 import { loadEnv } from './env';
 

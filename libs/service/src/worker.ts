@@ -1,44 +1,20 @@
 /**
  * Owns the life of a pipeline worker process: the wiring every worker shares around its stage
- * (logger, metrics, Kafka, schema registration, ops server) and the shutdown order: mark unready,
- * stop fetching and finish the in-flight batch (which commits), close storage, then exit.
+ * (logger, metrics, Kafka, schema registration, health evidence, ops server) and the shutdown
+ * order: mark unready, stop fetching and finish the in-flight batch (which commits), close
+ * storage, then exit.
  */
-import type { Kafka } from 'kafkajs';
 import type { Config } from '@aispm/config';
 import { SCHEMA_NAMES } from '@aispm/contracts';
-import { buildOpsServer, createLogger, Metrics, onShutdownSignal, type Logger } from '@aispm/observability';
-import { createKafka } from './client';
-import { StageCodec } from './codec';
-import { HealthReporter, type LagSource } from './health';
+import { HealthReporter, STAGE_CONFIG_KEYS, type LagSource } from '@aispm/kafka';
+import { SERVICE_CONFIG_KEYS, ServiceProcess, type ServiceBasics } from './process';
 
 /** The configuration keys every worker reads. */
-export const WORKER_CONFIG_KEYS = [
-  'AISPM_LOG_LEVEL',
-  'AISPM_INSTANCE_ID',
-  'AISPM_GROUP_PREFIX',
-  'AISPM_OPS_HOST',
-  'AISPM_OPS_PORT',
-  'AISPM_SHUTDOWN_TIMEOUT_MS',
-  'AISPM_TOPIC_REFRESH_MS',
-  'AISPM_TENANT_PATTERN',
-  'AISPM_HEALTH_INTERVAL_MS',
-  'AISPM_STALL_MS',
-  'AISPM_STAGE_SHARDS',
-  'AISPM_STAGE_FETCH_MIN_BYTES',
-  'AISPM_STAGE_FETCH_MAX_WAIT_MS',
-  'KAFKA_BROKERS',
-  'KAFKA_REQUEST_TIMEOUT_MS',
-  'SCHEMA_REGISTRY_URL',
-] as const;
+export const WORKER_CONFIG_KEYS = [...SERVICE_CONFIG_KEYS, 'AISPM_STALL_MS', ...STAGE_CONFIG_KEYS] as const;
 export type WorkerConfig = Config<(typeof WORKER_CONFIG_KEYS)[number]>;
 
 /** What a worker's stage needs from the process. */
-export interface WorkerContext {
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  readonly kafka: Kafka;
-  readonly codec: StageCodec;
-}
+export type WorkerContext = ServiceBasics;
 
 /** The part of a stage the process drives; its group's lag is reported as health evidence. */
 export interface RunnableStage extends LagSource {
@@ -61,17 +37,8 @@ export async function runWorker(
     probe?: () => Promise<void>;
   }>,
 ): Promise<void> {
-  const logger = createLogger(service, config.AISPM_INSTANCE_ID, config.AISPM_LOG_LEVEL);
-  const metrics = new Metrics(service);
-  const kafka = createKafka(
-    {
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${service}-${config.AISPM_INSTANCE_ID}`,
-      requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-    },
-    logger,
-  );
-  const codec = new StageCodec(config.SCHEMA_REGISTRY_URL);
+  const proc = new ServiceProcess(service, config);
+  const { logger, metrics, kafka, codec } = proc.basics;
   // The ops routes answer from the first moment: /healthz says the process is up while it
   // registers schemas and connects (which waits on Kafka and the registry), and /readyz says
   // which of those it is still at.
@@ -84,7 +51,7 @@ export async function runWorker(
     const busy = started.stage?.stalledForMs() ?? 0;
     return busy >= config.AISPM_STALL_MS ? busy : 0;
   };
-  const ops = buildOpsServer(metrics, {
+  await proc.serveOps({
     healthy: () => started.stage?.healthy() ?? !stopping,
     ready: () => starting === undefined && !stopping && started.stage!.ready() && stalledMs() === 0,
     notReadyReason: () => {
@@ -95,11 +62,9 @@ export async function runWorker(
       return started.stage!.ready() ? undefined : 'not subscribed to its topics yet';
     },
   });
-  await ops.listen({ host: config.AISPM_OPS_HOST, port: config.AISPM_OPS_PORT });
   await codec.register(SCHEMA_NAMES);
   starting = 'connecting to Kafka and storage';
-  const built = await build({ logger, metrics, kafka, codec });
-  const { stage, close, probe } = built;
+  const { stage, close, probe } = await build(proc.basics);
   started.stage = stage;
   const health = new HealthReporter(kafka, codec, metrics, logger, {
     service,
@@ -114,19 +79,10 @@ export async function runWorker(
   await health.start();
   starting = undefined;
   logger.info({ ops: `http://${config.AISPM_OPS_HOST}:${config.AISPM_OPS_PORT}` }, 'worker started');
-  onShutdownSignal(logger, config.AISPM_SHUTDOWN_TIMEOUT_MS, async () => {
+  proc.onShutdown(async () => {
     stopping = true;
     await stage.stop();
     await health.stop();
     await close?.();
-    await ops.close();
-  });
-}
-
-/** Runs `main`, turning a start-up failure into one clear line on stderr and exit code 1. */
-export function runMain(main: () => Promise<void>): void {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
   });
 }
