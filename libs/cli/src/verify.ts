@@ -41,6 +41,7 @@ async function topicRecords(topic: string, config: CliConfig): Promise<StoredRec
         const value = await codec.decode<NormalizedEvent | NormalizedEventV1>(message.value);
         records.push({ partition, offset: message.offset, event: upcastNormalized(value) });
       },
+      { groupPrefix: config.AISPM_GROUP_PREFIX },
     );
     return records;
   } finally {

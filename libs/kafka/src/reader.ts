@@ -30,6 +30,14 @@ export interface ReadRange {
   readonly to: string;
 }
 
+/** How a read of committed records runs. */
+export interface ReadCommittedOptions {
+  /** Prefix of the read's throwaway consumer group (AISPM_GROUP_PREFIX). */
+  readonly groupPrefix: string;
+  /** How long the whole read may take; 120 s when not given. */
+  readonly timeoutMs?: number;
+}
+
 /**
  * Calls `onMessage` for every committed record (read_committed: no aborted records, no markers)
  * of each range, in offset order per partition, and resolves once every range is read.
@@ -39,13 +47,13 @@ export async function readCommitted(
   topic: string,
   ranges: readonly ReadRange[],
   onMessage: (partition: number, message: KafkaMessage) => void | Promise<void>,
-  timeoutMs = 120_000,
+  { groupPrefix, timeoutMs = 120_000 }: ReadCommittedOptions,
 ): Promise<void> {
   const pending = new Map(
     ranges.filter(({ from, to }) => BigInt(from) < BigInt(to)).map((range) => [range.partition, range]),
   );
   if (pending.size === 0) return;
-  const groupId = `aispm-reader-${randomUUID()}`;
+  const groupId = `${groupPrefix}-reader-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false });
   let finish: () => void = () => undefined;
   let fail: (error: unknown) => void = () => undefined;
@@ -115,6 +123,7 @@ export async function findLastCommitted<T>(
   topic: string,
   partition: number,
   pick: (message: KafkaMessage) => Promise<T | undefined>,
+  options: ReadCommittedOptions,
 ): Promise<{ offset: string; value: T } | undefined> {
   const range = (await committedRanges(admin, topic)).find((r) => r.partition === partition);
   if (!range) return undefined;
@@ -130,6 +139,7 @@ export async function findLastCommitted<T>(
       (_, message) => {
         messages.push(message);
       },
+      options,
     );
     for (const message of messages.reverse()) {
       const value = await pick(message);

@@ -286,7 +286,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
     // Only a chain record can be the head: poison someone wrote to the output topic (bytes that
     // do not decode, a record of another schema) is stepped over, or it would stall the
     // partition or restart the chain from genesis.
-    const last = await findLastCommitted(this.kafka, this.admin, topic, partition, async (message) => {
+    const chainHash = async (message: KafkaMessage): Promise<string | undefined> => {
       try {
         return (
           chain.hashOf(await this.codec.decode<O>(message.value, this.transform.outputSchema)) || undefined
@@ -299,6 +299,9 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
         );
         return undefined;
       }
+    };
+    const last = await findLastCommitted(this.kafka, this.admin, topic, partition, chainHash, {
+      groupPrefix: this.settings.groupPrefix,
     });
     const head = last?.value ?? chain.genesis;
     this.logger.info({ topic, partition, offset: last?.offset, head }, 'chain head recovered from the topic');
