@@ -12,34 +12,27 @@ const EVENTS = Number(process.env.BENCH_CONSOLE_EVENTS ?? 100_000);
 const PAINTS = 5;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.BENCH_CONSOLE_RATE ?? 5);
-const GATEWAY_PORT = Number(process.env.BENCH_CONSOLE_PORT ?? 18970);
+const PORT = Number(process.env.BENCH_CONSOLE_PORT ?? 18970);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function run() {
   const { chromium } = require('playwright-core');
   const env = bench.benchEnv('console', { AISPM_TOPIC_REFRESH_MS: '500' });
-  const gateway = bench.startService(
-    'ingest-gateway',
-    { ...env, AISPM_OPS_PORT: String(GATEWAY_PORT + 4) },
-    GATEWAY_PORT,
-  );
-  const workers = ['redactor', 'normalizer', 'projector'].map((service, i) =>
-    bench.startService(service, env, GATEWAY_PORT + 1 + i),
-  );
-  const services = [gateway, ...workers];
+  const { gateway, api, services } = bench.startPlatform(env, PORT);
   const slug = bench.tenantPrefix('console');
   let operator;
   let browser;
   try {
     await Promise.all(services.map((s) => bench.waitReady(`${s.url}/readyz`)));
     operator = bench.bootstrap(env);
-    await bench.awaitOperator(gateway.url, operator);
+    await bench.awaitOperator(api.url, operator);
     const tenantRef = `tenant:${slug}`;
-    await bench.admin(gateway.url, operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
-    const { api_key: collectorKey } = await bench.admin(gateway.url, operator, 'POST', '/collectors', {
+    await bench.admin(api.url, operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
+    const { api_key: collectorKey } = await bench.admin(api.url, operator, 'POST', '/collectors', {
       tenant: slug,
     });
-    const { api_key: readerKey } = await bench.admin(gateway.url, operator, 'POST', '/readers', {
+    await bench.awaitCollector(gateway.url, collectorKey);
+    const { api_key: readerKey } = await bench.admin(api.url, operator, 'POST', '/readers', {
       tenant: slug,
       role: 'viewer',
     });
@@ -65,7 +58,7 @@ async function run() {
       }),
     );
     const dashboard = async () => {
-      const response = await fetch(`${gateway.url}/enterprise/aispm/dashboard`, {
+      const response = await fetch(`${api.url}/enterprise/aispm/dashboard`, {
         headers: { authorization: `Bearer ${readerKey}` },
       });
       return response.json();
@@ -80,7 +73,7 @@ async function run() {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${gateway.url}/console/`);
+    await page.goto(`${api.url}/console/`);
     await page.fill('input[type=password]', readerKey);
     await page.press('input[type=password]', 'Enter');
     await page.waitForSelector('[data-testid=posture-score]', { timeout: 60_000 });
@@ -93,7 +86,7 @@ async function run() {
       await dashboard();
       documents.push(performance.now() - apiStarted);
       const started = performance.now();
-      await page.goto(`${gateway.url}/console/`);
+      await page.goto(`${api.url}/console/`);
       await page.waitForSelector('[data-testid=posture-score]', { timeout: 60_000 });
       paints.push(performance.now() - started);
     }
@@ -104,7 +97,7 @@ async function run() {
     await page.exposeFunction('__feedRow', (id, at) => {
       if (accepted.has(id) && !shown.has(id)) shown.set(id, at - accepted.get(id));
     });
-    await page.goto(`${gateway.url}/console/live`);
+    await page.goto(`${api.url}/console/live`);
     await page.waitForSelector('[data-testid=live-feed]', { timeout: 60_000 });
     await page.evaluate(() => {
       const seen = new Set();
@@ -181,8 +174,7 @@ async function run() {
     ].join('\n');
   } finally {
     await browser?.close();
-    if (operator)
-      await bench.admin(gateway.url, operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
+    if (operator) await bench.admin(api.url, operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
     await Promise.all(services.map(bench.stopService));
     await bench.deleteGroups(env.AISPM_GROUP_PREFIX).catch(() => undefined);
     await bench.dropDatabase(env.CLICKHOUSE_DATABASE).catch(() => undefined);

@@ -14,6 +14,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = 100;
 const CONCURRENCY = 8;
 const PORT = Number(process.env.BENCH_GATEWAY_PORT ?? 18999);
+/** The API, for the tenant and collector the run sends as. */
+const API_PORT = PORT - 50;
 
 /** CPU seconds per 1,000 events that `phase` costs the process `pid` (or this process). */
 async function measured(pid, phase) {
@@ -33,16 +35,18 @@ async function run() {
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
   const gateway = bench.startService('ingest-gateway', env, PORT, profile);
+  const api = bench.startService('api', env, API_PORT);
   const pid = gateway.child.pid;
   const tenant = bench.tenantPrefix('gw');
   let operator;
   try {
-    await bench.waitReady(`${gateway.url}/readyz`);
+    await Promise.all([bench.waitReady(`${gateway.url}/readyz`), bench.waitReady(`${api.url}/readyz`)]);
     operator = bench.bootstrap(env);
-    await bench.awaitOperator(gateway.url, operator);
+    await bench.awaitOperator(api.url, operator);
     const tenantRef = `tenant:${tenant}`;
-    await bench.admin(gateway.url, operator, 'POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
-    const { api_key: key } = await bench.admin(gateway.url, operator, 'POST', '/collectors', { tenant });
+    await bench.admin(api.url, operator, 'POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
+    const { api_key: key } = await bench.admin(api.url, operator, 'POST', '/collectors', { tenant });
+    await bench.awaitCollector(gateway.url, key);
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const post = (route, body) => async () => {
       const response = await fetch(`${gateway.url}/enterprise/aispm/${route}`, {
@@ -134,9 +138,8 @@ async function run() {
     ].join('\n');
   } finally {
     // Deleting the tenant drops its topics; the run leaves nothing behind.
-    if (operator)
-      await bench.admin(gateway.url, operator, 'DELETE', `/tenants/${tenant}`).catch(() => undefined);
-    await bench.stopService(gateway);
+    if (operator) await bench.admin(api.url, operator, 'DELETE', `/tenants/${tenant}`).catch(() => undefined);
+    await Promise.all([bench.stopService(gateway), bench.stopService(api)]);
     await bench.dropDatabase(env.CLICKHOUSE_DATABASE);
     await bench.deleteGroups(`${env.AISPM_GROUP_PREFIX}-`);
   }

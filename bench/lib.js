@@ -187,21 +187,38 @@ function runCli(args, env) {
   return JSON.parse(execFileSync(process.execPath, [CLI, ...args, '--json'], { env, encoding: 'utf8' }));
 }
 
+/** The variable naming the public port of each service that has one. */
+const PUBLIC_PORT = { 'ingest-gateway': 'GATEWAY_PORT', api: 'API_PORT' };
+
 /**
  * Spawns a built service. `nodeArgs` go to node (e.g. --cpu-prof); its ops server answers on
- * `opsPort`. For the gateway that is GATEWAY_PORT, where it answers `/readyz` too; its `/metrics`
- * is on AISPM_OPS_PORT (from `env`, else any free port).
+ * `opsPort`. For the gateway and the API that is their public port, where they answer `/readyz`
+ * too; their `/metrics` is on AISPM_OPS_PORT (from `env`, else any free port).
  */
 function startService(service, env, opsPort, nodeArgs = []) {
-  const portEnv =
-    service === 'ingest-gateway'
-      ? { GATEWAY_PORT: String(opsPort), AISPM_OPS_PORT: env.AISPM_OPS_PORT ?? '0' }
-      : { AISPM_OPS_PORT: String(opsPort) };
+  const portEnv = PUBLIC_PORT[service]
+    ? { [PUBLIC_PORT[service]]: String(opsPort), AISPM_OPS_PORT: env.AISPM_OPS_PORT ?? '0' }
+    : { AISPM_OPS_PORT: String(opsPort) };
   const child = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'services', service, 'dist/main.js')], {
     env: { ...env, ...portEnv },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return { service, child, url: `http://127.0.0.1:${opsPort}` };
+}
+
+/**
+ * Starts the whole platform for one benchmark: the gateway on `basePort`, the redactor,
+ * normalizer and projector on the next three, the API on `basePort + 4` with its `/metrics` at
+ * `apiOpsUrl` (`basePort + 5`). Wait for each of `services` to be ready before use.
+ */
+function startPlatform(env, basePort) {
+  const gateway = startService('ingest-gateway', env, basePort);
+  const workers = ['redactor', 'normalizer', 'projector'].map((service, i) =>
+    startService(service, env, basePort + 1 + i),
+  );
+  const apiOpsUrl = `http://127.0.0.1:${basePort + 5}`;
+  const api = startService('api', { ...env, AISPM_OPS_PORT: String(basePort + 5) }, basePort + 4);
+  return { gateway, api, apiOpsUrl, services: [gateway, api, ...workers] };
 }
 
 /** Sends SIGTERM and waits for the exit. */
@@ -211,9 +228,9 @@ function stopService({ child }) {
   return new Promise((resolve) => child.once('exit', resolve));
 }
 
-/** Calls the gateway's admin API with `key`, retrying 503s; fails on another non-2xx answer. */
-async function admin(gatewayUrl, key, method, route, body, attempts = 10) {
-  const response = await fetch(`${gatewayUrl}/enterprise/aispm/admin${route}`, {
+/** Calls the API's admin routes with `key`, retrying 503s; fails on another non-2xx answer. */
+async function admin(apiUrl, key, method, route, body, attempts = 10) {
+  const response = await fetch(`${apiUrl}/enterprise/aispm/admin${route}`, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
@@ -221,7 +238,7 @@ async function admin(gatewayUrl, key, method, route, body, attempts = 10) {
   const answer = await response.json();
   if (response.status === 503 && attempts > 1) {
     await sleep(Number(response.headers.get('retry-after') ?? 1) * 1000);
-    return admin(gatewayUrl, key, method, route, body, attempts - 1);
+    return admin(apiUrl, key, method, route, body, attempts - 1);
   }
   if (!response.ok)
     throw new Error(`${method} ${route} answered ${response.status}: ${JSON.stringify(answer)}`);
@@ -261,11 +278,27 @@ function bootstrap(env) {
   return readFileSync(env.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
 }
 
-/** Waits until the gateway knows the operator key (it arrives through the control topic). */
-const awaitOperator = (gatewayUrl, key) =>
-  waitFor('the gateway to accept the operator key', async () => {
-    await admin(gatewayUrl, key, 'GET', '/tenants');
+/** Waits until the API knows the operator key (it arrives through the control topic). */
+const awaitOperator = (apiUrl, key) =>
+  waitFor('the API to accept the operator key', async () => {
+    await admin(apiUrl, key, 'GET', '/tenants');
     return true;
+  });
+
+/**
+ * Waits until the gateway knows collector `key`: the API answers a new collector once it has
+ * applied it itself, the gateway reads it from the control topic a moment later. An empty batch
+ * is refused as such (400) only once the key is known, and stores nothing.
+ */
+const awaitCollector = (gatewayUrl, key) =>
+  waitFor('the gateway to know the collector key', async () => {
+    const response = await fetch(`${gatewayUrl}/enterprise/aispm/events/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: '[]',
+    });
+    await response.arrayBuffer();
+    return response.status !== 401;
   });
 
 module.exports = {
@@ -291,10 +324,12 @@ module.exports = {
   tenantPrefix,
   runCli,
   startService,
+  startPlatform,
   stopService,
   admin,
   deleteGroups,
   dropDatabase,
   bootstrap,
   awaitOperator,
+  awaitCollector,
 };

@@ -24,6 +24,8 @@ const BATCH = 100;
 const batchFor = (tenants) => Math.max(10, Math.min(BATCH, Math.floor(20_000 / tenants)));
 const CONCURRENCY = 4;
 const GATEWAY_PORT = Number(process.env.BENCH_PIPELINE_PORT ?? 18997);
+/** Below the gateway's port: the workers take the ports above it. */
+const API_PORT = GATEWAY_PORT - 50;
 const WORKERS = ['redactor', 'normalizer', 'projector'];
 const TENANT_STEPS = (process.env.BENCH_TENANT_STEPS ?? '1,10,100,1000').split(',').map(Number);
 /** The tenants the instance steps and the second latency run spread their load over. */
@@ -55,7 +57,10 @@ async function inParallel(items, concurrency, work) {
   return results;
 }
 
-/** The platform under test: one gateway, `instances` of each worker, tenants made on demand. */
+/**
+ * The platform under test: one gateway, `instances` of each worker, tenants made on demand through
+ * one API (outside the data path, so not measured).
+ */
 class Platform {
   constructor(env) {
     this.env = env;
@@ -68,9 +73,10 @@ class Platform {
   async start() {
     bench.runCli(['migrate'], this.env);
     this.gateway = bench.startService('ingest-gateway', this.env, GATEWAY_PORT, cpuProfile('ingest-gateway'));
-    await bench.waitReady(`${this.gateway.url}/readyz`);
+    this.api = bench.startService('api', this.env, API_PORT);
+    await Promise.all([this.gateway, this.api].map((service) => bench.waitReady(`${service.url}/readyz`)));
     this.operator = bench.bootstrap(this.env);
-    await bench.awaitOperator(this.gateway.url, this.operator);
+    await bench.awaitOperator(this.api.url, this.operator);
   }
 
   async scaleWorkers(instances) {
@@ -98,10 +104,11 @@ class Platform {
     const made = await inParallel(indexes, ADMIN_CONCURRENCY, async (index) => {
       const slug = `${bench.tenantPrefix('pl')}-${index}`;
       const tenantRef = `tenant:${slug}`;
-      await bench.admin(this.gateway.url, this.operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
-      const { api_key: key } = await bench.admin(this.gateway.url, this.operator, 'POST', '/collectors', {
+      await bench.admin(this.api.url, this.operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
+      const { api_key: key } = await bench.admin(this.api.url, this.operator, 'POST', '/collectors', {
         tenant: slug,
       });
+      await bench.awaitCollector(this.gateway.url, key);
       return { slug, tenantRef, key };
     });
     this.tenants.push(...made);
@@ -244,9 +251,9 @@ class Platform {
   async stop() {
     // Deleting a tenant drops its topics; the benchmark leaves nothing behind on the broker.
     await inParallel(this.tenants, ADMIN_CONCURRENCY, ({ slug }) =>
-      bench.admin(this.gateway.url, this.operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined),
+      bench.admin(this.api.url, this.operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined),
     );
-    await Promise.all([...this.workers, this.gateway].filter(Boolean).map(bench.stopService));
+    await Promise.all([...this.workers, this.gateway, this.api].filter(Boolean).map(bench.stopService));
     await this.clickhouse.command(`DROP DATABASE IF EXISTS ${this.env.CLICKHOUSE_DATABASE}`);
     await this.clickhouse.close();
     await bench.deleteGroups(`${this.env.AISPM_GROUP_PREFIX}-`);

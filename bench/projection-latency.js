@@ -23,7 +23,7 @@ const WARMUP_SECONDS = 3;
 const RATES = (process.env.BENCH_RATES ?? '20,100').split(',').map(Number);
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 20);
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
-const SERVICES = ['ingest-gateway', 'redactor', 'normalizer', 'projector'];
+const SERVICES = ['ingest-gateway', 'api', 'redactor', 'normalizer', 'projector'];
 
 const example = JSON.parse(readFileSync(PUBLIC_EXAMPLE_PATH, 'utf8'));
 
@@ -152,7 +152,11 @@ async function main() {
   const tenantRef = `tenant:${tenant}`;
   const database = `aispm_bench_${suffix}`;
   const gatewayPort = await freePort();
+  const apiPort = await freePort();
   const base = `http://127.0.0.1:${gatewayPort}`;
+  const apiBase = `http://127.0.0.1:${apiPort}`;
+  // Where each HTTP service answers, /readyz included; the workers answer on their ops port alone.
+  const publicPorts = { 'ingest-gateway': gatewayPort, api: apiPort };
   const env = {
     ...process.env,
     AISPM_LOG_LEVEL: 'warn',
@@ -162,13 +166,14 @@ async function main() {
     AISPM_TOPIC_REFRESH_MS: '500',
     CLICKHOUSE_DATABASE: database,
     GATEWAY_PORT: String(gatewayPort),
+    API_PORT: String(apiPort),
   };
   const children = [];
   try {
     for (const service of SERVICES) {
-      const port = service === 'ingest-gateway' ? gatewayPort : await freePort();
+      const port = publicPorts[service] ?? (await freePort());
       const child = spawn(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
-        env: service === 'ingest-gateway' ? env : { ...env, AISPM_OPS_PORT: String(port) },
+        env: { ...env, AISPM_OPS_PORT: publicPorts[service] ? '0' : String(port) },
         stdio: 'inherit',
       });
       children.push(child);
@@ -180,7 +185,7 @@ async function main() {
     });
     const operator = readFileSync(env.AISPM_OPERATOR_KEY_FILE, 'utf8').trim();
     const admin = async (method, route, body) => {
-      const response = await fetch(`${base}/enterprise/aispm/admin${route}`, {
+      const response = await fetch(`${apiBase}/enterprise/aispm/admin${route}`, {
         method,
         headers: {
           authorization: `Bearer ${operator}`,
@@ -191,7 +196,7 @@ async function main() {
       return { status: response.status, body: await response.json() };
     };
     for (let i = 0; (await admin('GET', '/tenants')).status !== 200; i += 1) {
-      if (i > 120) throw new Error('the gateway never learned the operator key');
+      if (i > 120) throw new Error('the API never learned the operator key');
       await new Promise((r) => setTimeout(r, 250));
     }
     await admin('POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
@@ -206,7 +211,7 @@ async function main() {
     const lines = [
       `# Benchmark: 202 to queryable row`,
       ``,
-      `Measured by \`npm run bench:projection\` on ${os.cpus()[0].model}, ${cores} cores, Node ${process.version}, ${new Date().toISOString()}: all four services, one tenant, single-event endpoint, open-loop offered load for ${SECONDS} s per rate (first ${WARMUP_SECONDS} s not counted). Latency runs from the gateway's 202 to the first poll (every ${POLL_MS} ms) that finds the row in \`events\`, so each figure includes up to one poll interval and one query. Noisy shared machine: load average ${os
+      `Measured by \`npm run bench:projection\` on ${os.cpus()[0].model}, ${cores} cores, Node ${process.version}, ${new Date().toISOString()}: all five services, one tenant, single-event endpoint, open-loop offered load for ${SECONDS} s per rate (first ${WARMUP_SECONDS} s not counted). Latency runs from the gateway's 202 to the first poll (every ${POLL_MS} ms) that finds the row in \`events\`, so each figure includes up to one poll interval and one query. Noisy shared machine: load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' / ')} (1 / 5 / 15 min) at the end of the run.`,

@@ -19,7 +19,7 @@ const bench = require('./lib');
 
 const CORE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
-const PORT = Number(process.env.BENCH_GATEWAY_PORT ?? 18998);
+const PORT = Number(process.env.BENCH_REDACTION_PORT ?? 18998);
 
 const lib = (name) => require(path.join(bench.REPO, 'libs', name, 'dist'));
 const corpus = readFileSync(path.join(bench.REPO, 'test/fixtures/redaction/positives.jsonl'), 'utf8')
@@ -158,7 +158,7 @@ async function run() {
   });
   const tenant = `${bench.tenantPrefix('rd')}-t`;
   const tenantRef = `tenant:${tenant}`;
-  const gatewayUrl = `http://127.0.0.1:${PORT}`;
+  const apiUrl = `http://127.0.0.1:${PORT}`;
   const services = [];
   const kafka = new Kafka({
     clientId: 'bench-redaction',
@@ -167,11 +167,12 @@ async function run() {
   });
   const admin = kafka.admin();
   try {
-    services.push(bench.startService('ingest-gateway', env, PORT));
-    await bench.waitReady(`${gatewayUrl}/readyz`);
+    // The API only makes the tenant: the raw topic is written below, without the gateway.
+    services.push(bench.startService('api', env, PORT));
+    await bench.waitReady(`${apiUrl}/readyz`);
     const operator = bench.bootstrap(env);
-    await bench.awaitOperator(gatewayUrl, operator);
-    await bench.admin(gatewayUrl, operator, 'POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
+    await bench.awaitOperator(apiUrl, operator);
+    await bench.admin(apiUrl, operator, 'POST', '/tenants', { slug: tenant, tenant_ref: tenantRef });
 
     // The raw topic as the gateway writes it: wire-format envelopes, encrypted for the tenant.
     const { StageCodec } = lib('kafka');
@@ -209,7 +210,7 @@ async function run() {
     );
     const dlq = await admin.fetchTopicOffsets(`aispm.${tenant}.dlq`);
     const deadLetters = dlq.reduce((sum, p) => sum + Number(p.high), 0);
-    await bench.admin(gatewayUrl, operator, 'DELETE', `/tenants/${tenant}`);
+    await bench.admin(apiUrl, operator, 'DELETE', `/tenants/${tenant}`);
 
     const f = (n) => Math.round(n).toLocaleString('en-US');
     return [

@@ -3,7 +3,7 @@
  * arriving on `GET /enterprise/aispm/stream`, p50 and p99 at a steady offered load. Beside it, in
  * the same run and for the same events, a bare KafkaJS consumer tailing the posture topic: that
  * is the pipeline alone (redactor, normalizer, projector with its ClickHouse insert, then the
- * posture publish), and the difference is the SSE hop through the gateway.
+ * posture publish), and the difference is the SSE hop through the API.
  */
 const http = require('node:http');
 const os = require('node:os');
@@ -14,7 +14,7 @@ const bench = require('./lib');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const RATE = Number(process.env.BENCH_STREAM_RATE ?? 20);
 const WARMUP_SECONDS = 5;
-const GATEWAY_PORT = Number(process.env.BENCH_STREAM_PORT ?? 18990);
+const PORT = Number(process.env.BENCH_STREAM_PORT ?? 18990);
 
 /**
  * Opens the SSE stream with node:http (each chunk handed over as the socket delivers it) and calls
@@ -45,16 +45,7 @@ function openStream(url, key, onOverview) {
 
 async function run() {
   const env = bench.benchEnv('stream', { AISPM_TOPIC_REFRESH_MS: '500' });
-  const gatewayOps = `http://127.0.0.1:${GATEWAY_PORT + 4}`;
-  const gateway = bench.startService(
-    'ingest-gateway',
-    { ...env, AISPM_OPS_PORT: new URL(gatewayOps).port },
-    GATEWAY_PORT,
-  );
-  const workers = ['redactor', 'normalizer', 'projector'].map((service, i) =>
-    bench.startService(service, env, GATEWAY_PORT + 1 + i),
-  );
-  const services = [gateway, ...workers];
+  const { gateway, api, apiOpsUrl, services } = bench.startPlatform(env, PORT);
   const kafka = new Kafka({ brokers: bench.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
   const bareGroup = `${env.AISPM_GROUP_PREFIX}-bare`;
   const slug = bench.tenantPrefix('stream');
@@ -62,13 +53,14 @@ async function run() {
   try {
     await Promise.all(services.map((s) => bench.waitReady(`${s.url}/readyz`)));
     operator = bench.bootstrap(env);
-    await bench.awaitOperator(gateway.url, operator);
+    await bench.awaitOperator(api.url, operator);
     const tenantRef = `tenant:${slug}`;
-    await bench.admin(gateway.url, operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
-    const { api_key: collectorKey } = await bench.admin(gateway.url, operator, 'POST', '/collectors', {
+    await bench.admin(api.url, operator, 'POST', '/tenants', { slug, tenant_ref: tenantRef });
+    const { api_key: collectorKey } = await bench.admin(api.url, operator, 'POST', '/collectors', {
       tenant: slug,
     });
-    const { api_key: readerKey } = await bench.admin(gateway.url, operator, 'POST', '/readers', {
+    await bench.awaitCollector(gateway.url, collectorKey);
+    const { api_key: readerKey } = await bench.admin(api.url, operator, 'POST', '/readers', {
       tenant: slug,
       role: 'viewer',
     });
@@ -84,11 +76,7 @@ async function run() {
       if (ids.length > 0) into.hops.push(Date.now() - delta.produced_ms);
       for (const id of ids) if (!into.seen.has(id)) into.seen.set(id, at - accepted.get(id));
     };
-    const closeStream = await openStream(
-      `${gateway.url}/enterprise/aispm/stream`,
-      readerKey,
-      record(paths.sse),
-    );
+    const closeStream = await openStream(`${api.url}/enterprise/aispm/stream`, readerKey, record(paths.sse));
     const { StageCodec } = require(path.join(bench.REPO, 'libs/kafka/dist'));
     const codec = new StageCodec(bench.SCHEMA_REGISTRY_URL);
     const consumer = kafka.consumer({ groupId: bareGroup, maxWaitTimeInMs: 1000 });
@@ -129,8 +117,8 @@ async function run() {
         30_000,
       )
       .catch(() => undefined);
-    // How busy the gateway's event loop was: an SSE write waits for it, the bare consumer does not.
-    const metrics = await (await fetch(`${gatewayOps}/metrics`)).text();
+    // How busy the API's event loop was: an SSE write waits for it, the bare consumer does not.
+    const metrics = await (await fetch(`${apiOpsUrl}/metrics`)).text();
     const loopLag = (name) =>
       (Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1]) * 1000).toFixed(0);
     closeStream();
@@ -159,7 +147,7 @@ async function run() {
       bench.table(
         ['Path', 'events seen', 'p50 ms', 'p99 ms', 'max ms'],
         [
-          row('202 → delta on the SSE stream (gateway)', paths.sse.seen),
+          row('202 → delta on the SSE stream (API)', paths.sse.seen),
           row(
             '202 → delta read by a bare KafkaJS consumer of the posture topic (the limit)',
             paths.bare.seen,
@@ -174,11 +162,10 @@ async function run() {
         [hopRow('publish → SSE stream', paths.sse.hops), hopRow('publish → bare consumer', paths.bare.hops)],
       ),
       ``,
-      `Ratios SSE / bare consumer: p50 **${ratio(50)}**, p99 **${ratio(99)}**. The gateway also served the ${RATE} POSTs/s; its event-loop lag at the end: p50 ${loopLag('nodejs_eventloop_lag_p50_seconds')} ms, p99 ${loopLag('nodejs_eventloop_lag_p99_seconds')} ms. Events the bare consumer saw and the stream did not: ${missedBySse}. Events missing from a row were not yet published when the run stopped waiting (30 s after the last post); the bare consumer, a consumer group member, can also miss the first deltas while it joins.`,
+      `Ratios SSE / bare consumer: p50 **${ratio(50)}**, p99 **${ratio(99)}**. The API's event-loop lag at the end: p50 ${loopLag('nodejs_eventloop_lag_p50_seconds')} ms, p99 ${loopLag('nodejs_eventloop_lag_p99_seconds')} ms. Events the bare consumer saw and the stream did not: ${missedBySse}. Events missing from a row were not yet published when the run stopped waiting (30 s after the last post); the bare consumer, a consumer group member, can also miss the first deltas while it joins.`,
     ].join('\n');
   } finally {
-    if (operator)
-      await bench.admin(gateway.url, operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
+    if (operator) await bench.admin(api.url, operator, 'DELETE', `/tenants/${slug}`).catch(() => undefined);
     await Promise.all(services.map(bench.stopService));
     const admin = kafka.admin();
     await admin.connect();

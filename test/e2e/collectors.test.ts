@@ -34,6 +34,7 @@ import {
   startExtraGateway,
   startPipeline,
   stopProcess,
+  type ExtraInstance,
   type Pipeline,
 } from '../support/platform';
 import { spawnTracked } from '../support/reaper';
@@ -564,7 +565,7 @@ describe('MCP proxy', () => {
 
 describe('GitHub Actions', () => {
   const issuer = new TestIssuer();
-  let gateway: { child: ChildProcess; opsUrl: string };
+  let gateway: ExtraInstance;
 
   beforeAll(async () => {
     await issuer.start();
@@ -599,7 +600,7 @@ describe('GitHub Actions', () => {
     const run = await runCli(
       ['collect', 'github-actions', '--json'],
       collectorEnv({
-        AISPM_URL: gateway.opsUrl,
+        AISPM_URL: gateway.url,
         AISPM_COLLECTOR_KEY: '',
         AISPM_SIGNING_SECRET: '',
         ACTIONS_ID_TOKEN_REQUEST_URL: `${issuer.url}/token?api-version=2.0`,
@@ -653,7 +654,7 @@ describe('GitLab CI and Azure Pipelines, beside GitHub Actions, on a gateway tru
   let github: TestIssuer;
   let gitlab: TestIssuer;
   let azure: TestIssuer;
-  let gateway: { child: ChildProcess; opsUrl: string };
+  let gateway: ExtraInstance;
 
   beforeAll(async () => {
     github = new TestIssuer(`https://token.actions.${pipeline.tenant}.example.test`);
@@ -708,7 +709,7 @@ describe('GitLab CI and Azure Pipelines, beside GitHub Actions, on a gateway tru
     const run = await runCli(
       ['collect', ...command, '--json'],
       collectorEnv({
-        AISPM_URL: gateway.opsUrl,
+        AISPM_URL: gateway.url,
         AISPM_COLLECTOR_KEY: '',
         AISPM_SIGNING_SECRET: '',
         ...variables,

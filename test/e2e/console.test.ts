@@ -168,7 +168,7 @@ async function send(fields: Record<string, unknown>, tenantRef = pipeline.tenant
 
 /** A GET of the API with a reader key (what the page is compared with). */
 async function api(path: string, key: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${pipeline.gatewayUrl}${path}`, {
+  const response = await fetch(`${pipeline.apiUrl}${path}`, {
     headers: { authorization: `Bearer ${key}` },
     signal: AbortSignal.timeout(30_000),
   });
@@ -185,8 +185,8 @@ async function dashboardOf(
   return answer.body as { overview: { posture_score: number; total_decisions: number } };
 }
 
-/** A fresh browser context (its own cookies and storage) and page on the gateway. */
-async function open(baseURL = pipeline.gatewayUrl): Promise<{ context: BrowserContext; page: Page }> {
+/** A fresh browser context (its own cookies and storage) and page on the API. */
+async function open(baseURL = pipeline.apiUrl): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ baseURL });
   contexts.add(context);
   context.setDefaultTimeout(WAIT_MS);
@@ -269,7 +269,7 @@ async function auditedActions(readerId: string): Promise<string[]> {
 }
 
 /**
- * A TCP proxy in front of the gateway that the test can cut, the way a network drop does: every
+ * A TCP proxy in front of the API that the test can cut, the way a network drop does: every
  * open connection is reset, and new ones are closed on arrival until it is restored. (The
  * browser's own offline emulation leaves an open EventSource connection standing.)
  */
@@ -332,7 +332,7 @@ class CuttableProxy {
 
 /**
  * A page of another site (`localhost` is not the same site as `127.0.0.1`): a form posting to
- * the gateway, as a cross-site attacker would.
+ * the API, as a cross-site attacker would.
  */
 async function crossSitePage(body: string): Promise<{ url: string; close: () => Promise<void> }> {
   const port = await freePort();
@@ -538,7 +538,7 @@ it('3. renders attacker-controlled fields as text: no markup, no script, no dial
 });
 
 it('4. fills the live feed and the counts without a reload, and resumes after a dropped connection', async () => {
-  const proxy = await CuttableProxy.start(new URL(pipeline.gatewayUrl));
+  const proxy = await CuttableProxy.start(new URL(pipeline.apiUrl));
   const unregister = onSuiteEnd(() => proxy.close());
   const { page } = await open(proxy.url);
   // Every delta the page's EventSource delivers, with its id, to count each exactly.
@@ -607,9 +607,9 @@ it('4. fills the live feed and the counts without a reload, and resumes after a 
   expect(await feedRows(page, first).count()).toBe(1);
   expect(await sameDocument()).toBe(true);
 
-  // Drop the connection; while the browser cannot reach the gateway, an event goes through the
+  // Drop the connection; while the browser cannot reach the API, an event goes through the
   // pipeline and its deltas are published (a witness stream of the API sees them).
-  const witness = await SseClient.open(`${pipeline.gatewayUrl}/enterprise/aispm/stream`, keys.viewer);
+  const witness = await SseClient.open(`${pipeline.apiUrl}/enterprise/aispm/stream`, keys.viewer);
   onSuiteEnd(() => witness.close());
   try {
     proxy.drop();
@@ -866,7 +866,7 @@ it('9. refuses a state-changing request without the console header (CSRF), and a
   // A cross-site form (no header can be set, and the SameSite=Strict cookie is not sent) changes
   // nothing, and a cross-site script cannot send the header: the preflight it needs is refused.
   const attackerSite = await crossSitePage(
-    `<form method="post" enctype="text/plain" action="${pipeline.gatewayUrl}/enterprise/aispm/admin/readers">` +
+    `<form method="post" enctype="text/plain" action="${pipeline.apiUrl}/enterprise/aispm/admin/readers">` +
       `<input name='{"tenant":"${pipeline.tenant}","role":"admin","x":"' value='"}'><button>go</button></form>`,
   );
   const attacker = await context.newPage();
@@ -882,7 +882,7 @@ it('9. refuses a state-changing request without the console header (CSRF), and a
     } catch (error) {
       return (error as Error).name;
     }
-  }, `${pipeline.gatewayUrl}/console/api/session`);
+  }, `${pipeline.apiUrl}/console/api/session`);
   expect(crossSiteSignOut).toBe('TypeError');
   const [answer] = await Promise.all([
     attacker.waitForResponse((response) => response.url().endsWith('/enterprise/aispm/admin/readers')),

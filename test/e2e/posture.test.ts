@@ -1,9 +1,10 @@
 /**
  * The posture document and the reader endpoints, end to end: a generated mix of events goes
- * through the real gateway, redactor, normalizer and projector; the dashboard is checked against
- * the shared JSON Schema and against §11's numbers computed here, independently, from the events
- * as sent. Then every normalized record is delivered to the projector a second time (what a
- * crash between insert and commit does), and the document must not change.
+ * through the real gateway, redactor, normalizer and projector and is read from the API; the
+ * dashboard is checked against the shared JSON Schema and against §11's numbers computed here,
+ * independently, from the events as sent. Then every normalized record is delivered to the
+ * projector a second time (what a crash between insert and commit does), and the document must
+ * not change.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -310,7 +311,7 @@ describe('posture document and reader endpoints', () => {
   );
 
   async function get(route: string, key: string): Promise<{ status: number; body: Doc }> {
-    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm${route}`, {
+    const response = await fetch(`${pipeline.apiUrl}/enterprise/aispm${route}`, {
       headers: { authorization: `Bearer ${key}` },
     });
     return { status: response.status, body: (await response.json()) as Doc };

@@ -29,7 +29,7 @@ it('projects every acknowledged event exactly once while each service is SIGKILL
   const sending = stream.run();
   const faults = [];
   for (const [index, service] of SERVICES.entries()) {
-    // Spread the kills over the stream: the k-th when about k/5 of it was acknowledged.
+    // Spread the kills over the stream: the k-th of n when about k/(n+1) of it was acknowledged.
     const mark = Math.floor((EVENTS * (index + 1)) / (SERVICES.length + 1));
     await acknowledgements(stream, sending, mark);
     faults.push(proof.injected(`SIGKILL ${service} mid-stream`));

@@ -1,8 +1,9 @@
 /**
  * Bad input (DESIGN §15): a seeded generator of hostile requests (support/hostile.ts) is sent at
- * every endpoint that takes input. Each must get a 4xx problem document; the gateway must stay up
- * and keep taking good events; and its resident memory after the run must be within
- * RSS_GROWTH_BOUND_MIB of what it was after a warm-up.
+ * every endpoint that takes input, at the service that serves it (the gateway or the API). Each must
+ * get a 4xx problem document; both services must stay up and the gateway keep taking good events;
+ * and each one's resident memory after the run must be within RSS_GROWTH_BOUND_MIB of what it was
+ * after a warm-up.
  *
  * AISPM_FAULTS_SEED and AISPM_FAULTS_HOSTILE choose the requests; a failure names the seed.
  */
@@ -10,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { signRequest } from '@aispm/auth';
-import { postToGateway, startPipeline, type Pipeline } from '../support/platform';
+import { postToGateway, startPipeline, type Pipeline, type ServiceName } from '../support/platform';
 import { hostileRequests, type Endpoint, type HostileRequest } from './support/hostile';
 import { streamEnvelope } from './support/load';
 import { Proof } from './support/proof';
@@ -21,7 +22,7 @@ const SEED = Number(process.env.AISPM_FAULTS_SEED ?? 20_261_129);
 const COUNT = Number(process.env.AISPM_FAULTS_HOSTILE ?? 1500);
 const WARM_UP = 150;
 /**
- * How much the gateway's resident set may grow over the run. Node grows its heap lazily and
+ * How much each service's resident set may grow over the run. Node grows its heap lazily and
  * keeps freed pages, so a bound of zero would measure the allocator, not a leak; a leak of even
  * a few hundred bytes per request, over the 5.5 MiB bodies and 64 MiB bombs sent here, is far
  * above it.
@@ -149,15 +150,39 @@ const ENDPOINTS: readonly Endpoint[] = [
     body: () => ({ envelope: { event: { target_summary: 'hostile' } } }),
     required: ['envelope'],
   },
+  {
+    method: 'POST',
+    path: '/console/api/session',
+    auth: 'collector',
+    body: () => ({ api_key: `aispm_rk_${'0'.repeat(32)}` }),
+    required: ['api_key'],
+  },
 ];
-/** Routes that take no input: only reads of the gateway's own state. */
-const NO_INPUT = ['GET /openapi.json', 'GET /healthz', 'GET /readyz', `GET ${ADMIN}/tenants`];
+/** Routes that take no input: reads of a service's own state, and the console's cookie alone. */
+const NO_INPUT = [
+  'GET /openapi.json',
+  'GET /healthz',
+  'GET /readyz',
+  `GET ${ADMIN}/tenants`,
+  'GET /console/api/session',
+  'DELETE /console/api/session',
+];
+/** The services that answer HTTP, each with its own OpenAPI document. */
+const HTTP_SERVICES = ['ingest-gateway', 'api'] as const satisfies readonly ServiceName[];
+type HttpService = (typeof HTTP_SERVICES)[number];
 
 const proof = new Proof('hostile-input');
 let pipeline: Pipeline;
+/** Which service serves each documented route (`METHOD /path/{}`). */
+let servedBy: Map<string, HttpService>;
 
 beforeAll(async () => {
   pipeline = await startPipeline();
+  servedBy = new Map();
+  // The API's document comes last: a route both documents list is the API's.
+  for (const service of HTTP_SERVICES) {
+    for (const route of await documentedRoutes(service)) servedBy.set(route, service);
+  }
 });
 
 afterAll(async () => {
@@ -197,7 +222,9 @@ function headersFor(request: HostileRequest): Record<string, string> {
  */
 function send(request: HostileRequest): Promise<Answer> {
   const headers = headersFor(request);
-  const { port } = new URL(pipeline.gatewayUrl);
+  const service = servedBy.get(routeKey(request.method, request.route));
+  if (!service) return Promise.reject(new Error('no service documents this route'));
+  const { port } = new URL(urlOf(service));
   const body = request.body ?? Buffer.alloc(0);
   const head =
     `${request.method} ${request.path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n` +
@@ -288,9 +315,32 @@ function wrongAnswer(request: HostileRequest, answer: Answer): string | undefine
   return undefined;
 }
 
-function residentMiB(): number {
-  const status = readFileSync(`/proc/${pipeline.processes.get('ingest-gateway')!.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+function urlOf(service: HttpService): string {
+  return service === 'api' ? pipeline.apiUrl : pipeline.gatewayUrl;
+}
+
+/** A route as `METHOD /path/{}`: no query, every parameter alike. */
+function routeKey(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path.replace(/\?.*$/, '').replace(/\{[a-z_]+\}/g, '{}')}`;
+}
+
+/** The routes `service`'s OpenAPI document lists; none while it serves no document. */
+async function documentedRoutes(service: HttpService): Promise<string[]> {
+  const response = await fetch(`${urlOf(service)}/openapi.json`);
+  if (response.status === 404) return [];
+  const document = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+  return Object.entries(document.paths).flatMap(([route, methods]) =>
+    Object.keys(methods).map((method) => routeKey(method, route)),
+  );
+}
+
+/** The resident set of each HTTP service now, in MiB. */
+function residentMiB(): Record<HttpService, number> {
+  const of = (service: HttpService) => {
+    const status = readFileSync(`/proc/${pipeline.processes.get(service)!.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  };
+  return { 'ingest-gateway': of('ingest-gateway'), api: of('api') };
 }
 
 async function accepted(): Promise<number> {
@@ -302,18 +352,13 @@ async function accepted(): Promise<number> {
   ).status;
 }
 
-it('lists every route of the OpenAPI document, as hostile-input target or as taking no input', async () => {
-  const document = (await (await fetch(`${pipeline.gatewayUrl}/openapi.json`)).json()) as {
-    paths: Record<string, Record<string, unknown>>;
-  };
-  const listed = new Set([
-    ...ENDPOINTS.map((e) => `${e.method} ${e.path.replace(/\?.*$/, '').replace(/\{[a-z_]+\}/g, '{}')}`),
-    ...NO_INPUT,
-  ]);
-  const routes = Object.entries(document.paths).flatMap(([route, methods]) =>
-    Object.keys(methods).map((method) => `${method.toUpperCase()} ${route.replace(/\{[a-z_]+\}/g, '{}')}`),
+it('lists every route of both OpenAPI documents, as hostile-input target or as taking no input', async () => {
+  const listed = new Set([...ENDPOINTS.map((e) => routeKey(e.method, e.path)), ...NO_INPUT]);
+  expect([...servedBy.keys()].filter((route) => !listed.has(route))).toEqual([]);
+  // Every target is documented, so its requests go to the service that serves it.
+  expect(ENDPOINTS.map((e) => routeKey(e.method, e.path)).filter((route) => !servedBy.has(route))).toEqual(
+    [],
   );
-  expect(routes.filter((route) => !listed.has(route))).toEqual([]);
 });
 
 it(`answers ${COUNT} hostile requests (seed ${SEED}) with 4xx problem documents, stays up, keeps its memory`, async () => {
@@ -338,14 +383,18 @@ it(`answers ${COUNT} hostile requests (seed ${SEED}) with 4xx problem documents,
   const before = residentMiB();
   await tryAll(requests.slice(WARM_UP));
   const after = residentMiB();
-  process.stdout.write(
-    `gateway resident memory: ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after\n`,
-  );
+  for (const service of HTTP_SERVICES)
+    process.stdout.write(
+      `${service} resident memory: ${before[service].toFixed(1)} MiB before, ${after[service].toFixed(1)} MiB after\n`,
+    );
 
   expect([...failures]).toEqual([]);
-  expect(pipeline.processes.get('ingest-gateway')!.exitCode).toBeNull();
-  expect((await fetch(`${pipeline.gatewayUrl}/healthz`)).status).toBe(200);
+  for (const service of HTTP_SERVICES) {
+    expect([service, pipeline.processes.get(service)!.exitCode]).toEqual([service, null]);
+    expect([service, (await fetch(`${urlOf(service)}/healthz`)).status]).toEqual([service, 200]);
+  }
   expect(await accepted()).toBe(202);
-  expect(after - before).toBeLessThanOrEqual(RSS_GROWTH_BOUND_MIB);
+  const grownPast = HTTP_SERVICES.filter((s) => after[s] - before[s] > RSS_GROWTH_BOUND_MIB);
+  expect(grownPast).toEqual([]);
   proof.survived(fault);
 });

@@ -3,7 +3,7 @@
  * data dir and ports), never on the shared ones:
  * - Kafka stops under load: the gateway answers 503 with Retry-After, its readiness goes false,
  *   it acknowledges nothing it has not stored, and ingestion resumes after Kafka returns; so do
- *   the readers of shared topics KafkaJS may give up on while Kafka is away: the gateway's health
+ *   the readers of shared topics KafkaJS may give up on while Kafka is away: the API's health
  *   view, the projector's health evidence sink and its audit chain writer.
  * - ClickHouse stops under load: the projector stays up and retries while its lag grows (read
  *   from Kafka: its committed offsets stop), the health endpoint shows the failing storage and
@@ -67,7 +67,7 @@ describe('Kafka outage', () => {
     );
     const acknowledgedWhileDown = stream.acknowledged;
     // The dashboard needs the log's offsets for its freshness watermark: a 503 too, not a 500.
-    const dashboard = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/dashboard`, {
+    const dashboard = await fetch(`${pipeline.apiUrl}/enterprise/aispm/dashboard`, {
       headers: { authorization: `Bearer ${String(viewer.body.api_key)}` },
     });
     const dashboardProblem = (await dashboard.json()) as { code?: string };
@@ -90,11 +90,11 @@ describe('Kafka outage', () => {
     proof.survived(fault);
   });
 
-  /** The gateway's health view, the stored evidence and the audit chain all move past `sinceMs`. */
+  /** The API's health view, the stored evidence and the audit chain all move past `sinceMs`. */
   async function everyReaderFollowsSince(sinceMs: number): Promise<void> {
     await eventually('the health endpoint to show a projector report from after the outage', async () => {
       const response = await fetch(
-        `${pipeline.gatewayUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
+        `${pipeline.apiUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
         { headers: { authorization: `Bearer ${pipeline.operatorKey}` } },
       );
       if (!response.ok) return undefined;
@@ -193,7 +193,7 @@ describe('ClickHouse outage', () => {
     expect(await status(`${pipeline.opsUrls.get('projector')}/healthz`)).toBe(200);
     await eventually('the health endpoint to show the failing storage, the lag and the stall', async () => {
       const response = await fetch(
-        `${pipeline.gatewayUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
+        `${pipeline.apiUrl}/enterprise/aispm/ingestion/health?tenant=${pipeline.tenant}`,
         { headers: { authorization: `Bearer ${pipeline.operatorKey}` } },
       );
       if (!response.ok) return undefined;

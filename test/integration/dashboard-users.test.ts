@@ -154,7 +154,6 @@ describe('dashboard users in ClickHouse', () => {
       users.push(
         cli(['reader', 'create', '--tenant', tenant.slug, '--role', 'viewer'], {
           ...pipeline.env,
-          AISPM_URL: pipeline.gatewayUrl,
           AISPM_ADMIN_KEY: pipeline.operatorKey,
         }) as unknown as Credentials,
       );

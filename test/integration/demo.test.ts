@@ -1,7 +1,7 @@
 /**
  * `aispm demo` (issue 21's trial run), run as a user runs it: the built CLI, pointed at this
- * suite's own pipeline the way the other suites point it (AISPM_URL and an operator key in
- * AISPM_ADMIN_KEY). It must leave a tenant with a signing collector and two readers, a posture the
+ * suite's own pipeline the way the other suites point it (AISPM_URL, AISPM_API_URL and an operator
+ * key in AISPM_ADMIN_KEY). It must leave a tenant with a signing collector and two readers, a posture the
  * viewer can read with blocks and several agents, and an auditor's replay packet on disk; run again
  * with the same --tenant it must make `<slug>-2` and leave the first tenant alone; and with no
  * platform it must say to run `npm run up`.
@@ -48,7 +48,7 @@ describe('aispm demo', () => {
     key: string,
     route: string,
   ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm${route}`, {
+    const response = await fetch(`${pipeline.apiUrl}/enterprise/aispm${route}`, {
       headers: { authorization: `Bearer ${key}` },
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -58,7 +58,7 @@ describe('aispm demo', () => {
     pipeline = await startPipeline();
     // The suite's workers serve slugs that start with its tenant's.
     slug = `${pipeline.tenant}-demo`;
-    env = { ...pipeline.env, AISPM_URL: pipeline.gatewayUrl, AISPM_ADMIN_KEY: pipeline.operatorKey };
+    env = { ...pipeline.env, AISPM_ADMIN_KEY: pipeline.operatorKey };
   });
 
   afterAll(async () => {
@@ -69,7 +69,7 @@ describe('aispm demo', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'aispm-demo-test-'));
     first = demo(out);
     expect(first).toMatchObject({ tenant: slug, requested_tenant: slug, taken_tenants: [] });
-    expect(first.console_url).toBe(`${pipeline.gatewayUrl}/console/`);
+    expect(first.console_url).toBe(`${pipeline.apiUrl}/console/`);
     expect(first.sent.events).toBeGreaterThan(100);
     expect(first.sent).toMatchObject({ accepted: first.sent.events, refused: 0, pending: 0 });
     expect(first.projected.complete).toBe(true);

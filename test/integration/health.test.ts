@@ -99,7 +99,7 @@ async function send(body: object, key = pipeline.apiKey, secret = pipeline.signi
 }
 
 async function getHealth(key = viewerKey, query = ''): Promise<{ status: number; body: Health }> {
-  const response = await fetch(`${pipeline.gatewayUrl}${HEALTH}${query}`, {
+  const response = await fetch(`${pipeline.apiUrl}${HEALTH}${query}`, {
     headers: { authorization: `Bearer ${key}` },
   });
   return { status: response.status, body: (await response.json()) as Health };

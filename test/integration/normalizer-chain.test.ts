@@ -63,6 +63,7 @@ async function committedValues<T>(topic: string): Promise<{ partition: number; o
       async (partition, message) => {
         values.push({ partition, offset: message.offset, value: await codec.decode<T>(message.value) });
       },
+      { groupPrefix: pipeline.env.AISPM_GROUP_PREFIX! },
     );
     return values;
   } finally {

@@ -1,7 +1,7 @@
 /**
  * The README's quickstart, run as written against the real platform, so the README cannot drift
- * from the product. The one change is the gateway's address: the suite's own gateway listens on
- * a port of its own. The suite runs on a Kafka of its own, because the quickstart's tenant slug
+ * from the product. The one change is the addresses of the gateway and the API: the suite's own
+ * listen on ports of their own. The suite runs on a Kafka of its own, because the quickstart's tenant slug
  * and the example's tenant_ref are fixed names that a platform started with `npm run up` on the
  * shared servers may already hold.
  */
@@ -15,6 +15,7 @@ import { PrivateInfra } from '../support/private-infra';
 jest.setTimeout(300_000);
 
 const README_GATEWAY = 'http://127.0.0.1:8080';
+const README_API = 'http://127.0.0.1:8090';
 
 /** The shell lines between the README's quickstart markers. */
 function quickstartScript(): string {
@@ -42,19 +43,19 @@ describe('README quickstart', () => {
   it('sends the public example and reads it back, with the commands as the README writes them', () => {
     const script = quickstartScript();
     expect(script).toContain(README_GATEWAY);
-    const output = execFileSync(
-      'bash',
-      ['-euo', 'pipefail', '-c', script.replaceAll(README_GATEWAY, pipeline.gatewayUrl)],
-      {
-        cwd: REPO,
-        env: {
-          ...pipeline.env,
-          AISPM_SPOOL_DIR: mkdtempSync(path.join(os.tmpdir(), 'aispm-quickstart-spool-')),
-        },
-        encoding: 'utf8',
-        timeout: 180_000,
+    expect(script).toContain(README_API);
+    const ours = script
+      .replaceAll(README_GATEWAY, pipeline.gatewayUrl)
+      .replaceAll(README_API, pipeline.apiUrl);
+    const output = execFileSync('bash', ['-euo', 'pipefail', '-c', ours], {
+      cwd: REPO,
+      env: {
+        ...pipeline.env,
+        AISPM_SPOOL_DIR: mkdtempSync(path.join(os.tmpdir(), 'aispm-quickstart-spool-')),
       },
-    );
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     expect(output).toMatch(/^accepted +evt_01jz_public_contract_sample aispm\.acme\.raw\/\d+@\d+$/m);
     const stored = JSON.parse(output.slice(output.lastIndexOf('\n{') + 1)) as Record<string, unknown>;
     expect(stored).toMatchObject({

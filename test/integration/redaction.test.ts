@@ -91,7 +91,7 @@ it('stores ciphertext on the raw topic, and the redactor still redacts it', asyn
 it("applies the tenant's own profile, set through the CLI: custom pattern, denied field, tokens", async () => {
   const slug = `${pipeline.tenantPrefix}-prof`;
   const { apiKey, tenantRef } = await createTenant(slug);
-  const env = { ...pipeline.env, AISPM_URL: pipeline.gatewayUrl, AISPM_ADMIN_KEY: pipeline.operatorKey };
+  const env = { ...pipeline.env, AISPM_ADMIN_KEY: pipeline.operatorKey };
   const profile = {
     actions: { github_token: 'tokenize' },
     custom_patterns: [{ kind: 'ticket_id', pattern: 'ACME-\\d{4,}' }],
@@ -133,7 +133,7 @@ it("applies the tenant's own profile, set through the CLI: custom pattern, denie
 
 it('dry-runs a profile by CLI and endpoint, for admins only, storing nothing', async () => {
   const slug = pipeline.tenant;
-  const env = { ...pipeline.env, AISPM_URL: pipeline.gatewayUrl, AISPM_ADMIN_KEY: pipeline.operatorKey };
+  const env = { ...pipeline.env, AISPM_ADMIN_KEY: pipeline.operatorKey };
   const sample = envelopeFor(pipeline.tenantRef, 'evt_dry_run', `token ${token} for ops@example.com`);
   const rawTopic = tenantTopic(slug, 'raw');
   const kafkaAdmin = new Kafka({
@@ -202,7 +202,7 @@ it('crypto-shreds the raw log when the tenant is deleted', async () => {
   const unwrap = (wrapped: string) => kms().unwrapDataKey(slug, wrapped);
   expect((await decryptRawValue(slug, copy!, unwrap)).toString('utf8')).toContain(token);
 
-  const env = { ...pipeline.env, AISPM_URL: pipeline.gatewayUrl, AISPM_ADMIN_KEY: pipeline.operatorKey };
+  const env = { ...pipeline.env, AISPM_ADMIN_KEY: pipeline.operatorKey };
   expect(cli(['tenant', 'delete', slug, '--yes'], env)).toEqual({
     slug,
     deleted: true,

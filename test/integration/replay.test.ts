@@ -309,7 +309,7 @@ describe('replay', () => {
 
   describe('the auditors API', () => {
     const get = (query: string, key: string) =>
-      fetch(`${pipeline.gatewayUrl}/enterprise/aispm/replay-log?${query}`, {
+      fetch(`${pipeline.apiUrl}/enterprise/aispm/replay-log?${query}`, {
         headers: { authorization: `Bearer ${key}` },
       });
 
@@ -345,7 +345,7 @@ describe('replay', () => {
         (await admin.listGroups()).groups.filter((group) => group.groupId.startsWith(prefix));
       const stop = new AbortController();
       // One record a second: the replay is still reading when the client hangs up.
-      const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm/replay-log?stage=raw&rate=1`, {
+      const response = await fetch(`${pipeline.apiUrl}/enterprise/aispm/replay-log?stage=raw&rate=1`, {
         headers: { authorization: `Bearer ${auditorKey}` },
         signal: stop.signal,
       });

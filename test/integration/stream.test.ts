@@ -1,23 +1,21 @@
 /**
- * The live stream against the real servers (DESIGN §10): two gateway instances, two tenants.
+ * The live stream against the real servers (DESIGN §10): two API instances, two tenants.
  * A reader on either instance gets its tenant's posture deltas and never another tenant's;
  * Last-Event-ID resumes with nothing skipped or repeated; heartbeats arrive; the watermark is in
  * the stream; consumers go away with their clients.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import { parseCursor } from '@aispm/kafka';
 import {
-  awaitReady,
   eventually,
   exampleEnvelope,
-  freePort,
   KAFKA_BROKERS,
   postToGateway,
-  spawnService,
+  startExtraApi,
   startPipeline,
   stopProcess,
+  type ExtraInstance,
   type Pipeline,
 } from '../support/platform';
 import { SseClient } from '../support/sse';
@@ -25,33 +23,22 @@ import { SseClient } from '../support/sse';
 jest.setTimeout(240_000);
 
 let pipeline: Pipeline;
-let second: { child: ChildProcess; opsUrl: string };
-let gateways: string[];
-/** Where each gateway serves `/metrics`. */
-let gatewayOps: string[];
+let second: ExtraInstance;
+let apis: string[];
+/** Where each API instance serves `/metrics`. */
+let apiOps: string[];
 /** Reader keys and collector posting of the suite's two tenants. */
 const tenants: { slug: string; reader: string; post: (eventId: string) => Promise<number> }[] = [];
 const clients: SseClient[] = [];
 
 beforeAll(async () => {
   // Fast heartbeats and watermarks, so the suite does not wait on production intervals.
-  process.env.GATEWAY_STREAM_HEARTBEAT_MS = '300';
+  process.env.API_STREAM_HEARTBEAT_MS = '300';
   process.env.PROJECTOR_WATERMARK_INTERVAL_MS = '300';
   pipeline = await startPipeline();
-  const [port, opsPort] = [await freePort(), await freePort()];
-  second = spawnService(
-    'ingest-gateway',
-    {
-      ...pipeline.env,
-      GATEWAY_PORT: String(port),
-      AISPM_OPS_PORT: String(opsPort),
-      AISPM_INSTANCE_ID: 'gateway-1',
-    },
-    opsPort,
-  );
-  await awaitReady('second gateway', second.child, second.opsUrl);
-  gateways = [pipeline.gatewayUrl, `http://127.0.0.1:${port}`];
-  gatewayOps = [pipeline.opsUrls.get('ingest-gateway')!, second.opsUrl];
+  second = await startExtraApi(pipeline, { AISPM_INSTANCE_ID: 'api-1' });
+  apis = [pipeline.apiUrl, second.url];
+  apiOps = [pipeline.opsUrls.get('api')!, second.opsUrl];
   const other = `${pipeline.tenantPrefix}-b`;
   expect(
     (await pipeline.admin('POST', '/tenants', { slug: other, tenant_ref: `tenant:${other}` })).status,
@@ -59,49 +46,31 @@ beforeAll(async () => {
   const otherCollector = String(
     (await pipeline.admin('POST', '/collectors', { tenant: other })).body.api_key,
   );
-  const envelope = (tenantRef: string, eventId: string) => {
-    const e = exampleEnvelope();
-    e.tenant.tenant_ref = tenantRef;
-    e.event.event_id = eventId;
-    e.transport.idempotency_key = eventId;
-    e.integrity.signature_required = false;
-    return e;
-  };
+  const post =
+    (key: string, tenantRef: string, secret?: string) =>
+    async (eventId: string): Promise<number> => {
+      const e = exampleEnvelope();
+      e.tenant.tenant_ref = tenantRef;
+      e.event.event_id = eventId;
+      e.transport.idempotency_key = eventId;
+      e.integrity.signature_required = false;
+      return (await postToGateway(pipeline.gatewayUrl, '/enterprise/aispm/events', key, e, { secret }))
+        .status;
+    };
   const reader = async (tenant: string) =>
     String((await pipeline.admin('POST', '/readers', { tenant, role: 'viewer' })).body.api_key);
   tenants.push(
     {
       slug: pipeline.tenant,
       reader: await reader(pipeline.tenant),
-      post: async (eventId) =>
-        (
-          await postToGateway(
-            pipeline.gatewayUrl,
-            '/enterprise/aispm/events',
-            pipeline.apiKey,
-            envelope(pipeline.tenantRef, eventId),
-            { secret: pipeline.signingSecret },
-          )
-        ).status,
+      post: post(pipeline.apiKey, pipeline.tenantRef, pipeline.signingSecret),
     },
-    {
-      slug: other,
-      reader: await reader(other),
-      post: async (eventId) =>
-        (
-          await postToGateway(
-            gateways[1]!,
-            '/enterprise/aispm/events',
-            otherCollector,
-            envelope(`tenant:${other}`, eventId),
-          )
-        ).status,
-    },
+    { slug: other, reader: await reader(other), post: post(otherCollector, `tenant:${other}`) },
   );
-  // The keys were made on the first gateway; the second learns them from the control topic.
-  await eventually('the second gateway to know every key', async () => {
-    for (const key of [...tenants.map((t) => t.reader), otherCollector]) {
-      const answer = await fetch(`${gateways[1]}/enterprise/aispm/dashboard`, {
+  // The keys were made on the first API instance; the second learns them from the control topic.
+  await eventually('the second API instance to know every reader key', async () => {
+    for (const { reader: key } of tenants) {
+      const answer = await fetch(`${apis[1]}/enterprise/aispm/dashboard`, {
         headers: { authorization: `Bearer ${key}` },
       });
       await answer.arrayBuffer();
@@ -117,8 +86,8 @@ afterAll(async () => {
   await pipeline?.stop();
 });
 
-async function open(gateway: string, key: string, lastEventId?: string): Promise<SseClient> {
-  const client = await SseClient.open(`${gateway}/enterprise/aispm/stream`, key, lastEventId);
+async function open(api: string, key: string, lastEventId?: string): Promise<SseClient> {
+  const client = await SseClient.open(`${api}/enterprise/aispm/stream`, key, lastEventId);
   clients.push(client);
   return client;
 }
@@ -133,10 +102,10 @@ function announced(client: SseClient): string[] {
     .flatMap(({ delta }) => (delta.data as { event_ids: string[] }).event_ids);
 }
 
-it('delivers each tenant’s deltas to its readers on either gateway, and never another tenant’s', async () => {
+it('delivers each tenant’s deltas to its readers on either API instance, and never another tenant’s', async () => {
   const streams = [];
   for (const tenant of tenants) {
-    for (const gateway of gateways) streams.push({ tenant, client: await open(gateway, tenant.reader) });
+    for (const api of apis) streams.push({ tenant, client: await open(api, tenant.reader) });
   }
   expect(streams.map((s) => s.client.status)).toEqual([200, 200, 200, 200]);
   const sent = new Map<string, string[]>();
@@ -165,9 +134,9 @@ it('delivers each tenant’s deltas to its readers on either gateway, and never 
   }
 });
 
-it('resumes from Last-Event-ID on the other gateway with nothing skipped and nothing repeated', async () => {
+it('resumes from Last-Event-ID on the other API instance with nothing skipped and nothing repeated', async () => {
   const [tenant] = tenants;
-  const first = await open(gateways[0]!, tenant!.reader);
+  const first = await open(apis[0]!, tenant!.reader);
   const before = newEventId();
   expect(await tenant!.post(before)).toBe(202);
   await eventually('the first event on the stream', async () =>
@@ -178,7 +147,7 @@ it('resumes from Last-Event-ID on the other gateway with nothing skipped and not
   const missed = [newEventId(), newEventId(), newEventId()];
   for (const id of missed) expect(await tenant!.post(id)).toBe(202);
 
-  const resumed = await open(gateways[1]!, tenant!.reader, resumeFrom);
+  const resumed = await open(apis[1]!, tenant!.reader, resumeFrom);
   expect(resumed.status).toBe(200);
   await eventually('the missed events on the resumed stream', async () =>
     missed.every((id) => announced(resumed).includes(id)) ? true : undefined,
@@ -197,7 +166,7 @@ it('resumes from Last-Event-ID on the other gateway with nothing skipped and not
 
 it('carries the freshness watermark, sends heartbeats, and refuses what it must', async () => {
   const [tenant] = tenants;
-  const client = await open(gateways[1]!, tenant!.reader);
+  const client = await open(apis[1]!, tenant!.reader);
   const postedAt = Date.now();
   expect(await tenant!.post(newEventId())).toBe(202);
   // Every event accepted before the watermark is projected; this one was accepted after postedAt.
@@ -215,20 +184,20 @@ it('carries the freshness watermark, sends heartbeats, and refuses what it must'
     client.comments.some((c) => c.startsWith('heartbeat')) ? true : undefined,
   );
 
-  const collectorStream = await open(gateways[0]!, pipeline.apiKey);
+  const collectorStream = await open(apis[0]!, pipeline.apiKey);
   expect(collectorStream.status).toBe(403);
-  const operatorStream = await open(gateways[0]!, pipeline.operatorKey);
+  const operatorStream = await open(apis[0]!, pipeline.operatorKey);
   expect(operatorStream.status).toBe(403);
-  const badCursor = await open(gateways[0]!, tenant!.reader, 'not-a-cursor');
+  const badCursor = await open(apis[0]!, tenant!.reader, 'not-a-cursor');
   expect(badCursor.status).toBe(400);
 });
 
 it('ends an open stream when its reader is revoked', async () => {
   const [tenant] = tenants;
   const { body } = await pipeline.admin('POST', '/readers', { tenant: tenant!.slug, role: 'viewer' });
-  // The new reader reaches the second gateway through the control topic, within a moment.
-  const client = await eventually('the second gateway to know the new reader', async () => {
-    const attempt = await open(gateways[1]!, String(body.api_key));
+  // The new reader reaches the second API instance through the control topic, within a moment.
+  const client = await eventually('the second API instance to know the new reader', async () => {
+    const attempt = await open(apis[1]!, String(body.api_key));
     return attempt.status === 200 ? attempt : undefined;
   });
   expect((await pipeline.admin('POST', `/readers/${String(body.reader_id)}/revoke`)).status).toBe(200);
@@ -246,7 +215,7 @@ it('drops each consumer when its client goes away', async () => {
   await admin.connect();
   try {
     await eventually('no stream connections or consumer groups left', async () => {
-      for (const ops of gatewayOps) {
+      for (const ops of apiOps) {
         const metrics = await (await fetch(`${ops}/metrics`)).text();
         if (!/^aispm_stream_connections\{[^}]*\} 0$/m.test(metrics)) return undefined;
       }

@@ -1,7 +1,7 @@
 /**
  * Tenant lifecycle (DESIGN §18) against the real servers: a re-created slug is a new incarnation
  * that inherits no credential of the deleted one, and a deletion is a reconcile that finishes
- * even when the gateway carrying it out dies between any two of its steps.
+ * even when the API instance carrying it out dies between any two of its steps.
  */
 import { existsSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
@@ -14,7 +14,7 @@ import {
   eventually,
   KAFKA_BROKERS,
   postToGateway,
-  startExtraGateway,
+  startExtraApi,
   startPipeline,
   tenantWithCollector,
   type Pipeline,
@@ -44,7 +44,7 @@ function unsignedEvent(tenantRef: string): Envelope {
 }
 
 async function call(method: string, route: string, key: string, body?: object): Promise<number> {
-  const response = await fetch(`${pipeline.gatewayUrl}/enterprise/aispm${route}`, {
+  const response = await fetch(`${pipeline.apiUrl}/enterprise/aispm${route}`, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
@@ -122,8 +122,8 @@ it('gives a re-created slug nothing of the deleted tenant: every old credential 
   expect((await postToGateway(pipeline.gatewayUrl, EVENTS, newKey, unsignedEvent(ref))).status).toBe(202);
 });
 
-describe.each(DELETION_STEPS)('a gateway that dies right after the deletion step %s', (step) => {
-  it('leaves a deletion the other gateway finishes: data key destroyed, topics gone, slug free again', async () => {
+describe.each(DELETION_STEPS)('an API instance that dies right after the deletion step %s', (step) => {
+  it('leaves a deletion the other instance finishes: data key destroyed, topics gone, slug free again', async () => {
     const slug = `${pipeline.tenantPrefix}-${step.replaceAll('_', '-')}`;
     const ref = `tenant:${slug}`;
     const { key } = await tenantWithCollector(pipeline, slug, ref);
@@ -131,17 +131,17 @@ describe.each(DELETION_STEPS)('a gateway that dies right after the deletion step
     const kekFile = `${pipeline.env.AISPM_KMS_MASTER_KEY_FILE}.tenants/${slug}.kek`;
     expect(existsSync(kekFile)).toBe(true);
 
-    const doomed = await startExtraGateway(pipeline, {
-      AISPM_INSTANCE_ID: `gateway-crash-${step}`,
-      AISPM_OPS_PORT: '0',
+    const doomed = await startExtraApi(pipeline, {
+      AISPM_INSTANCE_ID: `api-crash-${step}`,
       AISPM_CRASH_AFTER_DELETION_STEP: step,
-      // Only the request below may run the steps on this gateway, not its periodic pass.
+      // Only the request below may run the steps on this instance, not its periodic pass (which
+      // runs at start too, and would take up the deletions the earlier cases left to the other).
       AISPM_TENANT_DELETION_RETRY_MS: '3600000',
+      AISPM_TENANT_PATTERN: `^${slug}$`,
     });
     const exited = new Promise((resolve) => doomed.child.once('exit', (_code, signal) => resolve(signal)));
-    // The extra gateway's public port answers its probes too: opsUrl is its base URL.
     await expect(
-      fetch(`${doomed.opsUrl}/enterprise/aispm/admin/tenants/${slug}`, {
+      fetch(`${doomed.url}/enterprise/aispm/admin/tenants/${slug}`, {
         method: 'DELETE',
         headers: { authorization: `Bearer ${pipeline.operatorKey}` },
       }),
@@ -149,7 +149,7 @@ describe.each(DELETION_STEPS)('a gateway that dies right after the deletion step
     expect(await exited).toBe('SIGKILL');
 
     expect((await postToGateway(pipeline.gatewayUrl, EVENTS, key, unsignedEvent(ref))).status).toBe(401);
-    await eventually('the other gateway to finish the deletion', async () =>
+    await eventually('the other API instance to finish the deletion', async () =>
       !existsSync(kekFile) && (await topicsOf(slug)).length === 0 ? true : undefined,
     );
     await eventually('the slug to be free again', async () => {

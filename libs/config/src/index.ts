@@ -137,7 +137,7 @@ export const CONFIG_KEYS = {
       }
     },
     '.*',
-    'Regular expression of tenant slugs this worker serves; run dedicated workers for some tenants (cells), or isolate test pipelines.',
+    'Regular expression of tenant slugs this worker serves, and whose pending deletions an API instance retries; run dedicated workers for some tenants (cells), or isolate test pipelines.',
   ),
   AISPM_OPS_PORT: key(
     integer(0, 65535),

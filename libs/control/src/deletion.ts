@@ -37,6 +37,12 @@ export interface DeletionOptions {
   readonly intervalMs: number;
   /** Runs after each step is done and audited; tests crash the process here. */
   readonly afterStep?: (step: DeletionStep, slug: string) => void;
+  /**
+   * The tenants whose pending deletions this instance's periodic pass takes up
+   * (AISPM_TENANT_PATTERN), so a cell's instances reconcile their own cell. A deletion asked of
+   * this instance is carried through whatever the pattern.
+   */
+  readonly tenantPattern?: RegExp;
 }
 
 export class TenantDeletions {
@@ -81,7 +87,10 @@ export class TenantDeletions {
   /** One pass over every pending deletion; failures are logged and left for the next pass. */
   async reconcile(): Promise<void> {
     if (!this.control.caughtUp()) return;
-    for (const tenant of this.control.state.pendingDeletions()) {
+    const mine = this.control.state
+      .pendingDeletions()
+      .filter((tenant) => this.options.tenantPattern?.test(tenant.slug) ?? true);
+    for (const tenant of mine) {
       await this.purge(tenant.slug).catch((error: unknown) =>
         this.logger.error({ err: error, tenant: tenant.slug }, 'tenant deletion step failed; retrying'),
       );

@@ -22,12 +22,15 @@ import {
 } from '@aispm/kafka';
 import { AppError } from '@aispm/errors';
 import type { Logger } from '@aispm/observability';
+import { SharedReads } from './shared-reads';
 import { ControlState, controlKey, type ControlData } from './state';
 
 /** How long `publish` waits to read its own record back before it gives up with a 503. */
 const PUBLISH_READ_BACK_MS = 15_000;
 /** How long `catchUp` waits for the records the topic held when it was called. */
 const CATCH_UP_MS = 30_000;
+/** How long a credential nobody knows waits for the control topic's end before it is refused. */
+const FRESH_LOOKUP_MS = 3_000;
 
 /** Identity of the process following the control topic. */
 export interface ControlPlaneSettings {
@@ -69,6 +72,7 @@ export class ControlPlane {
   private startEndOffset = 0n;
   private readonly listeners = new Set<(data: ControlData) => void>();
   private waiters: { offset: bigint; resolve: () => void }[] = [];
+  private readonly readsToEnd = new SharedReads(() => this.catchUp(FRESH_LOOKUP_MS));
 
   constructor(
     private readonly kafka: KafkaClient,
@@ -183,7 +187,7 @@ export class ControlPlane {
    * absence or acting on a legal hold; fails after CATCH_UP_MS rather than wait on a reader that
    * is not following.
    */
-  async catchUp(): Promise<void> {
+  async catchUp(withinMs = CATCH_UP_MS): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -192,12 +196,26 @@ export class ControlPlane {
       if (end > 0n)
         await this.appliedWithin(
           end - 1n,
-          CATCH_UP_MS,
+          withinMs,
           'This instance has not read the control topic to its end yet',
         );
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /**
+   * What `find` finds in the state, looking again after reading the control topic to its end
+   * when it found nothing: a key created through another instance a moment ago (the API answers
+   * a collector create before the gateways have read it) is known then, instead of refused.
+   * Misses share reads (SharedReads), so a flood of unknown keys costs one offsets request at a
+   * time.
+   */
+  async findFresh<T>(find: () => T | undefined): Promise<T | undefined> {
+    const found = find();
+    if (found !== undefined) return found;
+    await this.readsToEnd.startedAfter(process.hrtime.bigint()).catch(() => undefined);
+    return find();
   }
 
   private markApplied(offset: bigint): void {

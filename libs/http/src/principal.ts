@@ -47,14 +47,14 @@ export function requirePrincipal(principal: Principal | undefined): Principal {
  * so a malformed request is told what is wrong with it whoever sends it.
  */
 export function authentication(
-  resolve: (request: FastifyRequest) => Principal | undefined,
+  resolve: (request: FastifyRequest) => Principal | undefined | Promise<Principal | undefined>,
 ): FastifyPluginAsync {
   return fp(async (app) => {
     // A reference type starts as null on every request (Fastify refuses a shared object).
     app.decorateRequest('principal', null as never);
     app.addHook('preHandler', async (request) => {
       if (request.is404 || request.routeOptions.config.public) return;
-      request.principal = requirePrincipal(resolve(request));
+      request.principal = requirePrincipal(await resolve(request));
     });
   });
 }

@@ -48,8 +48,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const principalOf = (request: FastifyRequest): Principal | undefined =>
     bearerPrincipal(state, request) ??
     (request.consoleReader ? state.readerPrincipal(request.consoleReader) : undefined);
+  // A credential nobody knows yet may have been created through another instance a moment ago.
+  const freshPrincipalOf = async (request: FastifyRequest) =>
+    request.headers.authorization !== undefined || request.consoleReader
+      ? deps.control.findFresh(() => principalOf(request))
+      : undefined;
   app.addHook('onRequest', consoleSessionHook(deps.consoleSessions));
-  void app.register(authentication(principalOf));
+  void app.register(authentication(freshPrincipalOf));
   void app.register(adminRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(redactionRoutes(deps), { prefix: '/enterprise/aispm/admin' });
   void app.register(healthRoutes({ ...deps, control: state }));

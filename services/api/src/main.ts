@@ -34,6 +34,7 @@ runMain(async () => {
         instance: config.AISPM_INSTANCE_ID,
         intervalMs: config.AISPM_TENANT_DELETION_RETRY_MS,
         afterStep: crashAfterStep(config.AISPM_CRASH_AFTER_DELETION_STEP),
+        tenantPattern: config.AISPM_TENANT_PATTERN,
       },
     );
     deletions.start();

@@ -165,7 +165,11 @@ function apiDeps(): ApiDeps {
     logger: pino({ level: 'silent' }),
     probes: { healthy: () => true, ready: () => true },
     metrics: new Metrics('test'),
-    control: { state: controlState(), caughtUp: () => true },
+    control: {
+      state: controlState(),
+      caughtUp: () => true,
+      findFresh: async <T>(find: () => T | undefined) => find(),
+    },
     clickhouse: { query: async (statement: unknown) => clickhouseRows(JSON.stringify(statement)) },
     audit: { append: async () => undefined },
     freshness: new FreshnessTracker(),

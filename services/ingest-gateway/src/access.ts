@@ -25,6 +25,12 @@ export type CollectorPrincipal = Extract<Principal, { kind: 'collector' }> & {
   readonly binding?: WorkloadBinding;
 };
 
+/**
+ * Looks again after reading the control topic to its end when `find` finds nothing, so a key or
+ * certificate created through the API a moment ago is known (ControlPlane.findFresh).
+ */
+export type FindFresh = <T>(find: () => T | undefined) => Promise<T | undefined>;
+
 const JWT = /^Bearer (eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /**
@@ -75,6 +81,7 @@ export async function authenticateCollector(
   state: ControlState,
   oidc: OidcIssuers | undefined,
   request: FastifyRequest,
+  findFresh: FindFresh,
 ): Promise<CollectorPrincipal> {
   // On the mTLS listener the verified client certificate is the credential.
   const socket = request.raw.socket;
@@ -83,13 +90,13 @@ export async function authenticateCollector(
     if (!socket.authorized || !certificate.raw)
       throw new AppError('GW_UNAUTHENTICATED', 'A verified client certificate is required');
     const fingerprint = createHash('sha256').update(certificate.raw).digest('hex');
-    const bound = state.collectorByCertificate(fingerprint);
+    const bound = await findFresh(() => state.collectorByCertificate(fingerprint));
     if (!bound) throw new AppError('GW_UNAUTHENTICATED', 'The client certificate is bound to no collector');
     return { kind: 'collector', ...bound };
   }
   const token = JWT.exec(request.headers.authorization ?? '')?.[1];
   if (token && oidc) return authenticateWorkload(state, oidc, token);
-  return requireCollector(requirePrincipal(bearerPrincipal(state, request)));
+  return requireCollector(requirePrincipal(await findFresh(() => bearerPrincipal(state, request))));
 }
 
 /** The collector behind the request; readers may not write events. */

@@ -16,7 +16,7 @@ import { collectorRoutes } from './plugins/collectors';
 import { envelopeDocumentSchema, ingestRoutes, type IngestDeps } from './plugins/ingest';
 import { admitWithin } from './plugins/overload';
 
-export interface GatewayDeps extends Omit<IngestDeps, 'control' | 'rawEncryptor'> {
+export interface GatewayDeps extends Omit<IngestDeps, 'control' | 'rawEncryptor' | 'findFresh'> {
   readonly logger: Logger;
   readonly probes: Probes;
   readonly control: ControlPlane;
@@ -69,8 +69,14 @@ export function buildGateway(deps: GatewayDeps, mtlsFiles?: MtlsFiles): Gateway 
   });
   void app.register(async (ingest) => {
     ingest.addHook('onRequest', admitWithin(deps.maxInflightRequests));
-    await ingest.register(ingestRoutes({ ...deps, control: deps.control.state, rawEncryptor }));
-    await ingest.register(collectorRoutes({ ...deps, control: deps.control.state, rawEncryptor }));
+    const shared = {
+      ...deps,
+      control: deps.control.state,
+      findFresh: <T>(find: () => T | undefined) => deps.control.findFresh(find),
+      rawEncryptor,
+    };
+    await ingest.register(ingestRoutes(shared));
+    await ingest.register(collectorRoutes(shared));
   });
   return { app, mtls };
 }

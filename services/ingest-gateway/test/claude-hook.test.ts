@@ -138,6 +138,7 @@ describe(`POST ${CLAUDE_CODE_HOOK_PATH}`, () => {
     // acknowledged produce it waits for.
     const deps = {
       control: state,
+      findFresh: async <T>(find: () => T | undefined) => find(),
       rawEncryptor: { encrypt: async (_tenant: string, bytes: Buffer) => bytes },
       codec: { encodeValidated: (_schema: string, value: unknown) => Buffer.from(JSON.stringify(value)) },
       producer: {

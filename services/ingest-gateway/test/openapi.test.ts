@@ -64,7 +64,7 @@ function gatewayDeps(): GatewayDeps {
   return {
     logger: pino({ level: 'silent' }),
     probes: { healthy: () => true, ready: () => true },
-    control: { state, onChange: () => undefined },
+    control: { state, onChange: () => undefined, findFresh: async <T>(find: () => T | undefined) => find() },
     codec: { encodeValidated: (_schema: string, value: unknown) => Buffer.from(JSON.stringify(value)) },
     producer: {
       send: async (batch: { topic: string }) => [

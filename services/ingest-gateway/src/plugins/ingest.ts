@@ -35,7 +35,7 @@ import {
 import type { Kms, RawEncryptor } from '@aispm/kms';
 import type { Metrics } from '@aispm/observability';
 import type { TenantQuotas } from '@aispm/quotas';
-import { authenticateCollector, type CollectorPrincipal } from '../access';
+import { authenticateCollector, type CollectorPrincipal, type FindFresh } from '../access';
 import { admit, type AdmissionLimits } from '../admission';
 import { decodeBody, decodeUtf8, parseBatch, parseJson } from '../body';
 import type { IdempotencyIndex } from '../idempotency';
@@ -47,6 +47,8 @@ export function sessionKey(sessionId: string): string {
 
 export interface IngestDeps {
   readonly control: ControlState;
+  /** The control plane's lookup that reads to the topic's end before refusing a credential. */
+  readonly findFresh: FindFresh;
   readonly kms: Kms;
   /** Encrypts raw-topic values under the tenant's data key (DESIGN §7). */
   readonly rawEncryptor: RawEncryptor;
@@ -201,7 +203,8 @@ export function createIngestor(deps: IngestDeps) {
 
   /** Authenticates, decodes, checks the signature and quota; returns the parsed items. */
   async function receive(request: FastifyRequest, options: ReceiveOptions) {
-    const principal = options.principal ?? (await authenticateCollector(deps.control, deps.oidc, request));
+    const principal =
+      options.principal ?? (await authenticateCollector(deps.control, deps.oidc, request, deps.findFresh));
     const { collector, tenant } = principal;
     request.tenant = tenant.slug;
     deps.metrics.collectorLastSeen.set(
