@@ -63,6 +63,7 @@ export default tseslint.config(
               group: [
                 '**/services/**',
                 '@aispm/ingest-gateway',
+                '@aispm/api',
                 '@aispm/redactor',
                 '@aispm/normalizer',
                 '@aispm/projector',

@@ -39,7 +39,7 @@ export interface KafkaSettings {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly requestTimeoutMs: number;
-  /** Shorter retry schedules in tests; production keeps KafkaJS's defaults. */
+  /** Retries of each request (default 5): fewer where a caller must answer within a bound. */
   readonly retries?: number;
 }
 
