@@ -107,7 +107,6 @@ export class HealthReporter {
     }
   }
 
-  /** Sets the lag gauge per partition and returns each tenant's total lag. */
   /**
    * Sets the lag gauge per partition and returns each subscribed tenant's total lag; a tenant
    * whose lag could not be read (e.g. deleted a moment ago, still subscribed until the next topic
