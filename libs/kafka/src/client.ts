@@ -19,7 +19,7 @@ import {
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
 import { repairDeletedTopics } from './deleted-topics';
-import { retriableKafkaError } from './kafkajs-errors';
+import { isUnknownTopic, retriableKafkaError } from './kafkajs-errors';
 
 /** The Kafka client every process makes with {@link createKafka}. */
 export type KafkaClient = Kafka;
@@ -200,15 +200,32 @@ export async function setTopicRetention(
 /** Kafka's own default retention (7 days), restored when a tenant sets none. */
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-/** Creates whichever of `topics` do not exist yet; returns the names it created. */
+/** About 7 s of looking again for a topic some broker has not heard of yet. */
+const CREATE_SETTLE_ATTEMPTS = 8;
+
+/**
+ * Creates whichever of `topics` do not exist yet; returns the names it created. KafkaJS gives up
+ * on the leader wait after a create when a broker it asks has not heard of the new topic yet
+ * ("does not host this topic-partition", common on a cluster of several brokers), so the whole
+ * step is retried on that answer alone while topics settle: the next round finds them and
+ * creates nothing. Other failures (a broker down) are KafkaJS's to retry, and then the caller's.
+ */
 export async function ensureTopics(admin: Admin, topics: readonly ITopicConfig[]): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((t) => !existing.has(t.topic));
-  if (missing.length === 0) return [];
-  // Another instance may create the same topics at the same moment; createTopics reports
-  // "already exists" as false rather than failing, which is what we want.
-  await admin.createTopics({ topics: missing, waitForLeaders: true });
-  return missing.map((t) => t.topic);
+  const created = new Set<string>();
+  await whileTopicsSettle(
+    async () => {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.topic));
+      if (missing.length === 0) return;
+      // Another instance may create the same topics at the same moment; createTopics reports
+      // "already exists" as false rather than failing, which is what we want.
+      for (const { topic } of missing) created.add(topic);
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    },
+    CREATE_SETTLE_ATTEMPTS,
+    isUnknownTopic,
+  );
+  return [...created];
 }
 
 /**
