@@ -5,6 +5,7 @@
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { JsonOptions } from '@kafkajs/confluent-schema-registry/dist/@types';
+import type { SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api';
 import { createAjv, loadSchema, schemaSubject, type SchemaName } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
 
@@ -22,18 +23,37 @@ const perSchemaAjv = {
   compile: (schema: object) => createAjv().compile(schema),
 } as unknown as JsonAjv;
 
+/** How long one request to the registry may take before it counts as failed (and is retried). */
+const REGISTRY_TIMEOUT_MS = 10_000;
+
+type RegistryMiddleware = NonNullable<SchemaRegistryAPIClientArgs['middlewares']>[number];
+
+/**
+ * The registry library's HTTP client (mappersmith) sends without a timeout: a registry that took
+ * a connection and never answered would hold the first encode or decode of a schema, and every
+ * later one waiting on the same fetch, for good. This gives each of its requests a deadline.
+ */
+function registryTimeout(timeoutMs: number): RegistryMiddleware {
+  return () => ({
+    async prepareRequest(next) {
+      const request = await next();
+      return request.timeout() ? request : request.enhance({ timeout: timeoutMs });
+    },
+  });
+}
+
 /** The JSON value after a wire-format header, and its text. */
 function parseJson<T>(bytes: Buffer): { value: T; json: string } {
   const json = bytes.toString('utf8', 5);
   return { value: JSON.parse(json) as T, json };
 }
 
-/** Encodes and decodes stage messages through the schema registry. */
 /** A schema `$id` without its version: `…/normalized-event.v2.schema.json` → `…/normalized-event`. */
 function schemaFamily(uri: string | undefined): string | undefined {
   return uri?.replace(/\.v\d+\.schema\.json$/, '');
 }
 
+/** Encodes and decodes stage messages through the schema registry. */
 export class StageCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<SchemaName, number>();
@@ -42,9 +62,17 @@ export class StageCodec {
   /** The `$id` inside each registry id's schema: which of our schemas (any version) it is. */
   private readonly schemaUris = new Map<number, Promise<string | undefined>>();
 
-  constructor(private readonly registryUrl: string) {
+  /** `timeoutMs` bounds each request to the registry. */
+  constructor(
+    private readonly registryUrl: string,
+    private readonly timeoutMs = REGISTRY_TIMEOUT_MS,
+  ) {
     this.registry = new SchemaRegistry(
-      { host: registryUrl, retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } },
+      {
+        host: registryUrl,
+        retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 },
+        middlewares: [registryTimeout(timeoutMs)],
+      },
       // The library compiles JSON Schemas with a default (draft-07) Ajv; ours are 2020-12.
       { [SchemaType.JSON]: { ajvInstance: perSchemaAjv } },
     );
@@ -99,7 +127,7 @@ export class StageCodec {
         method,
         headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
         ...(body ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (cause) {
       throw new AppError(
