@@ -2,7 +2,9 @@
 /**
  * The closing lines of `npm test`: every failed test by suite and name, with the head of its
  * failure, then one plain line readable by any CI: "tests: N passed, N failed". They come last
- * because a CI that keeps only the tail of a long log must still say which test failed.
+ * because a CI that keeps only the tail of a long log must still say which test failed. Tests of
+ * a suite that failed alike (a `beforeAll` that failed fails them all) share one entry, so the
+ * tail still reaches every suite.
  *
  *   node scripts/test-summary.js <jest --json result file>...
  */
@@ -10,13 +12,18 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const failureLines = 12;
+/** A failure's message is shown whole up to this many lines, then this many lines of its stack. */
+const messageLines = 40;
+const stackLines = 4;
 const ansi = /\u001b\[[0-9;]*m/g;
 
 function head(message) {
   const lines = message.replace(ansi, '').split('\n');
-  const shown = lines.slice(0, failureLines).map((line) => `    ${line}`);
-  if (lines.length > failureLines) shown.push(`    … ${lines.length - failureLines} more lines`);
+  const firstFrame = lines.findIndex((line) => /^\s+at /.test(line));
+  const messageEnd = Math.min(firstFrame === -1 ? lines.length : firstFrame, messageLines);
+  const kept = [...lines.slice(0, messageEnd), ...lines.slice(messageEnd, messageEnd + stackLines)];
+  const shown = kept.map((line) => `    ${line}`);
+  if (lines.length > kept.length) shown.push(`    … ${lines.length - kept.length} more lines`);
   return shown.join('\n');
 }
 
@@ -40,8 +47,15 @@ for (const run of runs) {
     const failures = suite.assertionResults.filter((test) => test.status === 'failed');
     if (failures.length === 0 && suite.status === 'failed')
       console.log(`FAILED ${suitePath}\n${head(suite.message)}`);
-    for (const test of failures)
-      console.log(`FAILED ${suitePath} › ${test.fullName}\n${head(test.failureMessages.join('\n'))}`);
+    const alike = new Map();
+    for (const test of failures) {
+      const message = test.failureMessages.join('\n');
+      alike.set(message, [...(alike.get(message) ?? []), test.fullName]);
+    }
+    for (const [message, names] of alike) {
+      const more = names.length > 1 ? ` (and ${names.length - 1} more failing alike)` : '';
+      console.log(`FAILED ${suitePath} › ${names[0]}${more}\n${head(message)}`);
+    }
   }
 }
 console.log(`tests: ${passed} passed, ${failed} failed`);

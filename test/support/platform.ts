@@ -67,7 +67,13 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port in ${low}–${low + PORT_SLICE - 1}`);
 }
 
-/** Polls `probe` until it returns a value, or fails after `timeoutMs` with `what`. */
+/** Thrown by a probe of {@link eventually} when waiting longer cannot help. */
+export class WaitingIsFutile extends Error {}
+
+/**
+ * Polls `probe` until it returns a value, or fails after `timeoutMs` with `what`, or at once when
+ * the probe throws {@link WaitingIsFutile}.
+ */
 export async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined>,
@@ -80,6 +86,7 @@ export async function eventually<T>(
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof WaitingIsFutile) throw new Error(`Gave up waiting for ${what}: ${error.message}`);
       lastError = error;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -202,9 +209,40 @@ export function spawnService(
 ): { child: ChildProcess; opsUrl: string } {
   const child = spawnTracked(process.execPath, [path.join(REPO, 'services', service, 'dist/main.js')], {
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  keepTail(service, child);
   return { child, opsUrl: `http://127.0.0.1:${port}` };
+}
+
+/** How many of a service's last output lines a failure report carries. */
+const TAIL_LINES = 4;
+const tails = new WeakMap<ChildProcess, string[]>();
+
+/** Passes the child's output on to the suite's, keeping its last lines for {@link recentOutput}. */
+function keepTail(service: ServiceName, child: ChildProcess): void {
+  const tail: string[] = [];
+  tails.set(child, tail);
+  const keep = (into: NodeJS.WriteStream) => (chunk: Buffer) => {
+    into.write(chunk);
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      tail.push(`${service}: ${line.length > 400 ? `${line.slice(0, 400)}…` : line}`);
+      if (tail.length > TAIL_LINES) tail.shift();
+    }
+  };
+  child.stdout?.on('data', keep(process.stdout));
+  child.stderr?.on('data', keep(process.stderr));
+}
+
+/**
+ * The last lines the services in `children` printed (at the suite's log level, warnings and
+ * errors), for the message of a failure: CI keeps only the tail of a long log, where the failed
+ * tests are listed, and a start-up that failed says there what the services were stuck on.
+ */
+export function recentOutput(children: Iterable<ChildProcess>): string {
+  const lines = [...children].flatMap((child) => tails.get(child) ?? []);
+  return lines.length === 0 ? '' : `\nThe services' last output:\n${lines.join('\n')}`;
 }
 
 /** What listens on `port`, and what process `pid` listens on (`ss`), for a report. */
@@ -233,7 +271,7 @@ export async function awaitReady(
     `${service} to be ready`,
     async () => {
       if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`${service} exited with ${child.exitCode ?? child.signalCode}`);
+        throw new WaitingIsFutile(`${service} exited with ${child.exitCode ?? child.signalCode}`);
       // Bounded, so a process that accepts the connection and never answers (a blocked event
       // loop) is reported as such instead of holding the wait past the suite's timeout.
       const response = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(5000) }).catch(
@@ -328,7 +366,12 @@ export async function startPipeline(
   } catch (error) {
     // Never leave services behind: jest would wait on them forever.
     await Promise.all([...processes.values()].map(stopProcess));
-    throw error;
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}${recentOutput(processes.values())}`,
+      {
+        cause: error,
+      },
+    );
   }
 
   function launch(service: ServiceName): void {
