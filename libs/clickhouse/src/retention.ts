@@ -1,17 +1,20 @@
 /**
- * Owns data expiry in ClickHouse (DESIGN §9): a tenant's data older than its retention is
- * dropped, whole monthly partitions at a time where possible, with a lightweight DELETE for the
- * rows of the month that straddles the cutoff. Its health evidence (partitioned by month only, for
- * all tenants together) is trimmed by lightweight DELETEs alike. A tenant on legal hold loses
- * nothing; a deleted tenant loses everything, by a mutation that rewrites its evidence's parts
- * rather than masking the rows. Planning is pure; `applyRetention` runs the plan.
+ * Owns data expiry in ClickHouse (DESIGN §9): a tenant's rows older than its retention are
+ * deleted from its events, event lookups and health evidence by lightweight DELETEs, which hide
+ * them at once and leave their removal to merges. A tenant on legal hold loses nothing; a
+ * deleted tenant loses everything, by a mutation that rewrites the parts holding its rows rather
+ * than masking them. Planning is pure; `applyRetention` runs the plan.
+ *
+ * Rows, not partitions: the tables are partitioned by month for every tenant together (a write
+ * spanning many tenants would otherwise make a part per tenant, migration 0050), so there is no
+ * partition of one tenant to drop.
  *
  * Not TTL: a TTL rule runs in merges without reading the control plane, so a legal hold set after
  * the rows were written could not stop it, and each tenant has its own retention. The job reads
  * the control topic to its end before every run instead, which is what makes a hold strict.
  */
 import type { ClickHouse } from './client';
-import { name, sql } from './sql';
+import { inList, name, sql, type Sql } from './sql';
 
 /** What retention needs to know of a tenant. */
 export interface TenantRetention {
@@ -21,106 +24,95 @@ export interface TenantRetention {
   readonly onLegalHold: boolean;
 }
 
-/** One partition of the events table. */
-export interface EventPartition {
-  readonly tenant: string;
-  /** YYYYMM */
-  readonly month: number;
-}
-
-/** The oldest row a tenant has in `health_evidence`. */
-export interface TenantEvidence {
+/** The time of the oldest row a tenant has in a table. */
+export interface TenantOldest {
   readonly tenant: string;
   readonly oldestMs: number;
 }
 
-/** What to drop. */
+/** Rows of one tenant to delete: those before `cutoffMs`, or all of them without it. */
+export interface Trim {
+  readonly tenant: string;
+  readonly cutoffMs?: number;
+}
+
+/** What to delete, from the event tables and from the health evidence. */
 export interface RetentionPlan {
-  readonly dropPartitions: EventPartition[];
-  readonly deleteBefore: { tenant: string; cutoffMs: number }[];
-  /** Health evidence rows to delete: observed before `cutoffMs`, or all of the tenant's without. */
-  readonly trimEvidence: { tenant: string; cutoffMs?: number }[];
-}
-
-const PARTITION = /^\('((?:[^'\\]|\\.)*)',(\d{6})\)$/;
-
-/** The tenant and month of a `system.parts.partition` value such as `('acme',202606)`. */
-export function parsePartition(partition: string): EventPartition | undefined {
-  const match = PARTITION.exec(partition);
-  if (!match) return undefined;
-  return { tenant: match[1]!.replace(/\\(.)/g, '$1'), month: Number(match[2]) };
-}
-
-function monthOf(ms: number): number {
-  const date = new Date(ms);
-  return date.getUTCFullYear() * 100 + date.getUTCMonth() + 1;
+  readonly events: Trim[];
+  readonly evidence: Trim[];
 }
 
 const cutoffOf = (tenant: TenantRetention, nowMs: number) => nowMs - tenant.retentionDays * 24 * 3600 * 1000;
 
+/** The trims of one table, from each tenant's oldest row in it. */
+function trims(oldest: readonly TenantOldest[], bySlug: Map<string, TenantRetention>, nowMs: number): Trim[] {
+  const planned: Trim[] = [];
+  for (const { tenant: slug, oldestMs } of oldest) {
+    const tenant = bySlug.get(slug);
+    if (!tenant || tenant.onLegalHold) continue;
+    const cutoffMs = cutoffOf(tenant, nowMs);
+    if (tenant.deleted) planned.push({ tenant: slug });
+    else if (oldestMs < cutoffMs) planned.push({ tenant: slug, cutoffMs });
+  }
+  return planned;
+}
+
 /**
- * The partitions and rows to drop at `nowMs`, given the events partitions and each tenant's
- * oldest health evidence. Tenants not in `tenants` are left alone.
+ * The rows to delete at `nowMs`, given each tenant's oldest event and oldest health evidence.
+ * Tenants not in `tenants` are left alone.
  */
 export function planRetention(
-  partitions: readonly EventPartition[],
-  evidence: readonly TenantEvidence[],
+  events: readonly TenantOldest[],
+  evidence: readonly TenantOldest[],
   tenants: readonly TenantRetention[],
   nowMs: number,
 ): RetentionPlan {
   const bySlug = new Map(tenants.map((tenant) => [tenant.slug, tenant]));
-  const dropPartitions: EventPartition[] = [];
-  const straddling = new Map<string, number>();
-  for (const partition of partitions) {
-    const tenant = bySlug.get(partition.tenant);
-    if (!tenant || tenant.onLegalHold) continue;
-    if (tenant.deleted) {
-      dropPartitions.push(partition);
-      continue;
-    }
-    const cutoffMs = cutoffOf(tenant, nowMs);
-    const cutoffMonth = monthOf(cutoffMs);
-    if (partition.month < cutoffMonth) dropPartitions.push(partition);
-    else if (partition.month === cutoffMonth) straddling.set(tenant.slug, cutoffMs);
-  }
-  const trimEvidence: RetentionPlan['trimEvidence'] = [];
-  for (const { tenant: slug, oldestMs } of evidence) {
-    const tenant = bySlug.get(slug);
-    if (!tenant || tenant.onLegalHold) continue;
-    const cutoffMs = cutoffOf(tenant, nowMs);
-    if (tenant.deleted) trimEvidence.push({ tenant: slug });
-    else if (oldestMs < cutoffMs) trimEvidence.push({ tenant: slug, cutoffMs });
-  }
-  return {
-    dropPartitions,
-    deleteBefore: [...straddling].map(([tenant, cutoffMs]) => ({ tenant, cutoffMs })),
-    trimEvidence,
-  };
+  return { events: trims(events, bySlug, nowMs), evidence: trims(evidence, bySlug, nowMs) };
 }
 
 /** Whether a plan changes anything. */
 export function isEmptyPlan(plan: RetentionPlan): boolean {
-  return plan.dropPartitions.length + plan.deleteBefore.length + plan.trimEvidence.length === 0;
+  return plan.events.length + plan.evidence.length === 0;
 }
 
-/** The events partitions present in `database`. */
-export async function eventPartitions(clickhouse: ClickHouse, database: string): Promise<EventPartition[]> {
-  const rows = await clickhouse.query<{ partition: string }>(
-    sql`SELECT DISTINCT partition FROM system.parts WHERE database = ${database} AND table = 'events' AND active`,
-  );
-  return rows.map((row) => parsePartition(row.partition)).filter((p): p is EventPartition => p !== undefined);
-}
+/** The tables of events by tenant and occurrence time, which retention trims alike. */
+export const TENANT_EVENT_TABLES = ['events', 'event_lookup'] as const;
 
-/** Each tenant's oldest row in `database`'s health evidence. */
-export async function tenantEvidence(clickhouse: ClickHouse, database: string): Promise<TenantEvidence[]> {
+async function oldestByTenant(clickhouse: ClickHouse, table: Sql, timeColumn: Sql): Promise<TenantOldest[]> {
   const rows = await clickhouse.query<{ tenant: string; oldest_ms: string | number }>(
-    sql`SELECT tenant, min(observed_ms) AS oldest_ms FROM ${name(database)}.health_evidence GROUP BY tenant`,
+    sql`SELECT tenant, min(${timeColumn}) AS oldest_ms FROM ${table} GROUP BY tenant`,
   );
   return rows.map((row) => ({ tenant: row.tenant, oldestMs: Number(row.oldest_ms) }));
 }
 
-/** The tables partitioned by (tenant, month of occurred_at), which retention trims alike. */
-export const TENANT_MONTH_TABLES = ['events', 'event_lookup'] as const;
+/** Each tenant's oldest event in `database`. */
+export function tenantEvents(clickhouse: ClickHouse, database: string): Promise<TenantOldest[]> {
+  return oldestByTenant(clickhouse, sql`${name(database)}.events`, sql`occurred_ms`);
+}
+
+/** Each tenant's oldest row in `database`'s health evidence. */
+export function tenantEvidence(clickhouse: ClickHouse, database: string): Promise<TenantOldest[]> {
+  return oldestByTenant(clickhouse, sql`${name(database)}.health_evidence`, sql`observed_ms`);
+}
+
+/**
+ * Deletes the trims' rows from `table`, one statement for the tenants that share a cutoff (most
+ * share their retention). All of a tenant's rows go by a mutation that rewrites their parts,
+ * waited for so the next run does not find them again and start another.
+ */
+async function trimRows(clickhouse: ClickHouse, table: Sql, timeColumn: Sql, planned: readonly Trim[]) {
+  const byCutoff = new Map<number | undefined, string[]>();
+  for (const { tenant, cutoffMs } of planned)
+    byCutoff.set(cutoffMs, [...(byCutoff.get(cutoffMs) ?? []), tenant]);
+  for (const [cutoffMs, tenants] of byCutoff) {
+    await clickhouse.command(
+      cutoffMs === undefined
+        ? sql`ALTER TABLE ${table} DELETE WHERE tenant IN ${inList(tenants)} SETTINGS mutations_sync = 1`
+        : sql`DELETE FROM ${table} WHERE tenant IN ${inList(tenants)} AND ${timeColumn} < ${cutoffMs}`,
+    );
+  }
+}
 
 /** Runs a plan against `database`. */
 export async function applyRetention(
@@ -128,37 +120,17 @@ export async function applyRetention(
   database: string,
   plan: RetentionPlan,
 ): Promise<void> {
-  for (const table of TENANT_MONTH_TABLES) {
-    const target = sql`${name(database)}.${name(table)}`;
-    for (const { tenant, month } of plan.dropPartitions) {
-      await clickhouse.command(sql`ALTER TABLE ${target} DROP PARTITION (${tenant}, ${month})`);
-    }
-    for (const { tenant, cutoffMs } of plan.deleteBefore) {
-      await clickhouse.command(
-        sql`DELETE FROM ${target} WHERE tenant = ${tenant} AND occurred_ms < ${cutoffMs}`,
-      );
-    }
+  for (const table of TENANT_EVENT_TABLES) {
+    await trimRows(clickhouse, sql`${name(database)}.${name(table)}`, sql`occurred_ms`, plan.events);
   }
-  const evidence = sql`${name(database)}.health_evidence`;
-  for (const { tenant, cutoffMs } of plan.trimEvidence) {
-    await clickhouse.command(
-      cutoffMs === undefined
-        ? sql`ALTER TABLE ${evidence} DELETE WHERE tenant = ${tenant}`
-        : sql`DELETE FROM ${evidence} WHERE tenant = ${tenant} AND observed_ms < ${cutoffMs}`,
-    );
-  }
+  await trimRows(clickhouse, sql`${name(database)}.health_evidence`, sql`observed_ms`, plan.evidence);
 }
 
-/** Drops every row a deleted tenant has: its events partitions and its health evidence. */
+/** Deletes every row a deleted tenant has: its events, their lookups and its health evidence. */
 export async function dropTenantRows(
   clickhouse: ClickHouse,
   database: string,
   tenant: string,
 ): Promise<void> {
-  const partitions = await eventPartitions(clickhouse, database);
-  await applyRetention(clickhouse, database, {
-    dropPartitions: partitions.filter((partition) => partition.tenant === tenant),
-    deleteBefore: [],
-    trimEvidence: [{ tenant }],
-  });
+  await applyRetention(clickhouse, database, { events: [{ tenant }], evidence: [{ tenant }] });
 }

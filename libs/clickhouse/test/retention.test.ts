@@ -1,4 +1,4 @@
-import { isEmptyPlan, parsePartition, planRetention, type TenantRetention } from '../src/retention';
+import { isEmptyPlan, planRetention, type TenantRetention } from '../src/retention';
 
 const now = Date.parse('2026-11-29T00:00:00Z');
 const tenant = (slug: string, over: Partial<TenantRetention> = {}): TenantRetention => ({
@@ -9,58 +9,47 @@ const tenant = (slug: string, over: Partial<TenantRetention> = {}): TenantRetent
   ...over,
 });
 
-describe('parsePartition', () => {
-  it.each([
-    ["('acme',202606)", { tenant: 'acme', month: 202606 }],
-    ["('a-b',202611)", { tenant: 'a-b', month: 202611 }],
-    ["('it\\'s',202601)", { tenant: "it's", month: 202601 }],
-    ['202606', undefined],
-  ])('%s', (input, expected) => expect(parsePartition(input)).toEqual(expected));
-});
-
 describe('planRetention', () => {
-  const partitions = [
-    { tenant: 'acme', month: 202606 },
-    { tenant: 'acme', month: 202610 },
-    { tenant: 'acme', month: 202611 },
-  ];
   // 30 days before 2026-11-29 is 2026-10-30.
   const cutoffMs = Date.parse('2026-10-30T00:00:00Z');
-  const oldEvidence = [{ tenant: 'acme', oldestMs: Date.parse('2026-06-11T08:00:00Z') }];
+  const old = [{ tenant: 'acme', oldestMs: Date.parse('2026-06-11T08:00:00Z') }];
+  const recent = [{ tenant: 'acme', oldestMs: cutoffMs }];
 
-  it('drops months wholly before the cutoff, trims the straddling month and old evidence', () => {
-    // June goes, October is trimmed, November stays.
-    expect(planRetention(partitions, oldEvidence, [tenant('acme')], now)).toEqual({
-      dropPartitions: [{ tenant: 'acme', month: 202606 }],
-      deleteBefore: [{ tenant: 'acme', cutoffMs }],
-      trimEvidence: [{ tenant: 'acme', cutoffMs }],
+  it('deletes the events and the evidence from before the cutoff', () => {
+    expect(planRetention(old, old, [tenant('acme')], now)).toEqual({
+      events: [{ tenant: 'acme', cutoffMs }],
+      evidence: [{ tenant: 'acme', cutoffMs }],
     });
   });
 
-  it('leaves evidence within the retention alone', () => {
-    const recent = [{ tenant: 'acme', oldestMs: cutoffMs }];
-    expect(planRetention([], recent, [tenant('acme')], now).trimEvidence).toEqual([]);
-  });
-
-  it('keeps everything under a legal hold', () => {
-    const plan = planRetention(
-      partitions,
-      oldEvidence,
-      [tenant('acme', { onLegalHold: true, deleted: true })],
-      now,
-    );
-    expect(plan).toEqual({ dropPartitions: [], deleteBefore: [], trimEvidence: [] });
+  it('leaves rows within the retention alone', () => {
+    const plan = planRetention(recent, recent, [tenant('acme')], now);
     expect(isEmptyPlan(plan)).toBe(true);
   });
 
-  it('drops every partition and all the evidence of a deleted tenant', () => {
-    const recent = [{ tenant: 'acme', oldestMs: now }];
-    const plan = planRetention(partitions, recent, [tenant('acme', { deleted: true })], now);
-    expect(plan.dropPartitions).toEqual(partitions);
-    expect(plan.trimEvidence).toEqual([{ tenant: 'acme' }]);
+  it('trims each table by its own oldest row', () => {
+    expect(planRetention(recent, old, [tenant('acme')], now)).toEqual({
+      events: [],
+      evidence: [{ tenant: 'acme', cutoffMs }],
+    });
+  });
+
+  it('keeps everything under a legal hold, even of a deleted tenant', () => {
+    const plan = planRetention(old, old, [tenant('acme', { onLegalHold: true, deleted: true })], now);
+    expect(plan).toEqual({ events: [], evidence: [] });
+    expect(isEmptyPlan(plan)).toBe(true);
+  });
+
+  it('deletes every row of a deleted tenant, however recent', () => {
+    const plan = planRetention(recent, recent, [tenant('acme', { deleted: true })], now);
+    expect(plan).toEqual({ events: [{ tenant: 'acme' }], evidence: [{ tenant: 'acme' }] });
+  });
+
+  it('has nothing to do for a deleted tenant whose rows are gone', () => {
+    expect(isEmptyPlan(planRetention([], [], [tenant('acme', { deleted: true })], now))).toBe(true);
   });
 
   it('leaves tenants it does not know alone', () => {
-    expect(isEmptyPlan(planRetention(partitions, oldEvidence, [tenant('other')], now))).toBe(true);
+    expect(isEmptyPlan(planRetention(old, old, [tenant('other')], now))).toBe(true);
   });
 });

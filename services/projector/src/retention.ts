@@ -5,9 +5,9 @@
  */
 import {
   applyRetention,
-  eventPartitions,
   isEmptyPlan,
   planRetention,
+  tenantEvents,
   tenantEvidence,
   type ClickHouse,
 } from '@aispm/clickhouse';
@@ -65,7 +65,7 @@ export class RetentionJob {
     }));
     const database = this.database;
     const plan = planRetention(
-      await eventPartitions(this.clickhouse, database),
+      await tenantEvents(this.clickhouse, database),
       await tenantEvidence(this.clickhouse, database),
       tenants,
       Date.now(),
@@ -75,9 +75,8 @@ export class RetentionJob {
     this.logger.info(
       {
         database,
-        dropped: plan.dropPartitions.length,
-        trimmed: plan.deleteBefore.map((d) => d.tenant),
-        evidenceTrimmed: plan.trimEvidence.map((d) => d.tenant),
+        eventsTrimmed: plan.events.map((trim) => trim.tenant),
+        evidenceTrimmed: plan.evidence.map((trim) => trim.tenant),
       },
       'retention applied',
     );
