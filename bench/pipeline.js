@@ -185,19 +185,23 @@ class Platform {
       SECONDS,
       CONCURRENCY,
     );
+    const sendingEnded = Date.now();
     await bench.waitFor(
       'every sent event to be projected',
       async () => (await this.projectedCount()) >= before + sent,
       900_000,
     );
     const eps = (sent / (Date.now() - started)) * 1000;
+    // Which side holds the rate back: the gateway's answers, or the stages draining after them.
+    const acceptedEps = (sent / (sendingEnded - started)) * 1000;
+    const drainMs = Date.now() - sendingEnded;
     const cpuUs = new Map(
       [...this.cpuByService()].map(([service, seconds]) => [
         service,
         ((seconds - cpuBefore.get(service)) / sent) * 1e6,
       ]),
     );
-    return { eps, size, cpuUs };
+    return { eps, size, cpuUs, acceptedEps, drainMs };
   }
 
   /** Offers `rate` events/s in batches of 10 over `count` tenants; latency from 202 to queryable. */

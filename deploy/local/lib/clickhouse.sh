@@ -121,7 +121,6 @@ clickhouse_write_config() {
     <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
     <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
     <max_connections>1024</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <mark_cache_size>268435456</mark_cache_size>
