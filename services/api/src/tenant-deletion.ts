@@ -7,7 +7,10 @@ import { dropTenantRows, type ClickHouse } from '@aispm/clickhouse';
 import { parseTenantTopic } from '@aispm/contracts';
 import type { DeletionEffects, DeletionStep } from '@aispm/control';
 import type { Kms } from '@aispm/kms';
-import type { KafkaAdmin } from '@aispm/kafka';
+import { isUnknownTopic, type KafkaAdmin } from '@aispm/kafka';
+
+/** Lists and deletes this many times while topics vanish under it (see deleteTopics). */
+const DELETE_TOPICS_ATTEMPTS = 5;
 
 export function deletionEffects(
   kafkaAdmin: KafkaAdmin,
@@ -18,10 +21,21 @@ export function deletionEffects(
   return {
     destroyDataKey: (slug) => kms.destroyTenantKey(slug),
     async deleteTopics(slug) {
-      const topics = (await kafkaAdmin.listTopics()).filter(
-        (topic) => parseTenantTopic(topic)?.tenant === slug,
-      );
-      if (topics.length > 0) await kafkaAdmin.deleteTopics({ topics });
+      // Every API instance carries a deletion through, so another may delete some of the topics
+      // between this one's list and its delete; a topic already gone is what the step wants, so
+      // it lists again and deletes what is left.
+      for (let attempt = 1; ; attempt += 1) {
+        const topics = (await kafkaAdmin.listTopics()).filter(
+          (topic) => parseTenantTopic(topic)?.tenant === slug,
+        );
+        if (topics.length === 0) return;
+        try {
+          await kafkaAdmin.deleteTopics({ topics });
+          return;
+        } catch (error) {
+          if (!isUnknownTopic(error) || attempt >= DELETE_TOPICS_ATTEMPTS) throw error;
+        }
+      }
     },
     dropRows: (slug) => dropTenantRows(clickhouse, database, slug),
   };
