@@ -110,13 +110,11 @@ export const EXACTLY_ONCE_RETRY = {
  * is aborted (or its producer fenced) and the whole round done again, which is what keeps it
  * exactly once; an endless retry would instead hold every tenant of the shard behind one
  * partition that cannot be written (a tenant's topic deleted under the round). The first retry
- * comes soon: the next transaction's first write meets CONCURRENT_TRANSACTIONS while the
- * coordinator writes the last one's markers, and KafkaJS would wait its usual 300 ms each time
- * (KAFKA-5477 made the same cut in the Java client). Eight retries wait about 5 s in all: a
- * transaction that wrote to a thousand tenants' partitions takes longer than the 0.6 s of five to
- * mark, and a round given up is done again from its fetch.
+ * comes soon: the next transaction's first write meets CONCURRENT_TRANSACTIONS for the few
+ * milliseconds the coordinator takes to write the last one's markers, and KafkaJS would wait its
+ * usual 300 ms each time (KAFKA-5477 made the same cut in the Java client).
  */
-export const TRANSACTIONAL_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 5000 };
+export const TRANSACTIONAL_RETRY = { retries: 5, initialRetryTime: 20, maxRetryTime: 5000 };
 
 /** How per-tenant topics are created. */
 export interface TopicPolicy {
