@@ -18,7 +18,9 @@ import {
 } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
+import { trackAdminClusters } from './bulk-offsets';
 import { repairDeletedTopics } from './deleted-topics';
+import { indexMetadata } from './metadata-index';
 import { isUnknownTopic, retriableKafkaError } from './kafkajs-errors';
 
 /** The Kafka client every process makes with {@link createKafka}. */
@@ -66,8 +68,9 @@ function routine(message: string, extra: Record<string, unknown>): boolean {
 }
 
 /**
- * A KafkaJS client that logs through pino, and whose metadata refreshes survive a deleted topic
- * (see deleted-topics.ts).
+ * A KafkaJS client that logs through pino, whose metadata refreshes survive a deleted topic
+ * (deleted-topics.ts), whose metadata lookups do not grow with the square of the topics
+ * (metadata-index.ts), and whose admins read many topics' offsets at once (bulk-offsets.ts).
  */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
@@ -86,7 +89,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
         kafkaLogger[pinoLevel]({ namespace, ...extra }, message);
       },
   });
-  return repairDeletedTopics(kafka);
+  return trackAdminClusters(indexMetadata(repairDeletedTopics(kafka)));
 }
 
 /**

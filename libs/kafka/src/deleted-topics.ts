@@ -15,12 +15,10 @@
  * created a moment ago and not listed yet is forgotten too; the caller's request for it fails
  * or finds no partitions, as it would have without the repair, and names it again when retried.
  *
- * Applied by createKafka to each client it makes, rather than to KafkaJS's Cluster prototype at
- * import time: a client made elsewhere is left as KafkaJS made it, and nothing changes by merely
- * importing this library. Each producer, consumer and admin gets a Cluster of its own from a
- * private factory on the client, so the factory is wrapped and every Cluster it makes is repaired.
+ * Applied by createKafka to each Cluster its client makes (clusters.ts).
  */
 import type { Kafka } from 'kafkajs';
+import { onEachCluster } from './clusters';
 import { isUnknownTopic } from './kafkajs-errors';
 
 interface TopicMetadata {
@@ -32,23 +30,20 @@ interface ClusterInternals {
   targetTopics: Set<string>;
   readonly logger: { warn(message: string, extra: object): void };
   readonly brokerPool: {
-    withBroker<T>(
-      use: (connection: { broker: { metadata(topics: string[]): Promise<T> } }) => Promise<T>,
-    ): Promise<T>;
+    findConnectedBroker(): Promise<{
+      metadata(topics: string[]): Promise<{ topicMetadata: TopicMetadata[] }>;
+    }>;
   };
   refreshMetadata(): Promise<void>;
   refreshMetadataIfNecessary(): Promise<void>;
 }
 
-/** What KafkaJS 2.2.4's client calls the factory of its Clusters (src/index.js, PRIVATE.CREATE_CLUSTER). */
-const CREATE_CLUSTER = 'private:Kafka:createCluster';
-
 /** Drops the target topics the broker no longer lists, and names them. */
 async function forgetDeletedTopics(cluster: ClusterInternals): Promise<string[]> {
-  // No topics named: the broker lists them all.
-  const listed = await cluster.brokerPool.withBroker<{ topicMetadata: TopicMetadata[] }>(({ broker }) =>
-    broker.metadata([]),
-  );
+  // No topics named: the broker lists them all. TRICKY: the broker KafkaJS's own refresh asks,
+  // since a client whose first refresh failed knows no other broker yet.
+  const broker = await cluster.brokerPool.findConnectedBroker();
+  const listed = await broker.metadata([]);
   const existing = new Set(listed.topicMetadata.map((t) => t.topic));
   const deleted = [...cluster.targetTopics].filter((topic) => !existing.has(topic));
   for (const topic of deleted) cluster.targetTopics.delete(topic);
@@ -74,18 +69,6 @@ function repair(cluster: ClusterInternals): void {
 
 /** `kafka`, with every Cluster it makes from now on repaired. */
 export function repairDeletedTopics(kafka: Kafka): Kafka {
-  const client = kafka as unknown as Record<symbol, (options: object) => ClusterInternals>;
-  const factory = Object.getOwnPropertySymbols(client).find((key) => key.description === CREATE_CLUSTER);
-  // TRICKY: a KafkaJS that makes its Clusters some other way would silently bring the bug back;
-  // failing at the first client made says so at once (the version is pinned, so only an upgrade
-  // can get here).
-  if (factory === undefined)
-    throw new Error('KafkaJS no longer has the Cluster factory deleted-topics.ts repairs');
-  const create = client[factory]!;
-  client[factory] = (options) => {
-    const cluster = create(options);
-    repair(cluster);
-    return cluster;
-  };
+  onEachCluster(kafka, repair);
   return kafka;
 }

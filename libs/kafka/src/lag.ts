@@ -5,7 +5,7 @@
  */
 import type { Admin } from 'kafkajs';
 import { tenantTopic } from '@aispm/contracts';
-import { isUnknownTopic } from './kafkajs-errors';
+import { committedOffsets, logOffsets } from './bulk-offsets';
 import { stageGroupId } from './loop';
 
 /** The lag of one partition. */
@@ -33,8 +33,9 @@ export function partitionLag(committed: bigint, start: bigint, end: bigint): big
 }
 
 /**
- * Reads committed offsets of `groupId` and the start and end offsets of each topic. Topics that do
- * not exist (a tenant deleted a moment ago) are left out rather than failing the whole read.
+ * Reads committed offsets of `groupId`, then the start and end offsets of each topic: one request
+ * for the first and one per broker for each end of the second, however many topics
+ * (bulk-offsets.ts). Topics that do not exist (a tenant deleted a moment ago) are left out.
  */
 export async function consumerLag(
   admin: Admin,
@@ -42,36 +43,17 @@ export async function consumerLag(
   topics: readonly string[],
 ): Promise<PartitionLag[]> {
   if (topics.length === 0) return [];
-  let committed;
-  try {
-    committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
-  } catch (error) {
-    if (topics.length === 1) {
-      if (isUnknownTopic(error)) return [];
-      throw error;
+  const committed = await committedOffsets(admin, groupId, topics);
+  const logs = await logOffsets(admin, [...committed.keys()]);
+  const lags: PartitionLag[] = [];
+  for (const [topic, partitions] of logs) {
+    const committedOf = new Map((committed.get(topic) ?? []).map((p) => [p.partition, p.offset]));
+    for (const { partition, low: start, high: end } of partitions) {
+      const done = committedOf.get(partition) ?? -1n;
+      lags.push({ topic, partition, committed: done, start, end, lag: partitionLag(done, start, end) });
     }
-    // One topic deleted since the caller listed them fails the whole request; read them one by
-    // one then, so the others are still measured.
-    const each = await Promise.all(
-      topics.map((topic) => consumerLag(admin, groupId, [topic]).catch(() => [])),
-    );
-    return each.flat();
   }
-  // KafkaJS reads one topic's offsets per call; the calls go out together, so a thousand tenants
-  // cost one round trip's time rather than a thousand.
-  const perTopic = await Promise.all(
-    committed.map(async ({ topic, partitions }) => {
-      const ends = await admin.fetchTopicOffsets(topic).catch(() => []);
-      const committedOf = new Map(partitions.map((p) => [p.partition, BigInt(p.offset)]));
-      return ends.map(({ partition, low, high }): PartitionLag => {
-        const done = committedOf.get(partition) ?? -1n;
-        const start = BigInt(low);
-        const end = BigInt(high);
-        return { topic, partition, committed: done, start, end, lag: partitionLag(done, start, end) };
-      });
-    }),
-  );
-  return perTopic.flat();
+  return lags;
 }
 
 /** Messages retained in a topic (end minus start over its partitions), e.g. a DLQ's depth. */

@@ -12,6 +12,7 @@
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
+import { committedOffsets } from './bulk-offsets';
 import { PARTITIONER, TRANSACTIONAL_RETRY } from './client';
 
 /** Where a partition's next record is, and the metadata committed with that offset. */
@@ -113,16 +114,11 @@ export class ShardProducers {
   }
 
   private async readCommitted(topics: string[]): Promise<Map<string, Map<number, Committed>>> {
-    const offsets = await this.admin.fetchOffsets({ groupId: this.groupId, topics });
+    const committed = await committedOffsets(this.admin, this.groupId, topics);
     return new Map(
-      offsets.map(({ topic, partitions }) => [
+      [...committed].map(([topic, partitions]) => [
         topic,
-        new Map(
-          partitions.map(({ partition, offset, metadata }) => [
-            partition,
-            { next: BigInt(offset), metadata: metadata ?? null },
-          ]),
-        ),
+        new Map(partitions.map(({ partition, offset, metadata }) => [partition, { next: offset, metadata }])),
       ]),
     );
   }

@@ -1,0 +1,210 @@
+/**
+ * Owns reading the offsets of many topics at once: what a consumer group committed, and where
+ * each partition's log starts and ends. KafkaJS 2.2.4's admin reads log offsets one topic per call
+ * (two ListOffsets requests each), and for committed offsets looks every topic up on its own
+ * under the client's one "updating target topics" lock, each time checking the client's metadata
+ * in time quadratic in the topics it knows. With a thousand tenants those lookups queued on the
+ * lock until they timed out (KafkaJSLockTimeout), every lag read failed, and its fallback of one
+ * read per topic sent thousands of requests per interval. Here a read of any number of topics
+ * names them to the client once (one lock, one metadata refresh if any is new), then sends one
+ * OffsetFetch to the group coordinator and one ListOffsets per leader broker for each end of the
+ * log. Topics that no longer exist (a tenant deleted a moment ago) are left out.
+ *
+ * It reaches KafkaJS's Cluster behind an admin, which the admin does not expose: createKafka
+ * records each admin's Cluster as the admin is made (trackAdminClusters). KafkaJS is pinned.
+ */
+import type { Admin, Kafka } from 'kafkajs';
+import { onEachCluster } from './clusters';
+import { isUnknownTopic } from './kafkajs-errors';
+
+/** Where a partition's log starts and ends. */
+export interface LogOffsets {
+  readonly partition: number;
+  /** The first offset still in the log. */
+  readonly low: bigint;
+  /** The offset the next record will get, as a read_committed consumer sees it. */
+  readonly high: bigint;
+}
+
+/** What a group committed for a partition; offset -1 when it never committed one. */
+export interface CommittedOffset {
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly metadata: string | null;
+}
+
+interface PartitionMetadata {
+  readonly partitionId: number;
+  readonly leader: number | null;
+}
+
+interface TopicOffsetsResponse<P> {
+  readonly responses: readonly { readonly topic: string; readonly partitions: readonly P[] }[];
+}
+
+interface BrokerInternals {
+  offsetFetch(request: {
+    groupId: string;
+    topics: { topic: string; partitions: { partition: number }[] }[];
+  }): Promise<TopicOffsetsResponse<{ partition: number; offset: string; metadata: string | null }>>;
+  listOffsets(request: {
+    topics: { topic: string; partitions: { partition: number; timestamp: number }[] }[];
+  }): Promise<TopicOffsetsResponse<{ partition: number; offset: string }>>;
+}
+
+/** The parts of KafkaJS's Cluster (src/cluster/index.js) read here. */
+interface ClusterInternals {
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): PartitionMetadata[];
+  findGroupCoordinator(request: { groupId: string }): Promise<BrokerInternals>;
+  findBroker(request: { nodeId: string }): Promise<BrokerInternals>;
+}
+
+/** KafkaJS's ListOffsets timestamps for each end of the log. */
+const LATEST = -1;
+const EARLIEST = -2;
+
+const clusters = new WeakMap<Admin, ClusterInternals>();
+
+/**
+ * `kafka`, whose admins remember their Cluster. KafkaJS's `admin()` makes the Cluster through the
+ * client's factory and then the admin, synchronously, so the last Cluster made is the admin's.
+ */
+export function trackAdminClusters(kafka: Kafka): Kafka {
+  let last: ClusterInternals | undefined;
+  onEachCluster<ClusterInternals>(kafka, (cluster) => (last = cluster));
+  const admin = kafka.admin.bind(kafka);
+  kafka.admin = (options) => {
+    const made = admin(options);
+    clusters.set(made, last!);
+    return made;
+  };
+  return kafka;
+}
+
+function clusterOf(admin: Admin): ClusterInternals {
+  const cluster = clusters.get(admin);
+  if (!cluster) throw new Error('bulk offsets need an admin of a client made by createKafka');
+  return cluster;
+}
+
+/**
+ * The partitions of those of `topics` that exist, by topic. TRICKY: a topic that does not exist
+ * makes the refresh fail; the client's deleted-topics repair then forgets it and refreshes again,
+ * so it is simply absent here.
+ */
+async function partitionsOf(
+  cluster: ClusterInternals,
+  topics: readonly string[],
+): Promise<Map<string, PartitionMetadata[]>> {
+  await cluster.addMultipleTargetTopics([...topics]);
+  const found = new Map<string, PartitionMetadata[]>();
+  for (const topic of new Set(topics)) {
+    const partitions = cluster.findTopicPartitionMetadata(topic);
+    if (partitions.length > 0) found.set(topic, partitions);
+  }
+  return found;
+}
+
+/**
+ * Runs `read` once more after a metadata refresh if it fails: a topic deleted or a leader moved
+ * since the client's metadata was read fails the whole request.
+ */
+async function againAfterRefresh<T>(cluster: ClusterInternals, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch {
+    await cluster.refreshMetadata().catch((refreshError: unknown) => {
+      if (!isUnknownTopic(refreshError)) throw refreshError;
+    });
+    return read();
+  }
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const values = map.get(key);
+  if (values) values.push(value);
+  else map.set(key, [value]);
+}
+
+/** What `groupId` committed on every partition of `topics`, in one request; missing topics left out. */
+export async function committedOffsets(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<Map<string, CommittedOffset[]>> {
+  const cluster = clusterOf(admin);
+  return againAfterRefresh(cluster, async () => {
+    const partitions = await partitionsOf(cluster, topics);
+    if (partitions.size === 0) return new Map();
+    const coordinator = await cluster.findGroupCoordinator({ groupId });
+    const { responses } = await coordinator.offsetFetch({
+      groupId,
+      topics: [...partitions].map(([topic, ofTopic]) => ({
+        topic,
+        partitions: ofTopic.map(({ partitionId }) => ({ partition: partitionId })),
+      })),
+    });
+    return new Map(
+      responses.map(({ topic, partitions: committed }) => [
+        topic,
+        committed.map(({ partition, offset, metadata }) => ({
+          partition,
+          offset: BigInt(offset),
+          metadata: metadata ?? null,
+        })),
+      ]),
+    );
+  });
+}
+
+/** Where every partition of `topics` starts and ends: two requests per leader broker; missing topics left out. */
+export async function logOffsets(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, LogOffsets[]>> {
+  const cluster = clusterOf(admin);
+  return againAfterRefresh(cluster, async () => {
+    const byLeader = new Map<number, { topic: string; partitions: number[] }[]>();
+    for (const [topic, partitions] of await partitionsOf(cluster, topics)) {
+      const byNode = new Map<number, number[]>();
+      for (const { partitionId, leader } of partitions) {
+        if (leader === null || leader < 0) throw new Error(`partition ${topic}:${partitionId} has no leader`);
+        pushTo(byNode, leader, partitionId);
+      }
+      for (const [leader, ids] of byNode) pushTo(byLeader, leader, { topic, partitions: ids });
+    }
+    const ends = new Map<string, Map<number, { low?: bigint; high?: bigint }>>();
+    await Promise.all(
+      [...byLeader].flatMap(([leader, ofLeader]) =>
+        [LATEST, EARLIEST].map(async (timestamp) => {
+          const broker = await cluster.findBroker({ nodeId: String(leader) });
+          const { responses } = await broker.listOffsets({
+            topics: ofLeader.map(({ topic, partitions }) => ({
+              topic,
+              partitions: partitions.map((partition) => ({ partition, timestamp })),
+            })),
+          });
+          for (const { topic, partitions } of responses) {
+            const ofTopic = ends.get(topic) ?? new Map<number, { low?: bigint; high?: bigint }>();
+            ends.set(topic, ofTopic);
+            for (const { partition, offset } of partitions) {
+              const entry = ofTopic.get(partition) ?? {};
+              entry[timestamp === LATEST ? 'high' : 'low'] = BigInt(offset);
+              ofTopic.set(partition, entry);
+            }
+          }
+        }),
+      ),
+    );
+    return new Map(
+      [...ends].map(([topic, ofTopic]) => [
+        topic,
+        [...ofTopic]
+          .map(([partition, { low, high }]) => ({ partition, low: low ?? 0n, high: high ?? 0n }))
+          .sort((a, b) => a.partition - b.partition),
+      ]),
+    );
+  });
+}
