@@ -79,7 +79,6 @@ it('reads the lag of 201 topics in one offsets request and two log-offset reques
   const lagOf = new Map(lags.map((lag) => [`${lag.topic}:${lag.partition}`, lag.lag]));
   expect(lagOf.get(`${single[199]}:0`)).toBe(0n);
   expect(lagOf.get(`${single[1]}:0`)).toBeGreaterThan(0n);
-  expect(lagOf.get(`${spread}:0`)).toBe(lagOf.get(`${spread}:1`)! - 1n);
   // One broker here: one request for each end of the log, and one for what the group committed.
   expect(requests.get('ListOffsets') ?? 0).toBeLessThanOrEqual(2 * KAFKA_BROKERS.split(',').length);
   expect(requests.get('OffsetFetch') ?? 0).toBe(1);

@@ -15,7 +15,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import { onEachCluster } from './clusters';
-import { isUnknownTopic } from './kafkajs-errors';
+import { isStaleMetadata, isUnknownTopic } from './kafkajs-errors';
 
 /** Where a partition's log starts and ends. */
 export interface LogOffsets {
@@ -56,6 +56,7 @@ interface BrokerInternals {
 interface ClusterInternals {
   addMultipleTargetTopics(topics: string[]): Promise<void>;
   refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
   findTopicPartitionMetadata(topic: string): PartitionMetadata[];
   findGroupCoordinator(request: { groupId: string }): Promise<BrokerInternals>;
   findBroker(request: { nodeId: string }): Promise<BrokerInternals>;
@@ -99,6 +100,13 @@ async function partitionsOf(
   topics: readonly string[],
 ): Promise<Map<string, PartitionMetadata[]>> {
   await cluster.addMultipleTargetTopics([...topics]);
+  // TRICKY: KafkaJS shares one metadata refresh among concurrent callers, so the refresh that
+  // naming new topics starts can be one already under way for the topics named before, which
+  // does not list them. As KafkaJS's own lookups do, refresh if the metadata lacks any of the
+  // client's topics; twice, since the first check can itself join a refresh started before.
+  // Each check costs constant time per topic (metadata-index.ts).
+  await cluster.refreshMetadataIfNecessary();
+  await cluster.refreshMetadataIfNecessary();
   const found = new Map<string, PartitionMetadata[]>();
   for (const topic of new Set(topics)) {
     const partitions = cluster.findTopicPartitionMetadata(topic);
@@ -108,13 +116,16 @@ async function partitionsOf(
 }
 
 /**
- * Runs `read` once more after a metadata refresh if it fails: a topic deleted or a leader moved
- * since the client's metadata was read fails the whole request.
+ * Runs `read` once more after a metadata refresh if it fails on stale metadata: a topic deleted
+ * or a leader moved since the client's metadata was read fails the whole request. A broker that
+ * does not answer fails at once, so a reader answers 503 while Kafka is away instead of waiting
+ * for it.
  */
 async function againAfterRefresh<T>(cluster: ClusterInternals, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
-  } catch {
+  } catch (error) {
+    if (!isStaleMetadata(error)) throw error;
     await cluster.refreshMetadata().catch((refreshError: unknown) => {
       if (!isUnknownTopic(refreshError)) throw refreshError;
     });
@@ -170,7 +181,10 @@ export async function logOffsets(
     for (const [topic, partitions] of await partitionsOf(cluster, topics)) {
       const byNode = new Map<number, number[]>();
       for (const { partitionId, leader } of partitions) {
-        if (leader === null || leader < 0) throw new Error(`partition ${topic}:${partitionId} has no leader`);
+        if (leader === null || leader < 0)
+          throw Object.assign(new Error(`partition ${topic}:${partitionId} has no leader`), {
+            type: 'LEADER_NOT_AVAILABLE',
+          });
         pushTo(byNode, leader, partitionId);
       }
       for (const [leader, ids] of byNode) pushTo(byLeader, leader, { topic, partitions: ids });

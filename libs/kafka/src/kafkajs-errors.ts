@@ -29,3 +29,19 @@ export function retriableKafkaError(error: unknown): boolean {
 export function isUnknownTopic(error: unknown): boolean {
   return someInChain(error, ({ type }) => type === 'UNKNOWN_TOPIC_OR_PARTITION');
 }
+
+/** KafkaJS's names for answers that mean the client's metadata is out of date. */
+const STALE_METADATA = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_COORDINATOR',
+]);
+
+/**
+ * Whether the error, or one it wraps, is a broker's answer that a metadata refresh can cure (a
+ * topic deleted, a leader or coordinator moved), as opposed to a broker that does not answer.
+ */
+export function isStaleMetadata(error: unknown): boolean {
+  return someInChain(error, ({ type }) => typeof type === 'string' && STALE_METADATA.has(type));
+}
