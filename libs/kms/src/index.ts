@@ -11,7 +11,16 @@
  * once the KEK is gone no copy of the raw log, replica or backup, can be decrypted.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { assertTenantSlug } from '@aispm/contracts';
 import { AppError } from '@aispm/errors';
@@ -64,6 +73,25 @@ function aesGcmOpen(key: Buffer, sealed: string, context: string): Buffer {
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
 }
 
+/**
+ * Creates `file` with `content` (mode 0600) unless it exists; if another process creates it
+ * first, theirs stays. TRICKY: the content is written to a file of this process's own and then
+ * linked into place, so a process that starts at the same moment reads either no file or the
+ * whole key, never the empty file an exclusive create shows before its write.
+ */
+function createOnce(file: string, content: string): void {
+  const staged = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(staged, content, { mode: 0o600, flag: 'wx' });
+  try {
+    chmodSync(staged, 0o600);
+    linkSync(staged, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(staged);
+  }
+}
+
 /** AES-256-GCM under a 32-byte master key read from a file. */
 export class LocalKms implements Kms {
   private constructor(
@@ -79,13 +107,7 @@ export class LocalKms implements Kms {
     if (!existsSync(file)) {
       if (!options.create) throw new Error(`KMS master key file ${file} does not exist`);
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      try {
-        writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
-        chmodSync(file, 0o600);
-      } catch (error) {
-        // Another process created it first; use theirs.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
+      createOnce(file, randomBytes(32).toString('base64'));
     }
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new Error(`KMS master key file ${file} does not hold 32 base64 bytes`);
@@ -151,12 +173,7 @@ export class LocalKms implements Kms {
       mkdirSync(this.keyStore, { recursive: true, mode: 0o700 });
       const id = randomBytes(8).toString('hex');
       const sealed = aesGcmSeal(this.masterKey, randomBytes(32), `kek:${tenant}:${id}`);
-      try {
-        writeFileSync(file, `${id}~${sealed}`, { mode: 0o600, flag: 'wx' });
-      } catch (error) {
-        // Another process created it first; use theirs.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
+      createOnce(file, `${id}~${sealed}`);
     }
     let content: string;
     try {

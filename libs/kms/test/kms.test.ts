@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalKms } from '../src';
@@ -13,6 +13,15 @@ describe('LocalKms', () => {
     const sealed = await kms.seal(Buffer.from('s3cret'), 'collector:c1');
     const again = LocalKms.fromFile(file, { create: false });
     expect((await again.open(sealed, 'collector:c1')).toString()).toBe('s3cret');
+  });
+
+  it('publishes a new key whole, keeps one that exists, and leaves no staged file behind', () => {
+    const own = path.join(mkdtempSync(path.join(os.tmpdir(), 'kms-')), 'master.key');
+    LocalKms.fromFile(own, { create: true });
+    const first = readFileSync(own, 'utf8');
+    LocalKms.fromFile(own, { create: true });
+    expect(readFileSync(own, 'utf8')).toBe(first);
+    expect(readdirSync(path.dirname(own))).toEqual(['master.key']);
   });
 
   it('binds a sealed value to its context and detects tampering', async () => {
