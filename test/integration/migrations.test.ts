@@ -19,6 +19,9 @@ import {
 } from '@aispm/clickhouse';
 import { clickhouse, uniqueSuffix } from '../support/platform';
 
+// Mutations rewrite parts on a shared 2-core machine: seconds, not the default 5.
+jest.setTimeout(120_000);
+
 const database = `aispm_migrations_${uniqueSuffix()}`;
 const TENANTS = 150;
 const DAY_MS = 24 * 3600 * 1000;
