@@ -14,7 +14,7 @@
  * records each admin's Cluster as the admin is made (trackAdminClusters). KafkaJS is pinned.
  */
 import type { Admin, Kafka } from 'kafkajs';
-import { onEachCluster } from './clusters';
+import { onEachCluster, type ClusterInternals, type PartitionMetadata } from './clusters';
 import { isStaleMetadata, isUnknownTopic } from './kafkajs-errors';
 
 /** Where a partition's log starts and ends. */
@@ -33,35 +33,6 @@ export interface CommittedOffset {
   readonly metadata: string | null;
 }
 
-interface PartitionMetadata {
-  readonly partitionId: number;
-  readonly leader: number | null;
-}
-
-interface TopicOffsetsResponse<P> {
-  readonly responses: readonly { readonly topic: string; readonly partitions: readonly P[] }[];
-}
-
-interface BrokerInternals {
-  offsetFetch(request: {
-    groupId: string;
-    topics: { topic: string; partitions: { partition: number }[] }[];
-  }): Promise<TopicOffsetsResponse<{ partition: number; offset: string; metadata: string | null }>>;
-  listOffsets(request: {
-    topics: { topic: string; partitions: { partition: number; timestamp: number }[] }[];
-  }): Promise<TopicOffsetsResponse<{ partition: number; offset: string }>>;
-}
-
-/** The parts of KafkaJS's Cluster (src/cluster/index.js) read here. */
-interface ClusterInternals {
-  addMultipleTargetTopics(topics: string[]): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  refreshMetadataIfNecessary(): Promise<void>;
-  findTopicPartitionMetadata(topic: string): PartitionMetadata[];
-  findGroupCoordinator(request: { groupId: string }): Promise<BrokerInternals>;
-  findBroker(request: { nodeId: string }): Promise<BrokerInternals>;
-}
-
 /** KafkaJS's ListOffsets timestamps for each end of the log. */
 const LATEST = -1;
 const EARLIEST = -2;
@@ -74,7 +45,7 @@ const clusters = new WeakMap<Admin, ClusterInternals>();
  */
 export function trackAdminClusters(kafka: Kafka): Kafka {
   let last: ClusterInternals | undefined;
-  onEachCluster<ClusterInternals>(kafka, (cluster) => (last = cluster));
+  onEachCluster(kafka, (cluster) => (last = cluster));
   const admin = kafka.admin.bind(kafka);
   kafka.admin = (options) => {
     const made = admin(options);
@@ -98,7 +69,7 @@ function clusterOf(admin: Admin): ClusterInternals {
 async function partitionsOf(
   cluster: ClusterInternals,
   topics: readonly string[],
-): Promise<Map<string, PartitionMetadata[]>> {
+): Promise<Map<string, readonly PartitionMetadata[]>> {
   await cluster.addMultipleTargetTopics([...topics]);
   // TRICKY: KafkaJS shares one metadata refresh among concurrent callers, so the refresh that
   // naming new topics starts can be one already under way for the topics named before, which
@@ -107,7 +78,7 @@ async function partitionsOf(
   // Each check costs constant time per topic (metadata-index.ts).
   await cluster.refreshMetadataIfNecessary();
   await cluster.refreshMetadataIfNecessary();
-  const found = new Map<string, PartitionMetadata[]>();
+  const found = new Map<string, readonly PartitionMetadata[]>();
   for (const topic of new Set(topics)) {
     const partitions = cluster.findTopicPartitionMetadata(topic);
     if (partitions.length > 0) found.set(topic, partitions);
@@ -177,47 +148,46 @@ export async function logOffsets(
 ): Promise<Map<string, LogOffsets[]>> {
   const cluster = clusterOf(admin);
   return againAfterRefresh(cluster, async () => {
-    const byLeader = new Map<number, { topic: string; partitions: number[] }[]>();
-    for (const [topic, partitions] of await partitionsOf(cluster, topics)) {
-      const byNode = new Map<number, number[]>();
-      for (const { partitionId, leader } of partitions) {
+    const partitions = await partitionsOf(cluster, topics);
+    const byLeader = new Map<number, { topic: string; partition: number }[]>();
+    for (const [topic, ofTopic] of partitions)
+      for (const { partitionId, leader } of ofTopic) {
         if (leader === null || leader < 0)
           throw Object.assign(new Error(`partition ${topic}:${partitionId} has no leader`), {
             type: 'LEADER_NOT_AVAILABLE',
           });
-        pushTo(byNode, leader, partitionId);
+        pushTo(byLeader, leader, { topic, partition: partitionId });
       }
-      for (const [leader, ids] of byNode) pushTo(byLeader, leader, { topic, partitions: ids });
-    }
-    const ends = new Map<string, Map<number, { low?: bigint; high?: bigint }>>();
-    await Promise.all(
-      [...byLeader].flatMap(([leader, ofLeader]) =>
-        [LATEST, EARLIEST].map(async (timestamp) => {
+    /** Each partition's offset at one end of the log, by `topic:partition`. */
+    const offsetsAt = async (timestamp: number): Promise<Map<string, bigint>> => {
+      const offsets = new Map<string, bigint>();
+      await Promise.all(
+        [...byLeader].map(async ([leader, ofLeader]) => {
+          const byTopic = new Map<string, { partition: number; timestamp: number }[]>();
+          for (const { topic, partition } of ofLeader) pushTo(byTopic, topic, { partition, timestamp });
           const broker = await cluster.findBroker({ nodeId: String(leader) });
           const { responses } = await broker.listOffsets({
-            topics: ofLeader.map(({ topic, partitions }) => ({
-              topic,
-              partitions: partitions.map((partition) => ({ partition, timestamp })),
-            })),
+            topics: [...byTopic].map(([topic, asked]) => ({ topic, partitions: asked })),
           });
-          for (const { topic, partitions } of responses) {
-            const ofTopic = ends.get(topic) ?? new Map<number, { low?: bigint; high?: bigint }>();
-            ends.set(topic, ofTopic);
-            for (const { partition, offset } of partitions) {
-              const entry = ofTopic.get(partition) ?? {};
-              entry[timestamp === LATEST ? 'high' : 'low'] = BigInt(offset);
-              ofTopic.set(partition, entry);
-            }
-          }
+          for (const { topic, partitions: answered } of responses)
+            for (const { partition, offset } of answered)
+              offsets.set(`${topic}:${partition}`, BigInt(offset));
         }),
-      ),
-    );
+      );
+      return offsets;
+    };
+    const [low, high] = await Promise.all([offsetsAt(EARLIEST), offsetsAt(LATEST)]);
     return new Map(
-      [...ends].map(([topic, ofTopic]) => [
+      [...partitions].map(([topic, ofTopic]) => [
         topic,
-        [...ofTopic]
-          .map(([partition, { low, high }]) => ({ partition, low: low ?? 0n, high: high ?? 0n }))
-          .sort((a, b) => a.partition - b.partition),
+        ofTopic
+          .map(({ partitionId }) => partitionId)
+          .sort((a, b) => a - b)
+          .map((partition) => ({
+            partition,
+            low: low.get(`${topic}:${partition}`)!,
+            high: high.get(`${topic}:${partition}`)!,
+          })),
       ]),
     );
   });

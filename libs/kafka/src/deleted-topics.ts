@@ -18,25 +18,8 @@
  * Applied by createKafka to each Cluster its client makes (clusters.ts).
  */
 import type { Kafka } from 'kafkajs';
-import { onEachCluster } from './clusters';
+import { onEachCluster, type ClusterInternals } from './clusters';
 import { isUnknownTopic } from './kafkajs-errors';
-
-interface TopicMetadata {
-  readonly topic: string;
-}
-
-/** The parts of KafkaJS's Cluster (src/cluster/index.js) the repair uses. */
-interface ClusterInternals {
-  targetTopics: Set<string>;
-  readonly logger: { warn(message: string, extra: object): void };
-  readonly brokerPool: {
-    findConnectedBroker(): Promise<{
-      metadata(topics: string[]): Promise<{ topicMetadata: TopicMetadata[] }>;
-    }>;
-  };
-  refreshMetadata(): Promise<void>;
-  refreshMetadataIfNecessary(): Promise<void>;
-}
 
 /** Drops the target topics the broker no longer lists, and names them. */
 async function forgetDeletedTopics(cluster: ClusterInternals): Promise<string[]> {

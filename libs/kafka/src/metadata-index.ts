@@ -10,29 +10,13 @@
  * `metadataMaxAge`, or when a topic asked about is not in it.
  */
 import type { Kafka } from 'kafkajs';
-import { onEachCluster } from './clusters';
-
-interface TopicMetadata {
-  readonly topic: string;
-  readonly partitionMetadata: readonly unknown[];
-}
-
-interface MetadataResponse {
-  readonly topicMetadata: readonly TopicMetadata[];
-}
-
-/** The parts of KafkaJS's BrokerPool and Cluster (src/cluster/) the repair replaces or reads. */
-interface BrokerPoolInternals {
-  metadata: MetadataResponse | null;
-  metadataExpireAt: number | null;
-  refreshMetadata(topics: string[]): Promise<void>;
-  refreshMetadataIfNecessary(topics: string[]): Promise<void>;
-}
-
-interface ClusterInternals {
-  readonly brokerPool: BrokerPoolInternals;
-  findTopicPartitionMetadata(topic: string): readonly unknown[];
-}
+import {
+  onEachCluster,
+  type BrokerPoolInternals,
+  type ClusterInternals,
+  type MetadataResponse,
+  type TopicMetadata,
+} from './clusters';
 
 const indexes = new WeakMap<MetadataResponse, Map<string, TopicMetadata>>();
 
@@ -47,7 +31,11 @@ export function indexOf(metadata: MetadataResponse): Map<string, TopicMetadata> 
 }
 
 /** Whether a pool's cached metadata answers for `topics` at `now` without a refresh. */
-export function metadataCovers(pool: BrokerPoolInternals, topics: readonly string[], now: number): boolean {
+export function metadataCovers(
+  pool: Pick<BrokerPoolInternals, 'metadata' | 'metadataExpireAt'>,
+  topics: readonly string[],
+  now: number,
+): boolean {
   const { metadata, metadataExpireAt } = pool;
   if (metadata == null || metadataExpireAt == null || now > metadataExpireAt) return false;
   const index = indexOf(metadata);
