@@ -139,14 +139,18 @@ describe.each(DELETION_STEPS)('an API instance that dies right after the deletio
       AISPM_TENANT_DELETION_RETRY_MS: '3600000',
       AISPM_TENANT_PATTERN: `^${slug}$`,
     });
-    const exited = new Promise((resolve) => doomed.child.once('exit', (_code, signal) => resolve(signal)));
     await expect(
       fetch(`${doomed.url}/enterprise/aispm/admin/tenants/${slug}`, {
         method: 'DELETE',
         headers: { authorization: `Bearer ${pipeline.operatorKey}` },
       }),
     ).rejects.toThrow();
-    expect(await exited).toBe('SIGKILL');
+    expect(
+      await eventually(
+        'the instance to die at its crash point',
+        async () => doomed.child.signalCode ?? undefined,
+      ),
+    ).toBe('SIGKILL');
 
     expect((await postToGateway(pipeline.gatewayUrl, EVENTS, key, unsignedEvent(ref))).status).toBe(401);
     await eventually('the other API instance to finish the deletion', async () =>

@@ -103,6 +103,7 @@ export class TenantDeletions {
     for (const step of DELETION_STEPS) {
       const detail = await this.run(step, tenant);
       await this.audit.append(`tenant.${step}`, systemActor(this.options.instance), slug, detail);
+      this.logger.info({ tenant: slug, step }, 'tenant deletion step done');
       this.options.afterStep?.(step, slug);
     }
     await this.control.publish({ ...tenant, purged: true });

@@ -62,13 +62,25 @@ export async function runHttpService(
   await reporter.start();
   const kafkaProbe = new KafkaProbe(kafka, logger);
   kafkaProbe.start();
+  // The ops port opens first, so an orchestrator sees the start-up; ready waits for the public
+  // port too, or a load balancer (or a test) would send requests a closed port refuses.
+  let listening = false;
   let stopping = false;
+  const notReadyReason = (): string | undefined => {
+    if (stopping) return 'shutting down';
+    if (!listening) return 'starting: the public port is not open yet';
+    if (!control.caughtUp()) return 'reading the control topic to its end';
+    if (!kafkaProbe.answers()) return 'Kafka does not answer';
+    return undefined;
+  };
   const probes: Probes = {
     healthy: () => true,
-    ready: () => !stopping && control.caughtUp() && kafkaProbe.answers(),
+    ready: () => notReadyReason() === undefined,
+    notReadyReason,
   };
   await proc.serveOps(probes);
   const { close } = await serve({ ...proc.basics, kms, control, probes });
+  listening = true;
   proc.onShutdown(async () => {
     stopping = true;
     kafkaProbe.stop();

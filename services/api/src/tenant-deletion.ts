@@ -22,15 +22,15 @@ export function deletionEffects(
     destroyDataKey: (slug) => kms.destroyTenantKey(slug),
     async deleteTopics(slug) {
       // Every API instance carries a deletion through, so another may delete some of the topics
-      // between this one's list and its delete; a topic already gone is what the step wants, so
-      // it lists again and deletes what is left.
+      // between this one's list and its delete, or while the listing refreshes metadata naming
+      // them; a topic already gone is what the step wants, so it lists again and deletes what is
+      // left.
       for (let attempt = 1; ; attempt += 1) {
-        const topics = (await kafkaAdmin.listTopics()).filter(
-          (topic) => parseTenantTopic(topic)?.tenant === slug,
-        );
-        if (topics.length === 0) return;
         try {
-          await kafkaAdmin.deleteTopics({ topics });
+          const topics = (await kafkaAdmin.listTopics()).filter(
+            (topic) => parseTenantTopic(topic)?.tenant === slug,
+          );
+          if (topics.length > 0) await kafkaAdmin.deleteTopics({ topics });
           return;
         } catch (error) {
           if (!isUnknownTopic(error) || attempt >= DELETE_TOPICS_ATTEMPTS) throw error;
