@@ -10,11 +10,11 @@
  * OffsetFetch to the group coordinator and one ListOffsets per leader broker for each end of the
  * log. Topics that no longer exist (a tenant deleted a moment ago) are left out.
  *
- * It reaches KafkaJS's Cluster behind an admin, which the admin does not expose: createKafka
- * records each admin's Cluster as the admin is made (trackAdminClusters). KafkaJS is pinned.
+ * It reaches KafkaJS's Cluster behind an admin, which the admin does not expose (clusterOf in
+ * clusters.ts). KafkaJS is pinned.
  */
-import type { Admin, Kafka } from 'kafkajs';
-import { onEachCluster, type ClusterInternals, type PartitionMetadata } from './clusters';
+import type { Admin } from 'kafkajs';
+import { clusterOf, type ClusterInternals, type PartitionMetadata } from './clusters';
 import { isStaleMetadata, isUnknownTopic } from './kafkajs-errors';
 
 /** Where a partition's log starts and ends. */
@@ -36,30 +36,6 @@ export interface CommittedOffset {
 /** KafkaJS's ListOffsets timestamps for each end of the log. */
 const LATEST = -1;
 const EARLIEST = -2;
-
-const clusters = new WeakMap<Admin, ClusterInternals>();
-
-/**
- * `kafka`, whose admins remember their Cluster. KafkaJS's `admin()` makes the Cluster through the
- * client's factory and then the admin, synchronously, so the last Cluster made is the admin's.
- */
-export function trackAdminClusters(kafka: Kafka): Kafka {
-  let last: ClusterInternals | undefined;
-  onEachCluster(kafka, (cluster) => (last = cluster));
-  const admin = kafka.admin.bind(kafka);
-  kafka.admin = (options) => {
-    const made = admin(options);
-    clusters.set(made, last!);
-    return made;
-  };
-  return kafka;
-}
-
-function clusterOf(admin: Admin): ClusterInternals {
-  const cluster = clusters.get(admin);
-  if (!cluster) throw new Error('bulk offsets need an admin of a client made by createKafka');
-  return cluster;
-}
 
 /**
  * The partitions of those of `topics` that exist, by topic. TRICKY: a topic that does not exist

@@ -18,7 +18,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { tenantTopics, parseTenantTopic, SHARED_TOPICS } from '@aispm/contracts';
-import { trackAdminClusters } from './bulk-offsets';
+import { trackClusters } from './clusters';
 import { repairDeletedTopics } from './deleted-topics';
 import { indexMetadata } from './metadata-index';
 import { isUnknownTopic, retriableKafkaError } from './kafkajs-errors';
@@ -70,7 +70,8 @@ function routine(message: string, extra: Record<string, unknown>): boolean {
 /**
  * A KafkaJS client that logs through pino, whose metadata refreshes survive a deleted topic
  * (deleted-topics.ts), whose metadata lookups do not grow with the square of the topics
- * (metadata-index.ts), and whose admins read many topics' offsets at once (bulk-offsets.ts).
+ * (metadata-index.ts), and whose admins and consumers know their Cluster (clusters.ts: admins
+ * read many topics' offsets at once, a stage's consumer fetches less while idle).
  */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
@@ -89,7 +90,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
         kafkaLogger[pinoLevel]({ namespace, ...extra }, message);
       },
   });
-  return trackAdminClusters(indexMetadata(repairDeletedTopics(kafka)));
+  return trackClusters(indexMetadata(repairDeletedTopics(kafka)));
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
  * Owns the one hook into KafkaJS 2.2.4 (the last release, pinned in package.json) that its public
  * API lacks: every producer, consumer and admin gets a Cluster of its own from a private factory
- * on the client, and the repairs in this library (deleted-topics.ts, metadata-index.ts) and the
- * bulk offset reads (bulk-offsets.ts) need each Cluster as it is made. Applied by createKafka to
- * each client it makes, so a client made elsewhere is left as KafkaJS made it. The types below
- * are the parts of KafkaJS's Cluster, BrokerPool and Broker (src/cluster/, src/broker/) those
- * modules read or replace, and nothing else.
+ * on the client, and the repairs in this library (deleted-topics.ts, metadata-index.ts), the
+ * bulk offset reads (bulk-offsets.ts) and the stages' idle fetches (idle-fetch.ts) need each
+ * Cluster as it is made, or the one behind an admin or a consumer. Applied by createKafka to each
+ * client it makes, so a client made elsewhere is left as KafkaJS made it. The types below are the
+ * parts of KafkaJS's Cluster, BrokerPool and Broker (src/cluster/, src/broker/) those modules read
+ * or replace, and nothing else.
  */
-import type { Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 
 /** A partition as KafkaJS's cached metadata describes it. */
 export interface PartitionMetadata {
@@ -30,7 +31,23 @@ interface TopicOffsetsResponse<P> {
   readonly responses: readonly { readonly topic: string; readonly partitions: readonly P[] }[];
 }
 
+/** A Fetch request as a consumer hands it to its Broker. */
+export interface FetchRequest {
+  readonly maxWaitTime: number;
+  readonly minBytes: number;
+  readonly [field: string]: unknown;
+}
+
+/** A Fetch response: the records of each partition asked about. */
+export interface FetchResponse {
+  readonly responses: readonly {
+    readonly topicName: string;
+    readonly partitions: readonly { readonly messages: readonly unknown[] }[];
+  }[];
+}
+
 export interface BrokerInternals {
+  fetch(request: FetchRequest): Promise<FetchResponse>;
   metadata(topics: string[]): Promise<MetadataResponse>;
   offsetFetch(request: {
     groupId: string;
@@ -78,4 +95,36 @@ export function onEachCluster(kafka: Kafka, visit: (cluster: ClusterInternals) =
     visit(cluster);
     return cluster;
   };
+}
+
+const clusters = new WeakMap<Admin | Consumer, ClusterInternals>();
+
+/**
+ * `kafka`, whose admins and consumers remember their Cluster (see {@link clusterOf}). KafkaJS's
+ * `admin()` and `consumer()` make the Cluster through the client's factory and then the client,
+ * synchronously, so the last Cluster made is the one behind what they return.
+ */
+export function trackClusters(kafka: Kafka): Kafka {
+  let last: ClusterInternals | undefined;
+  onEachCluster(kafka, (cluster) => (last = cluster));
+  const admin = kafka.admin.bind(kafka);
+  kafka.admin = (options) => {
+    const made = admin(options);
+    clusters.set(made, last!);
+    return made;
+  };
+  const consumer = kafka.consumer.bind(kafka);
+  kafka.consumer = (options) => {
+    const made = consumer(options);
+    clusters.set(made, last!);
+    return made;
+  };
+  return kafka;
+}
+
+/** The Cluster behind an admin or a consumer of a client made by createKafka. */
+export function clusterOf(client: Admin | Consumer): ClusterInternals {
+  const cluster = clusters.get(client);
+  if (!cluster) throw new Error('the client behind this admin or consumer was not made by createKafka');
+  return cluster;
 }

@@ -19,5 +19,6 @@ export * from './range';
 export * from './cursor';
 export * from './follow';
 export { BatchProgress } from './progress';
+export { fetchLessWhileIdle, IDLE_FETCH_WAIT_MS } from './idle-fetch';
 export { isUnknownTopic } from './kafkajs-errors';
 export * from './probe';

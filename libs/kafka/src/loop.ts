@@ -16,6 +16,7 @@ import { isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
 import { TenantDeadLetters } from './dead-letters';
+import { fetchLessWhileIdle } from './idle-fetch';
 import { readHeaders, toTopicMessage } from './messages';
 import type { Outgoing } from './offsets';
 import { BatchProgress, LIVENESS_MS, LoopLiveness } from './progress';
@@ -150,6 +151,7 @@ export abstract class StageRunner<I> {
       minBytes: settings.fetchMinBytes,
       maxWaitTimeInMs: settings.fetchMaxWaitMs,
     });
+    fetchLessWhileIdle(this.consumer);
     this.admin = kafka.admin();
     this.deadLetters = new TenantDeadLetters(settings.service, codec, logger, metrics);
     this.subscription = new TenantSubscription(
@@ -167,7 +169,7 @@ export abstract class StageRunner<I> {
       this.rebalanced(owned);
       this.beat();
     });
-    // An idle fetch returns after fetchMaxWaitMs and heartbeats: both say the loop turns.
+    // An idle fetch returns within the idle wait (idle-fetch.ts) and heartbeats: both say the loop turns.
     this.consumer.on(this.consumer.events.FETCH, () => this.beat());
     this.consumer.on(this.consumer.events.HEARTBEAT, () => this.beat());
   }
