@@ -19,6 +19,6 @@ export * from './range';
 export * from './cursor';
 export * from './follow';
 export { BatchProgress } from './progress';
-export { fetchLessWhileIdle, IDLE_FETCH_WAIT_MS } from './idle-fetch';
+export { EMPTY_FETCHES_BEFORE_IDLE, fetchLessWhileIdle, IDLE_FETCH_WAIT_MS } from './idle-fetch';
 export { isUnknownTopic } from './kafkajs-errors';
 export * from './probe';

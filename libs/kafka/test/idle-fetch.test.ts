@@ -15,26 +15,38 @@ function answer(...recordsPerPartition: number[]) {
   };
 }
 
+function observeEmpty(pacer: FetchPacer, times: number): void {
+  for (let i = 0; i < times; i += 1) pacer.observe(answer(0, 0));
+}
+
 describe('FetchPacer', () => {
   it('sends the first fetch as asked', () => {
-    expect(new FetchPacer(1000).next(asked)).toBe(asked);
+    expect(new FetchPacer(1000, 3).next(asked)).toBe(asked);
   });
 
-  it('after an empty answer asks for the first byte and waits up to the idle wait', () => {
-    const pacer = new FetchPacer(1000);
-    pacer.observe(answer(0, 0));
+  it('still batches after fewer empty answers in a row than the quiet spell', () => {
+    const pacer = new FetchPacer(1000, 3);
+    observeEmpty(pacer, 2);
+    expect(pacer.next(asked)).toBe(asked);
+  });
+
+  it('after a quiet spell asks for the first byte and waits up to the idle wait', () => {
+    const pacer = new FetchPacer(1000, 3);
+    observeEmpty(pacer, 3);
     expect(pacer.next(asked)).toEqual({ maxWaitTime: 1000, minBytes: 1, isolationLevel: 1 });
   });
 
-  it('batches again as soon as a fetch brings records', () => {
-    const pacer = new FetchPacer(1000);
-    pacer.observe(answer(0));
+  it('batches again as soon as a fetch brings records, and counts the next quiet spell afresh', () => {
+    const pacer = new FetchPacer(1000, 3);
+    observeEmpty(pacer, 5);
     pacer.observe(answer(0, 3));
+    expect(pacer.next(asked)).toBe(asked);
+    observeEmpty(pacer, 2);
     expect(pacer.next(asked)).toBe(asked);
   });
 
   it('never waits less than asked', () => {
-    const pacer = new FetchPacer(50);
+    const pacer = new FetchPacer(50, 1);
     pacer.observe(answer());
     expect(pacer.next(asked).maxWaitTime).toBe(100);
   });
