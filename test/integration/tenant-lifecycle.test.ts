@@ -1,7 +1,7 @@
 /**
  * Tenant lifecycle (DESIGN §18) against the real servers: a re-created slug is a new incarnation
- * that inherits no credential of the deleted one, and a deletion is a reconcile that finishes
- * even when the API instance carrying it out dies between any two of its steps.
+ * that inherits no credential of the deleted one, and a deletion is a reconcile that another
+ * instance finishes when the API instance carrying it out dies between any two of its steps.
  */
 import { existsSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
@@ -16,6 +16,7 @@ import {
   postToGateway,
   startExtraApi,
   startPipeline,
+  stopProcess,
   tenantWithCollector,
   type Pipeline,
 } from '../support/platform';
@@ -29,7 +30,10 @@ let clickhouseUrl: string;
 beforeAll(async () => {
   const own = await PrivateInfra.start(['clickhouse']);
   clickhouseUrl = own.clickhouseUrl;
-  pipeline = await startPipeline({ AISPM_TENANT_DELETION_RETRY_MS: '1000', ...own.clickhouseEnv });
+  // The suite's API takes up no pending deletion on its own: a crash case's doomed instance must
+  // be the only one at the steps until it dies, or the suite's API may finish the deletion first
+  // and the crash point is never reached. Each case starts another instance to finish it.
+  pipeline = await startPipeline({ AISPM_TENANT_DELETION_RETRY_MS: '3600000', ...own.clickhouseEnv });
 });
 
 afterAll(async () => {
@@ -153,9 +157,18 @@ describe.each(DELETION_STEPS)('an API instance that dies right after the deletio
     ).toBe('SIGKILL');
 
     expect((await postToGateway(pipeline.gatewayUrl, EVENTS, key, unsignedEvent(ref))).status).toBe(401);
-    await eventually('the other API instance to finish the deletion', async () =>
-      !existsSync(kekFile) && (await topicsOf(slug)).length === 0 ? true : undefined,
-    );
+    const other = await startExtraApi(pipeline, {
+      AISPM_INSTANCE_ID: `api-finish-${step}`,
+      AISPM_TENANT_DELETION_RETRY_MS: '1000',
+      AISPM_TENANT_PATTERN: `^${slug}$`,
+    });
+    try {
+      await eventually('the other API instance to finish the deletion', async () =>
+        !existsSync(kekFile) && (await topicsOf(slug)).length === 0 ? true : undefined,
+      );
+    } finally {
+      await stopProcess(other.child);
+    }
     await eventually('the slug to be free again', async () => {
       const created = await pipeline.admin('POST', '/tenants', { slug, tenant_ref: `${ref}-again` });
       return created.status === 201 ? true : undefined;
