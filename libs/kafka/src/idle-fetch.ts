@@ -10,9 +10,9 @@
  * fetch after it batches again.
  *
  * TRICKY: one empty fetch is not a quiet spell. Under load a stage reading a transactional topic
- * meets empty fetches between its upstream's commits; answering each with a first-byte fetch
- * turns the next round into a transaction for a handful of records, and at a thousand tenants
- * that tripled the broker's CPU per event. Only a run of empty fetches counts.
+ * can meet an empty fetch between its upstream's commits; answering it with a first-byte fetch
+ * would make the next round a transaction for a handful of records. Only a run of empty fetches
+ * counts.
  *
  * The price: a consumer notices a rebalance or a stop between fetches, so up to the idle wait
  * later while idle.
