@@ -107,18 +107,15 @@ const clusters = new WeakMap<Admin | Consumer, ClusterInternals>();
 export function trackClusters(kafka: Kafka): Kafka {
   let last: ClusterInternals | undefined;
   onEachCluster(kafka, (cluster) => (last = cluster));
-  const admin = kafka.admin.bind(kafka);
-  kafka.admin = (options) => {
-    const made = admin(options);
-    clusters.set(made, last!);
-    return made;
-  };
-  const consumer = kafka.consumer.bind(kafka);
-  kafka.consumer = (options) => {
-    const made = consumer(options);
-    clusters.set(made, last!);
-    return made;
-  };
+  const remembering =
+    <O, C extends Admin | Consumer>(make: (options: O) => C) =>
+    (options: O): C => {
+      const made = make(options);
+      clusters.set(made, last!);
+      return made;
+    };
+  kafka.admin = remembering(kafka.admin.bind(kafka));
+  kafka.consumer = remembering(kafka.consumer.bind(kafka));
   return kafka;
 }
 
