@@ -83,3 +83,16 @@ it('reads the lag of 201 topics in one offsets request and two log-offset reques
   expect(requests.get('ListOffsets') ?? 0).toBeLessThanOrEqual(2 * KAFKA_BROKERS.split(',').length);
   expect(requests.get('OffsetFetch') ?? 0).toBe(1);
 });
+
+it('reads again from the metadata it has, without asking the broker about every topic each time', async () => {
+  const known = [...single, spread];
+  await consumerLag(admin, group, known);
+  let metadataRequests = 0;
+  const counting = admin.on(admin.events.REQUEST, ({ payload }) => {
+    if (payload.apiName === 'Metadata') metadataRequests += 1;
+  });
+  for (let read = 0; read < 5; read += 1) expect(await consumerLag(admin, group, known)).toHaveLength(203);
+  counting();
+  // KafkaJS's admin refreshes on every lookup: two Metadata requests per read, for all 201 topics.
+  expect(metadataRequests).toBe(0);
+});

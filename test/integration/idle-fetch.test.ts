@@ -3,7 +3,7 @@
  * first byte and waits up to the idle wait, instead of asking every 100 ms for a batch that never
  * fills; a record produced meanwhile still reaches it.
  */
-import { createKafka, EMPTY_FETCHES_BEFORE_IDLE, fetchLessWhileIdle, IDLE_FETCH_WAIT_MS } from '@aispm/kafka';
+import { createKafka, EMPTY_FETCHES_BEFORE_IDLE, tuneStageFetches, IDLE_FETCH_WAIT_MS } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
 import { eventually, KAFKA_BROKERS, uniqueSuffix } from '../support/platform';
 
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 it('fetches about once per idle wait while idle, and still gets a record produced meanwhile', async () => {
-  fetchLessWhileIdle(consumer);
+  tuneStageFetches(consumer);
   let fetches = 0;
   consumer.on(consumer.events.REQUEST, ({ payload }) => {
     if (payload.apiName === 'Fetch') fetches += 1;

@@ -71,7 +71,7 @@ function routine(message: string, extra: Record<string, unknown>): boolean {
  * A KafkaJS client that logs through pino, whose metadata refreshes survive a deleted topic
  * (deleted-topics.ts), whose metadata lookups do not grow with the square of the topics
  * (metadata-index.ts), and whose admins and consumers know their Cluster (clusters.ts: admins
- * read many topics' offsets at once, a stage's consumer fetches less while idle).
+ * read many topics' offsets at once, a stage's consumer fetches in sessions and less while idle).
  */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const kafkaLogger = logger.child({ component: 'kafkajs' });

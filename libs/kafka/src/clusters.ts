@@ -2,7 +2,7 @@
  * Owns the one hook into KafkaJS 2.2.4 (the last release, pinned in package.json) that its public
  * API lacks: every producer, consumer and admin gets a Cluster of its own from a private factory
  * on the client, and the repairs in this library (deleted-topics.ts, metadata-index.ts), the
- * bulk offset reads (bulk-offsets.ts) and the stages' idle fetches (idle-fetch.ts) need each
+ * bulk offset reads (bulk-offsets.ts) and the stages' fetches (stage-fetch.ts) need each
  * Cluster as it is made, or the one behind an admin or a consumer. Applied by createKafka to each
  * client it makes, so a client made elsewhere is left as KafkaJS made it. The types below are the
  * parts of KafkaJS's Cluster, BrokerPool and Broker (src/cluster/, src/broker/) those modules read
@@ -31,23 +31,41 @@ interface TopicOffsetsResponse<P> {
   readonly responses: readonly { readonly topic: string; readonly partitions: readonly P[] }[];
 }
 
+/** The partitions of one topic a fetch asks for, and where to read each. */
+export interface FetchTopic {
+  readonly topic: string;
+  readonly partitions: readonly {
+    readonly partition: number;
+    readonly fetchOffset: string;
+    readonly maxBytes: number;
+  }[];
+}
+
 /** A Fetch request as a consumer hands it to its Broker. */
 export interface FetchRequest {
   readonly maxWaitTime: number;
   readonly minBytes: number;
+  readonly topics: readonly FetchTopic[];
   readonly [field: string]: unknown;
 }
 
-/** A Fetch response: the records of each partition asked about. */
+/** A Fetch response: the records of each partition it lists; the session fields from version 7. */
 export interface FetchResponse {
+  readonly errorCode?: number;
+  readonly sessionId?: number;
   readonly responses: readonly {
     readonly topicName: string;
     readonly partitions: readonly { readonly messages: readonly unknown[] }[];
   }[];
 }
 
+/** How a Broker fetches. */
+export type BrokerFetch = (request: FetchRequest) => Promise<FetchResponse>;
+
 export interface BrokerInternals {
-  fetch(request: FetchRequest): Promise<FetchResponse>;
+  fetch: BrokerFetch;
+  /** The protocol request of `definitions` at the best version both sides speak. */
+  lookupRequest(apiKey: number, definitions: object): (request: object) => unknown;
   metadata(topics: string[]): Promise<MetadataResponse>;
   offsetFetch(request: {
     groupId: string;
@@ -61,6 +79,8 @@ export interface BrokerInternals {
 export interface BrokerPoolInternals {
   metadata: MetadataResponse | null;
   metadataExpireAt: number | null;
+  /** How long KafkaJS trusts its metadata; 0 for an admin's. */
+  readonly metadataMaxAge: number;
   findConnectedBroker(): Promise<BrokerInternals>;
   refreshMetadata(topics: string[]): Promise<void>;
   refreshMetadataIfNecessary(topics: string[]): Promise<void>;

@@ -2,9 +2,9 @@
  * Owns how a stage's consumer waits for records. A stage asks the broker to hold each fetch until
  * AISPM_STAGE_FETCH_MIN_BYTES are waiting or AISPM_STAGE_FETCH_MAX_WAIT_MS has passed, so that a
  * round (one transaction per shard) carries more under load. Idle, that same request is answered
- * empty ten times a second, and each names every partition the instance holds: at a thousand
- * tenants, a thousand partitions per fetch for each stage, most of the broker's idle CPU (KafkaJS
- * has no incremental fetch sessions, KIP-227). So once fetches have come back empty for a while,
+ * empty ten times a second, and for each the broker reads every partition the instance holds,
+ * in a fetch session too (fetch-session.ts): at a thousand tenants, a thousand partitions per
+ * fetch for each stage, most of the broker's idle CPU. So once fetches have come back empty for a while,
  * the next one asks for the first byte and waits up to the idle wait instead: the broker answers
  * as soon as a record arrives, so the first record after a quiet spell is not held back, and the
  * fetch after it batches again.
@@ -17,8 +17,7 @@
  * The price: a consumer notices a rebalance or a stop between fetches, so up to the idle wait
  * later while idle.
  */
-import type { Consumer } from 'kafkajs';
-import { clusterOf, type BrokerInternals, type FetchRequest, type FetchResponse } from './clusters';
+import type { BrokerFetch, FetchRequest, FetchResponse } from './clusters';
 
 /** How long an idle stage's fetch waits for its first byte. */
 export const IDLE_FETCH_WAIT_MS = 1000;
@@ -50,28 +49,12 @@ export class FetchPacer {
   }
 }
 
-/** Paces the fetches of `broker`: a pacer each, since each leader is fetched from on its own. */
-function pace(broker: BrokerInternals, idleWaitMs: number): void {
+/** `fetch` of one broker, paced: a pacer each, since each leader is fetched from on its own. */
+export function paced(fetch: BrokerFetch, idleWaitMs = IDLE_FETCH_WAIT_MS): BrokerFetch {
   const pacer = new FetchPacer(idleWaitMs);
-  const fetch = broker.fetch.bind(broker);
-  broker.fetch = async (request) => {
+  return async (request) => {
     const response = await fetch(pacer.next(request));
     pacer.observe(response);
     return response;
-  };
-}
-
-/** Has `consumer` (of a client made by createKafka) fetch the first byte, waiting longer, while idle. */
-export function fetchLessWhileIdle(consumer: Consumer, idleWaitMs = IDLE_FETCH_WAIT_MS): void {
-  const cluster = clusterOf(consumer);
-  const paced = new WeakSet<BrokerInternals>();
-  const findBroker = cluster.findBroker.bind(cluster);
-  cluster.findBroker = async (request) => {
-    const broker = await findBroker(request);
-    if (!paced.has(broker)) {
-      paced.add(broker);
-      pace(broker, idleWaitMs);
-    }
-    return broker;
   };
 }

@@ -19,6 +19,7 @@ export * from './range';
 export * from './cursor';
 export * from './follow';
 export { BatchProgress } from './progress';
-export { EMPTY_FETCHES_BEFORE_IDLE, fetchLessWhileIdle, IDLE_FETCH_WAIT_MS } from './idle-fetch';
+export { EMPTY_FETCHES_BEFORE_IDLE, IDLE_FETCH_WAIT_MS } from './idle-fetch';
+export { tuneStageFetches } from './stage-fetch';
 export { isUnknownTopic } from './kafkajs-errors';
 export * from './probe';

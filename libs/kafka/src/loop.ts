@@ -16,7 +16,7 @@ import { isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
 import { TenantDeadLetters } from './dead-letters';
-import { fetchLessWhileIdle } from './idle-fetch';
+import { tuneStageFetches } from './stage-fetch';
 import { readHeaders, toTopicMessage } from './messages';
 import type { Outgoing } from './offsets';
 import { BatchProgress, LIVENESS_MS, LoopLiveness } from './progress';
@@ -151,7 +151,7 @@ export abstract class StageRunner<I> {
       minBytes: settings.fetchMinBytes,
       maxWaitTimeInMs: settings.fetchMaxWaitMs,
     });
-    fetchLessWhileIdle(this.consumer);
+    tuneStageFetches(this.consumer);
     this.admin = kafka.admin();
     this.deadLetters = new TenantDeadLetters(settings.service, codec, logger, metrics);
     this.subscription = new TenantSubscription(

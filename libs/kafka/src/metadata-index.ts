@@ -30,14 +30,21 @@ export function indexOf(metadata: MetadataResponse): Map<string, TopicMetadata> 
   return index;
 }
 
-/** Whether a pool's cached metadata answers for `topics` at `now` without a refresh. */
+/**
+ * Whether a pool's cached metadata answers for `topics` at `now` without a refresh: it lists them
+ * all and is at most `maxAgeMs` old (by default the client's own max age, which for an admin is 0:
+ * KafkaJS's admin refreshes on every lookup).
+ */
 export function metadataCovers(
-  pool: Pick<BrokerPoolInternals, 'metadata' | 'metadataExpireAt'>,
+  pool: Pick<BrokerPoolInternals, 'metadata' | 'metadataExpireAt' | 'metadataMaxAge'>,
   topics: readonly string[],
   now: number,
+  maxAgeMs = pool.metadataMaxAge,
 ): boolean {
-  const { metadata, metadataExpireAt } = pool;
-  if (metadata == null || metadataExpireAt == null || now > metadataExpireAt) return false;
+  const { metadata, metadataExpireAt, metadataMaxAge } = pool;
+  if (metadata == null || metadataExpireAt == null) return false;
+  const fetchedAt = metadataExpireAt - metadataMaxAge;
+  if (now > fetchedAt + maxAgeMs) return false;
   const index = indexOf(metadata);
   return topics.every((topic) => index.has(topic));
 }

@@ -9,6 +9,7 @@ const metadata = {
 const pool = (overrides: object) => ({
   metadata,
   metadataExpireAt: 2000,
+  metadataMaxAge: 1000,
   refreshMetadata: async () => undefined,
   refreshMetadataIfNecessary: async () => undefined,
   ...overrides,
@@ -25,6 +26,16 @@ describe('metadataCovers', () => {
     expect(metadataCovers(pool({}), ['aispm.a.raw'], 2001)).toBe(false);
     expect(metadataCovers(pool({ metadata: null }), ['aispm.a.raw'], 1000)).toBe(false);
     expect(metadataCovers(pool({ metadataExpireAt: null }), ['aispm.a.raw'], 1000)).toBe(false);
+  });
+});
+
+describe('metadataCovers with a max age of its own', () => {
+  it('trusts metadata fetched at most that long ago, whatever the client would', () => {
+    const admins = pool({ metadataExpireAt: 1000, metadataMaxAge: 0 });
+    expect(metadataCovers(admins, ['aispm.a.raw'], 1001)).toBe(false);
+    expect(metadataCovers(admins, ['aispm.a.raw'], 31_000, 30_000)).toBe(true);
+    expect(metadataCovers(admins, ['aispm.a.raw'], 31_001, 30_000)).toBe(false);
+    expect(metadataCovers(admins, ['aispm.c.raw'], 1001, 30_000)).toBe(false);
   });
 });
 
