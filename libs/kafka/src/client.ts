@@ -116,7 +116,8 @@ export const EXACTLY_ONCE_RETRY = {
  * partition that cannot be written (a tenant's topic deleted under the round). The first retry
  * comes soon: the next transaction's first write meets CONCURRENT_TRANSACTIONS for the few
  * milliseconds the coordinator takes to write the last one's markers, and KafkaJS would wait its
- * usual 300 ms each time (KAFKA-5477 made the same cut in the Java client).
+ * usual 300 ms each time (KAFKA-5477 made the same cut in the Java client). A first write that
+ * still meets it after these retries is sent again (afterPreviousTransaction in offsets.ts).
  */
 export const TRANSACTIONAL_RETRY = { retries: 5, initialRetryTime: 20, maxRetryTime: 5000 };
 

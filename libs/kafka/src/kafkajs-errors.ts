@@ -45,3 +45,11 @@ const STALE_METADATA = new Set([
 export function isStaleMetadata(error: unknown): boolean {
   return someInChain(error, ({ type }) => typeof type === 'string' && STALE_METADATA.has(type));
 }
+
+/**
+ * Whether the transaction coordinator refused a transactional request because the producer's
+ * previous transaction is still finishing (its commit markers being written).
+ */
+export function isConcurrentTransactions(error: unknown): boolean {
+  return someInChain(error, ({ type }) => type === 'CONCURRENT_TRANSACTIONS');
+}

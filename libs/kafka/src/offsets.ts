@@ -4,6 +4,7 @@
  * transaction (exactly once) or, only to measure what transactions cost, one after the other.
  */
 import type { Batch, Consumer, IHeaders, Message, Producer } from 'kafkajs';
+import { isConcurrentTransactions } from './kafkajs-errors';
 import { offsetAfter } from './messages';
 
 /** A message to produce, with the topic it goes to. */
@@ -39,9 +40,16 @@ const PRODUCE_CHUNK_BYTES = 512 * 1024;
 export async function sendChunked<M extends Message & { value: Buffer }>(
   sender: Pick<Producer, 'sendBatch'>,
   topicMessages: readonly { topic: string; messages: readonly M[] }[],
+  sendFirst: (send: () => Promise<void>) => Promise<void> = (send) => send(),
 ): Promise<void> {
-  for (const chunk of produceChunks(topicMessages))
-    await sender.sendBatch({ topicMessages: chunk, acks: -1 });
+  let first = true;
+  for (const chunk of produceChunks(topicMessages)) {
+    const send = async () => {
+      await sender.sendBatch({ topicMessages: chunk, acks: -1 });
+    };
+    await (first ? sendFirst(send) : send());
+    first = false;
+  }
 }
 
 /** Splits topic messages into consecutive requests of at most PRODUCE_CHUNK_BYTES of values each. */
@@ -68,10 +76,11 @@ export function produceChunks<M extends { value: Buffer }>(
   return chunks;
 }
 
-/** Sends `outgoing` in order, one request per chunk (see {@link produceChunks}). */
+/** Sends `outgoing` in order, one request per chunk (see {@link produceChunks}), the first through `sendFirst`. */
 export async function sendAll(
   sender: Pick<Producer, 'sendBatch'>,
   outgoing: readonly Outgoing[],
+  sendFirst?: (send: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
   const byTopic = new Map<string, Outgoing['message'][]>();
   for (const { topic, message } of outgoing) {
@@ -82,7 +91,35 @@ export async function sendAll(
   await sendChunked(
     sender,
     [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    sendFirst,
   );
+}
+
+/**
+ * How long a transaction's first request waits for the producer's previous transaction to finish.
+ * The coordinator answers EndTxn before it has written the commit markers, and until they are
+ * written answers the next transaction's AddPartitionsToTxn with CONCURRENT_TRANSACTIONS. KafkaJS
+ * gives up after its retries (about 0.6 s, TRANSACTIONAL_RETRY in client.ts); a commit that touched
+ * a few hundred partitions on a loaded broker outlasts that, and the whole round was then aborted
+ * and done again, a second more for every tenant of the stage. The Java client waits up to its
+ * delivery timeout. Safe to repeat: a refused first request has produced nothing.
+ */
+export const TRANSACTION_OPEN_WAIT_MS = 10_000;
+
+/** Runs `send`, the first request of a transaction, again while the previous one is finishing. */
+export async function afterPreviousTransaction(
+  send: () => Promise<void>,
+  waitMs = TRANSACTION_OPEN_WAIT_MS,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await send();
+      return;
+    } catch (error) {
+      if (!isConcurrentTransactions(error) || Date.now() >= deadline) throw error;
+    }
+  }
 }
 
 /** Offsets to commit, grouped by topic as KafkaJS takes them. */
@@ -114,7 +151,8 @@ export async function produceAndCommit(
     return;
   }
   const transaction = await producer.transaction();
-  await sendAll(transaction, outgoing);
-  await transaction.sendOffsets({ consumerGroupId: groupId, topics: byTopic(offsets) });
+  await sendAll(transaction, outgoing, afterPreviousTransaction);
+  const sendOffsets = () => transaction.sendOffsets({ consumerGroupId: groupId, topics: byTopic(offsets) });
+  await (outgoing.length > 0 ? sendOffsets() : afterPreviousTransaction(sendOffsets));
   await transaction.commit();
 }
