@@ -8,7 +8,6 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import {
   awaitReady,
   CLICKHOUSE_URL,
@@ -53,23 +52,6 @@ it('a redactor with no tenants is ready, and stops cleanly on SIGTERM', async ()
 /** How often /readyz is asked: far shorter than the time an app takes to build and listen. */
 const POLL_MS = 10;
 
-/** Polls `opsUrl`'s /readyz until it answers 200; returns the reasons it gave before that. */
-async function untilReady(child: ChildProcess, opsUrl: string, withinMs: number): Promise<string[]> {
-  const reasons: string[] = [];
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-    const response = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(5000) }).catch(
-      () => undefined,
-    );
-    if (response?.ok) return reasons;
-    const reason = response && ((await response.json()) as { reason?: string }).reason;
-    if (reason && reasons.at(-1) !== reason) reasons.push(reason);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`not ready within ${withinMs} ms; it said: ${reasons.join(' / ')}`);
-}
-
 it.each([
   ['ingest-gateway', 'GATEWAY_PORT'],
   ['api', 'API_PORT'],
@@ -96,7 +78,7 @@ it.each([
     opsPort,
   );
   try {
-    const reasons = await untilReady(child, opsUrl, 90_000);
+    const reasons = await awaitReady(service, child, opsUrl, 90_000, POLL_MS);
     const answer = await fetch(`http://127.0.0.1:${port}/healthz`).then(
       (response) => response.status,
       (error: Error) =>

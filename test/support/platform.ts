@@ -78,6 +78,7 @@ export async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 60_000,
+  pollMs = 250,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -89,7 +90,7 @@ export async function eventually<T>(
       if (error instanceof WaitingIsFutile) throw new Error(`Gave up waiting for ${what}: ${error.message}`);
       lastError = error;
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   throw new Error(`Timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
@@ -257,16 +258,21 @@ function listeners(pid: number, port: number): string {
   }
 }
 
-/** Resolves once the service's /readyz answers 200; fails if the process exits first. */
+/**
+ * Resolves once the service's /readyz answers 200, asking every `pollMs`, with the reasons it gave
+ * for not being ready before that (each once, in order); fails if the process exits first.
+ */
 export async function awaitReady(
   service: string,
   child: ChildProcess,
   opsUrl: string,
   timeoutMs = 120_000,
-): Promise<void> {
+  pollMs?: number,
+): Promise<string[]> {
   // A loaded machine (the whole suite at once) can keep a start-up waiting on Kafka or the
   // registry for a while; the last /readyz answer says what it was waiting for.
   let lastAnswer: unknown;
+  const reasons: string[] = [];
   await eventually(
     `${service} to be ready`,
     async () => {
@@ -283,10 +289,14 @@ export async function awaitReady(
       );
       if (response.ok) return true;
       lastAnswer = await response.json().catch(() => response.status);
+      const { reason } = (lastAnswer ?? {}) as { reason?: unknown };
+      if (typeof reason === 'string' && reasons.at(-1) !== reason) reasons.push(reason);
       throw new Error(`/readyz answered ${JSON.stringify(lastAnswer)}`);
     },
     timeoutMs,
+    pollMs,
   );
+  return reasons;
 }
 
 /**

@@ -139,25 +139,28 @@ export async function logOffsets(
   const cluster = clusterOf(admin);
   return againAfterRefresh(cluster, async () => {
     const partitions = await partitionsOf(cluster, topics);
-    const byLeader = new Map<number, { topic: string; partition: number }[]>();
+    /** Each leader's partitions, by topic. */
+    const byLeader = new Map<number, Map<string, number[]>>();
     for (const [topic, ofTopic] of partitions)
       for (const { partitionId, leader } of ofTopic) {
         if (leader === null || leader < 0)
           throw Object.assign(new Error(`partition ${topic}:${partitionId} has no leader`), {
             type: 'LEADER_NOT_AVAILABLE',
           });
-        pushTo(byLeader, leader, { topic, partition: partitionId });
+        if (!byLeader.has(leader)) byLeader.set(leader, new Map());
+        pushTo(byLeader.get(leader)!, topic, partitionId);
       }
     /** Each partition's offset at one end of the log, by `topic:partition`. */
     const offsetsAt = async (timestamp: number): Promise<Map<string, bigint>> => {
       const offsets = new Map<string, bigint>();
       await Promise.all(
-        [...byLeader].map(async ([leader, ofLeader]) => {
-          const byTopic = new Map<string, { partition: number; timestamp: number }[]>();
-          for (const { topic, partition } of ofLeader) pushTo(byTopic, topic, { partition, timestamp });
+        [...byLeader].map(async ([leader, byTopic]) => {
           const broker = await cluster.findBroker({ nodeId: String(leader) });
           const { responses } = await broker.listOffsets({
-            topics: [...byTopic].map(([topic, asked]) => ({ topic, partitions: asked })),
+            topics: [...byTopic].map(([topic, ofTopic]) => ({
+              topic,
+              partitions: ofTopic.map((partition) => ({ partition, timestamp })),
+            })),
           });
           for (const { topic, partitions: answered } of responses)
             for (const { partition, offset } of answered)
