@@ -8,7 +8,7 @@
  * parts of KafkaJS's Cluster, BrokerPool and Broker (src/cluster/, src/broker/) those modules read
  * or replace, and nothing else.
  */
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 
 /** A partition as KafkaJS's cached metadata describes it. */
 export interface PartitionMetadata {
@@ -117,18 +117,18 @@ export function onEachCluster(kafka: Kafka, visit: (cluster: ClusterInternals) =
   };
 }
 
-const clusters = new WeakMap<Admin | Consumer, ClusterInternals>();
+const clusters = new WeakMap<Admin | Consumer | Producer, ClusterInternals>();
 
 /**
- * `kafka`, whose admins and consumers remember their Cluster (see {@link clusterOf}). KafkaJS's
- * `admin()` and `consumer()` make the Cluster through the client's factory and then the client,
- * synchronously, so the last Cluster made is the one behind what they return.
+ * `kafka`, whose admins, consumers and producers remember their Cluster (see {@link clusterOf}).
+ * KafkaJS's `admin()`, `consumer()` and `producer()` make the Cluster through the client's factory
+ * and then the client, synchronously, so the last Cluster made is the one behind what they return.
  */
 export function trackClusters(kafka: Kafka): Kafka {
   let last: ClusterInternals | undefined;
   onEachCluster(kafka, (cluster) => (last = cluster));
   const remembering =
-    <O, C extends Admin | Consumer>(make: (options: O) => C) =>
+    <O, C extends Admin | Consumer | Producer>(make: (options: O) => C) =>
     (options: O): C => {
       const made = make(options);
       clusters.set(made, last!);
@@ -136,12 +136,24 @@ export function trackClusters(kafka: Kafka): Kafka {
     };
   kafka.admin = remembering(kafka.admin.bind(kafka));
   kafka.consumer = remembering(kafka.consumer.bind(kafka));
+  kafka.producer = remembering(kafka.producer.bind(kafka));
   return kafka;
 }
 
-/** The Cluster behind an admin or a consumer of a client made by createKafka. */
-export function clusterOf(client: Admin | Consumer): ClusterInternals {
+/** The Cluster behind an admin, a consumer or a producer of a client made by createKafka. */
+export function clusterOf(client: Admin | Consumer | Producer): ClusterInternals {
   const cluster = clusters.get(client);
-  if (!cluster) throw new Error('the client behind this admin or consumer was not made by createKafka');
+  if (!cluster)
+    throw new Error('the client behind this admin, consumer or producer was not made by createKafka');
   return cluster;
+}
+
+/**
+ * Names `topics` to a connected `producer` in one metadata refresh. KafkaJS learns a topic on the
+ * first send to it and then refreshes the metadata of every topic it knows, so a process started
+ * with a thousand tenants asked the broker about all of them once per tenant: after a restart with
+ * 1,200 tenants, the gateway's producer alone made about 1,200 refreshes of up to 1,200 topics.
+ */
+export async function announceTopics(producer: Producer, topics: readonly string[]): Promise<void> {
+  if (topics.length > 0) await clusterOf(producer).addMultipleTargetTopics([...topics]);
 }

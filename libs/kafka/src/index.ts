@@ -21,5 +21,6 @@ export * from './follow';
 export { BatchProgress } from './progress';
 export { EMPTY_FETCHES_BEFORE_IDLE, IDLE_FETCH_WAIT_MS } from './idle-fetch';
 export { tuneStageFetches } from './stage-fetch';
+export { announceTopics } from './clusters';
 export { isUnknownTopic } from './kafkajs-errors';
 export * from './probe';

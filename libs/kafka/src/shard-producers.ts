@@ -14,6 +14,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Logger } from '@aispm/observability';
 import { committedOffsets } from './bulk-offsets';
 import { PARTITIONER, TRANSACTIONAL_RETRY } from './client';
+import { announceTopics } from './clusters';
 
 /** Where a partition's next record is, and the metadata committed with that offset. */
 export interface Committed {
@@ -41,6 +42,8 @@ export class ShardProducers {
     /** false: plain idempotent producers, offsets committed by the consumer (no fencing). */
     private readonly transactional: boolean,
     private readonly logger: Logger,
+    /** The topics the shards' producers write to now, named to each as it opens. */
+    private readonly outputTopics: () => readonly string[],
   ) {}
 
   /** The transactional id of a shard. */
@@ -91,6 +94,13 @@ export class ShardProducers {
       ...(this.transactional ? { transactionalId: this.transactionalId(shard) } : {}),
     });
     await producer.connect();
+    // Only saves metadata refreshes: the producer still learns a topic on its first send.
+    await announceTopics(producer, this.outputTopics()).catch((error: unknown) =>
+      this.logger.warn(
+        { err: error, shard },
+        'output topics not named to the shard producer; it learns each on first send',
+      ),
+    );
     if (this.transactional) {
       // A transaction with nothing in it sends no EndTxn; beginning it runs InitProducerId, which
       // bumps the epoch of the shard's transactional id and aborts whatever the old holder left open.

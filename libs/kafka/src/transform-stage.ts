@@ -7,7 +7,7 @@
  * committed with the input offsets.
  */
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { tenantTopic, type SchemaName, type TenantStage } from '@aispm/contracts';
+import { parseTenantTopic, tenantTopic, type SchemaName, type TenantStage } from '@aispm/contracts';
 import { AppError, isRetriable } from '@aispm/errors';
 import type { Logger, Metrics } from '@aispm/observability';
 import type { StageCodec } from './codec';
@@ -93,6 +93,7 @@ export class TransformStage<I, O extends object> extends StageRunner<I> {
       this.groupId(),
       transform.transactions !== false,
       logger,
+      () => this.topics().map((topic) => tenantTopic(parseTenantTopic(topic)!.tenant, transform.outputStage)),
     );
   }
 

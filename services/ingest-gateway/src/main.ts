@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { OidcIssuers, ReplayCache } from '@aispm/auth';
 import { clickHouseFromConfig } from '@aispm/clickhouse';
-import { partitionCache, PARTITIONER } from '@aispm/kafka';
+import { tenantTopic } from '@aispm/contracts';
+import { announceTopics, partitionCache, PARTITIONER } from '@aispm/kafka';
 import { TenantQuotas } from '@aispm/quotas';
 import { runHttpService, runMain } from '@aispm/service';
 import { buildGateway } from './app';
@@ -20,6 +21,19 @@ runMain(async () => {
       retry: { retries: 3 },
     });
     await Promise.all([kafkaAdmin.connect(), producer.connect()]);
+    // Only saves metadata refreshes: the producer still learns a topic on its first send.
+    await announceTopics(
+      producer,
+      control
+        .tenantSource()
+        .live()
+        .map((tenant) => tenantTopic(tenant, 'raw')),
+    ).catch((error: unknown) =>
+      logger.warn(
+        { err: error },
+        'tenant topics not named to the producer at start; it learns each on first send',
+      ),
+    );
     const mtlsFiles =
       config.GATEWAY_MTLS_PORT > 0
         ? {
