@@ -11,6 +11,7 @@ export { readHeaders, type TopicMessage } from './messages';
 export type { TenantSource } from './subscription';
 export { STAGE_CONFIG_KEYS, stageGroupId, workerStageSettings, type StageSettings } from './loop';
 export { produceChunks, sendChunked } from './offsets';
+export { SharedProducer, type PartitionedMessage, type SharedProducerOptions } from './shared-producer';
 export { TransformStage, type OutputChain, type TransformStageSettings } from './transform-stage';
 export { SinkStage, type SinkStageSettings } from './sink-stage';
 export * from './lag';

@@ -31,7 +31,7 @@ export function commitAfter(batch: Batch): string {
 }
 
 /** Bytes of message values per produce request: well under the broker's 1 MiB message.max.bytes. */
-const PRODUCE_CHUNK_BYTES = 512 * 1024;
+export const PRODUCE_CHUNK_BYTES = 512 * 1024;
 
 /**
  * Sends topic messages in order, acks from all replicas, one request per chunk: a batch can

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { OidcIssuers, ReplayCache } from '@aispm/auth';
 import { clickHouseFromConfig } from '@aispm/clickhouse';
 import { tenantTopic } from '@aispm/contracts';
-import { announceTopics, partitionCache, PARTITIONER } from '@aispm/kafka';
+import { announceTopics, partitionCache, PARTITIONER, SharedProducer } from '@aispm/kafka';
 import { TenantQuotas } from '@aispm/quotas';
 import { runHttpService, runMain } from '@aispm/service';
 import { buildGateway } from './app';
@@ -48,7 +48,7 @@ runMain(async () => {
         metrics,
         control,
         kms,
-        producer,
+        producer: new SharedProducer(producer),
         codec,
         quotas: new TenantQuotas({
           eventsPerSecond: config.GATEWAY_QUOTA_EVENTS_PER_SECOND,

@@ -28,8 +28,8 @@ import { fieldErrorsSchema, problemRef } from '@aispm/http';
 import {
   PARTITIONER,
   produceChunks,
-  type KafkaProducer,
   type PartitionMetadata,
+  type SharedProducer,
   type StageCodec,
 } from '@aispm/kafka';
 import type { Kms, RawEncryptor } from '@aispm/kms';
@@ -52,7 +52,8 @@ export interface IngestDeps {
   readonly kms: Kms;
   /** Encrypts raw-topic values under the tenant's data key (DESIGN §7). */
   readonly rawEncryptor: RawEncryptor;
-  readonly producer: KafkaProducer;
+  /** Writes the accepted events, together with other requests' of the moment. */
+  readonly producer: SharedProducer;
   readonly codec: StageCodec;
   readonly metrics: Metrics;
   readonly quotas: TenantQuotas;
@@ -341,20 +342,14 @@ export function createIngestor(deps: IngestDeps) {
       const offsets: bigint[] = [];
       try {
         const started = Date.now();
-        // One request per chunk: a batch of large envelopes on one partition outgrows what the
-        // broker takes in one record batch (message.max.bytes). A chunk written before a later
-        // one failed is harmless: the retry carries the same idempotency keys.
+        // Chunks, each within one request (shared with other requests of the moment): a batch of
+        // large envelopes on one partition outgrows what the broker takes in one record batch
+        // (message.max.bytes). A chunk written before a later one failed is harmless: the retry
+        // carries the same idempotency keys.
         await withDeadline(
           (async () => {
-            for (const [chunk] of produceChunks([{ topic, messages }])) {
-              const results = await deps.producer.send({ topic, acks: -1, messages: chunk!.messages });
-              // One base offset per partition; a partition's messages are consecutive, in order.
-              const next = new Map(results.map((r) => [r.partition, BigInt(r.baseOffset ?? '0')]));
-              for (const { partition } of chunk!.messages) {
-                offsets.push(next.get(partition)!);
-                next.set(partition, next.get(partition)! + 1n);
-              }
-            }
+            for (const [chunk] of produceChunks([{ topic, messages }]))
+              offsets.push(...(await deps.producer.send(topic, chunk!.messages)));
           })(),
           deps.produceTimeoutMs,
         );

@@ -1,0 +1,156 @@
+import type { RecordMetadata, TopicMessages } from 'kafkajs';
+import { mergeSends, offsetsOf, SharedProducer, type PartitionedMessage } from '../src/shared-producer';
+
+const message = (partition: number, value = 'v'): PartitionedMessage => ({
+  partition,
+  value: Buffer.from(value),
+});
+const answered = (topicName: string, partition: number, baseOffset: string): RecordMetadata => ({
+  topicName,
+  partition,
+  baseOffset,
+  errorCode: 0,
+});
+
+describe('mergeSends and offsetsOf', () => {
+  it('names each topic once, callers in order, and counts each partition on from its base offset', () => {
+    const sends = [
+      { topic: 'a', messages: [message(0, 'a1'), message(1, 'a2'), message(0, 'a3')] },
+      { topic: 'b', messages: [message(0, 'b1')] },
+      { topic: 'a', messages: [message(0, 'a4')] },
+    ];
+    const merged = mergeSends(sends);
+    expect(merged.map(({ topic, messages }) => [topic, messages.map((m) => String(m.value))])).toEqual([
+      ['a', ['a1', 'a2', 'a3', 'a4']],
+      ['b', ['b1']],
+    ]);
+    const answer = [answered('a', 0, '10'), answered('a', 1, '5'), answered('b', 0, '0')];
+    expect(offsetsOf(sends, answer)).toEqual([[10n, 5n, 11n], [0n], [12n]]);
+  });
+
+  it('refuses an answer that leaves out a partition it was sent', () => {
+    expect(() => offsetsOf([{ topic: 'a', messages: [message(2)] }], [answered('a', 0, '1')])).toThrow(
+      'a[2]',
+    );
+  });
+});
+
+/** A sender that answers when told to, recording each request. */
+function recordingSender() {
+  const requests: { topics: TopicMessages[]; answer: (error?: Error) => void }[] = [];
+  const next = new Map<string, number>();
+  const sender = {
+    sendBatch: ({ topicMessages }: { topicMessages: TopicMessages[] }) =>
+      new Promise<RecordMetadata[]>((resolve, reject) => {
+        requests.push({
+          topics: topicMessages,
+          answer: (error) => {
+            if (error) return reject(error);
+            resolve(
+              topicMessages.flatMap(({ topic, messages }) =>
+                [...new Set(messages.map((m) => m.partition!))].map((partition) => {
+                  const id = `${topic}:${partition}`;
+                  const base = next.get(id) ?? 0;
+                  next.set(id, base + messages.filter((m) => m.partition === partition).length);
+                  return answered(topic, partition, String(base));
+                }),
+              ),
+            );
+          },
+        });
+      }),
+  };
+  return { sender, requests };
+}
+
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('SharedProducer', () => {
+  it('sends at once when idle, and the callers that come meanwhile together in the next request', async () => {
+    const { sender, requests } = recordingSender();
+    const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 1_000 });
+    const first = shared.send('a', [message(0)]);
+    await settled();
+    expect(requests).toHaveLength(1);
+    const later = [
+      shared.send('a', [message(0), message(0)]),
+      shared.send('b', [message(0)]),
+      shared.send('a', [message(0)]),
+    ];
+    await settled();
+    expect(requests).toHaveLength(1);
+    requests[0]!.answer();
+    expect(await first).toEqual([0n]);
+    await settled();
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.topics.map(({ topic, messages }) => [topic, messages.length])).toEqual([
+      ['a', 3],
+      ['b', 1],
+    ]);
+    requests[1]!.answer();
+    expect(await Promise.all(later)).toEqual([[1n, 2n], [0n], [3n]]);
+  });
+
+  it('starts another request when the waiting callers would pass the byte bound', async () => {
+    const { sender, requests } = recordingSender();
+    const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 10 });
+    const first = shared.send('a', [message(0)]);
+    const big = [shared.send('a', [message(0, '123456')]), shared.send('b', [message(0, '123456')])];
+    await settled();
+    requests[0]!.answer();
+    await first;
+    await settled();
+    expect(requests).toHaveLength(2);
+    requests[1]!.answer();
+    await settled();
+    expect(requests).toHaveLength(3);
+    requests[2]!.answer();
+    expect(await Promise.all(big)).toEqual([[1n], [0n]]);
+  });
+
+  it('keeps as many requests in flight as allowed before callers wait', async () => {
+    const { sender, requests } = recordingSender();
+    const shared = new SharedProducer(sender, { maxInFlight: 2, maxBytes: 1_000 });
+    const sends = [0, 1, 2, 3].map(() => shared.send('a', [message(0)]));
+    await settled();
+    expect(requests.map(({ topics }) => topics[0]!.messages.length)).toEqual([1, 1]);
+    requests[1]!.answer();
+    await settled();
+    expect(requests.map(({ topics }) => topics[0]!.messages.length)).toEqual([1, 1, 2]);
+    requests[0]!.answer();
+    requests[2]!.answer();
+    expect(await Promise.all(sends)).toEqual([[1n], [0n], [2n], [3n]]);
+  });
+
+  it('writes the callers of a failed request again one by one, so only the failing one fails', async () => {
+    const { sender, requests } = recordingSender();
+    const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 1_000 });
+    const first = shared.send('a', [message(0)]);
+    const good = shared.send('a', [message(0)]);
+    const bad = shared.send('gone', [message(0)]);
+    await settled();
+    requests[0]!.answer();
+    await first;
+    await settled();
+    requests[1]!.answer(new Error('This server does not host this topic-partition'));
+    await settled();
+    expect(requests.slice(2).map(({ topics }) => topics[0]!.topic)).toEqual(['a', 'gone']);
+    requests[2]!.answer();
+    requests[3]!.answer(new Error('This server does not host this topic-partition'));
+    expect(await good).toEqual([1n]);
+    await expect(bad).rejects.toThrow('does not host');
+  });
+
+  it('fails a caller alone in a request with the request', async () => {
+    const { sender, requests } = recordingSender();
+    const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 1_000 });
+    const only = shared.send('a', [message(0)]);
+    await settled();
+    requests[0]!.answer(new Error('timed out'));
+    await expect(only).rejects.toThrow('timed out');
+    const after = shared.send('a', [message(0)]);
+    await settled();
+    requests[1]!.answer();
+    expect(await after).toEqual([0n]);
+  });
+});
