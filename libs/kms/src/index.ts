@@ -188,4 +188,4 @@ export class LocalKms implements Kms {
   }
 }
 
-export { decryptRawValue, encryptRawValue, isEncryptedRaw, RawDecryptor, RawEncryptor } from './raw';
+export { decryptRawValue, isEncryptedRaw, RawDecryptor, RawEncryptor } from './raw';

@@ -31,16 +31,37 @@ export function isEncryptedRaw(value: Buffer): boolean {
   return value.length > MAGIC.length && value.subarray(0, MAGIC.length).equals(MAGIC);
 }
 
-/** Encrypts `plaintext` for `tenant` under a data key and its wrapped form. */
-export function encryptRawValue(tenant: string, plaintext: Buffer, key: Buffer, wrapped: string): Buffer {
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(aad(tenant));
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+/** Random bytes fetched at once for this many IVs: one `randomBytes` call per event cost the gateway 2.4% of its CPU. */
+const IVS_PER_BLOCK = 1024;
+let ivBlock = Buffer.alloc(0);
+let ivOffset = 0;
+
+/** A fresh random IV. Each block is a new buffer, never refilled, so an IV handed out never changes. */
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivBlock.length) {
+    ivBlock = randomBytes(IV_BYTES * IVS_PER_BLOCK);
+    ivOffset = 0;
+  }
+  ivOffset += IV_BYTES;
+  return ivBlock.subarray(ivOffset - IV_BYTES, ivOffset);
+}
+
+/** What every value encrypted under one data key starts with: the magic and the wrapped key. */
+function valueHeader(wrapped: string): Buffer {
   const wrappedBytes = Buffer.from(wrapped, 'utf8');
   const length = Buffer.alloc(2);
   length.writeUInt16BE(wrappedBytes.length);
-  return Buffer.concat([MAGIC, length, wrappedBytes, iv, cipher.getAuthTag(), ciphertext]);
+  return Buffer.concat([MAGIC, length, wrappedBytes]);
+}
+
+/** Encrypts `plaintext` for `tenant` under a data key, after the {@link valueHeader} of its wrapped form. */
+function encryptRawValue(tenant: string, plaintext: Buffer, key: Buffer, header: Buffer): Buffer {
+  const iv = nextIv();
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad(tenant));
+  const ciphertext = cipher.update(plaintext);
+  const last = cipher.final();
+  return Buffer.concat([header, iv, cipher.getAuthTag(), ciphertext, last]);
 }
 
 /**
@@ -76,7 +97,7 @@ export async function decryptRawValue(
 
 interface CachedKey {
   readonly key: Buffer;
-  readonly wrapped: string;
+  readonly header: Buffer;
   readonly expiresMs: number;
   uses: number;
 }
@@ -96,7 +117,7 @@ export class RawEncryptor {
   async encrypt(tenant: string, plaintext: Buffer): Promise<Buffer> {
     const cached = await this.dataKey(tenant);
     cached.uses += 1;
-    return encryptRawValue(tenant, plaintext, cached.key, cached.wrapped);
+    return encryptRawValue(tenant, plaintext, cached.key, cached.header);
   }
 
   /** Drops the tenant's data key, e.g. when the tenant is deleted. */
@@ -113,7 +134,7 @@ export class RawEncryptor {
     }
     const next = this.kms.generateDataKey(tenant).then(({ plaintext, wrapped }) => ({
       key: plaintext,
-      wrapped,
+      header: valueHeader(wrapped),
       expiresMs: Date.now() + this.ttlMs,
       uses: 0,
     }));

@@ -30,6 +30,19 @@ describe('raw-stage envelope encryption', () => {
     expect(spy).toHaveBeenCalledTimes(1);
   });
 
+  it('gives every value an IV of its own, across the blocks of random bytes IVs come from', async () => {
+    const { kms } = freshKms();
+    const encryptor = new RawEncryptor(kms);
+    const decryptor = new RawDecryptor(kms);
+    const sealed = [];
+    for (let i = 0; i < 2_100; i += 1) sealed.push(await encryptor.encrypt('acme', plaintext));
+    const ivAt = sealed[0]!.readUInt16BE(4) + 6;
+    const ivs = new Set(sealed.map((value) => value.subarray(ivAt, ivAt + 12).toString('hex')));
+    expect(ivs.size).toBe(sealed.length);
+    for (const value of [sealed[0]!, sealed[1_500]!])
+      expect(await decryptor.decrypt('acme', value)).toEqual(plaintext);
+  });
+
   it('refuses plaintext, tampering, truncation and another tenant', async () => {
     const { kms } = freshKms();
     const sealed = await new RawEncryptor(kms).encrypt('acme', plaintext);
