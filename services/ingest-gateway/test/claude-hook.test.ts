@@ -142,12 +142,10 @@ describe(`POST ${CLAUDE_CODE_HOOK_PATH}`, () => {
       rawEncryptor: { encrypt: async (_tenant: string, bytes: Buffer) => bytes },
       codec: { encodeValidated: (_schema: string, value: unknown) => Buffer.from(JSON.stringify(value)) },
       producer: {
-        send: async (batch: { topic: string; messages: unknown[] }) => {
+        send: async (topic: string, messages: unknown[]) => {
           if (kafkaDown) throw new Error('no leader');
-          produced.push(batch);
-          return [
-            { topicName: batch.topic, partition: 0, errorCode: 0, baseOffset: String(produced.length - 1) },
-          ];
+          produced.push({ topic, messages });
+          return messages.map(() => BigInt(produced.length - 1));
         },
       },
       metrics: new Metrics('test'),

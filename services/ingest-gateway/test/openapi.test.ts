@@ -67,9 +67,7 @@ function gatewayDeps(): GatewayDeps {
     control: { state, onChange: () => undefined, findFresh: async <T>(find: () => T | undefined) => find() },
     codec: { encodeValidated: (_schema: string, value: unknown) => Buffer.from(JSON.stringify(value)) },
     producer: {
-      send: async (batch: { topic: string }) => [
-        { topicName: batch.topic, partition: 0, errorCode: 0, baseOffset: String(offset++) },
-      ],
+      send: async (_topic: string, messages: unknown[]) => messages.map(() => BigInt(offset++)),
     },
     metrics: new Metrics('test'),
     quotas: new TenantQuotas({
