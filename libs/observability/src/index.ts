@@ -91,6 +91,7 @@ export class Metrics {
   readonly stageMessages: Counter<'service' | 'tenant' | 'outcome'>;
   readonly stageBatchDuration: Histogram<'service'>;
   readonly produceDuration: Histogram<'service'>;
+  readonly idempotencyWait: Histogram;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly ingestRequests: Counter<'tenant' | 'route' | 'status'>;
   readonly apiRequests: Counter<'tenant' | 'route' | 'status'>;
@@ -128,6 +129,12 @@ export class Metrics {
       name: 'aispm_kafka_produce_duration_ms',
       help: 'Time from produce call to broker acknowledgement, in milliseconds.',
       labelNames: ['service'],
+      buckets: ms,
+      registers,
+    });
+    this.idempotencyWait = new Histogram({
+      name: 'aispm_idempotency_wait_ms',
+      help: 'Time an ingest request waits for the stored content hashes of its idempotency keys (behind a lookup in flight, then its own), in milliseconds.',
       buckets: ms,
       registers,
     });

@@ -194,11 +194,14 @@ export function createIngestor(deps: IngestDeps) {
       const sessionId = (item as { event?: { session_id?: unknown } } | null)?.event?.session_id;
       return key !== null && typeof sessionId === 'string' ? [{ key, sessionId }] : [];
     });
+    const started = Date.now();
     try {
       return await deps.idempotency.previous(tenant, keys);
     } catch (error) {
       request.log.warn({ tenant, err: error }, 'idempotency lookup failed; producing again');
       return new Map<string, string>();
+    } finally {
+      deps.metrics.idempotencyWait.observe(Date.now() - started);
     }
   }
 
