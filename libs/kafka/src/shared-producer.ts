@@ -6,6 +6,7 @@
  * each request carries many tenants' topics.
  */
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
+import { Gatherer, type Outcomes } from '@aispm/gather';
 import { PRODUCE_CHUNK_BYTES } from './offsets';
 
 /** A message whose partition the caller chose (so its receipt can name it before the write). */
@@ -54,27 +55,6 @@ export function offsetsOf(sends: readonly Send[], answer: readonly RecordMetadat
   );
 }
 
-/** Each send's offsets, or why it was not written. */
-type Outcomes = PromiseSettledResult<bigint[]>[];
-
-interface Waiting {
-  readonly sends: Send[];
-  bytes: number;
-  readonly answer: Promise<Outcomes>;
-  settle(result: Promise<Outcomes>): void;
-}
-
-function waiting(): Waiting {
-  let settle!: Waiting['settle'];
-  const answer = new Promise<Outcomes>((resolve) => {
-    settle = resolve;
-  });
-  return { sends: [], bytes: 0, answer, settle };
-}
-
-const valueBytes = (messages: readonly PartitionedMessage[]) =>
-  messages.reduce((sum, { value }) => sum + value.length, 0);
-
 export interface SharedProducerOptions {
   /** Requests under way at once; callers beyond them wait for the next request. */
   readonly maxInFlight: number;
@@ -91,48 +71,30 @@ export interface SharedProducerOptions {
  */
 const REQUESTS_IN_FLIGHT = 2;
 
+const valueBytes = (messages: readonly PartitionedMessage[]) =>
+  messages.reduce((sum, { value }) => sum + value.length, 0);
+
 export class SharedProducer {
-  private readonly queue: Waiting[] = [];
-  private inFlight = 0;
+  private readonly requests: Gatherer<Send, bigint[]>;
 
   constructor(
     private readonly producer: Pick<Producer, 'sendBatch'>,
-    private readonly options: SharedProducerOptions = {
-      maxInFlight: REQUESTS_IN_FLIGHT,
-      maxBytes: PRODUCE_CHUNK_BYTES,
-    },
-  ) {}
+    options: SharedProducerOptions = { maxInFlight: REQUESTS_IN_FLIGHT, maxBytes: PRODUCE_CHUNK_BYTES },
+  ) {
+    this.requests = new Gatherer((sends) => this.write(sends), {
+      maxInFlight: options.maxInFlight,
+      maxWeight: options.maxBytes,
+      weight: ({ messages }) => valueBytes(messages),
+    });
+  }
 
   /**
    * Writes `messages` to `topic` with acks from all replicas, together with other callers' writes
    * of the moment; resolves to each message's offset, in order. A caller's messages stay within
    * one request when they fit `maxBytes` (one chunk of {@link produceChunks}).
    */
-  async send(topic: string, messages: readonly PartitionedMessage[]): Promise<bigint[]> {
-    const bytes = valueBytes(messages);
-    let last = this.queue.at(-1);
-    if (!last || (last.sends.length > 0 && last.bytes + bytes > this.options.maxBytes)) {
-      last = waiting();
-      this.queue.push(last);
-    }
-    const index = last.sends.push({ topic, messages }) - 1;
-    last.bytes += bytes;
-    if (this.inFlight < this.options.maxInFlight) this.next();
-    const outcome = (await last.answer)[index]!;
-    if (outcome.status === 'rejected') throw outcome.reason;
-    return outcome.value;
-  }
-
-  private next(): void {
-    const batch = this.queue.shift();
-    if (!batch) return;
-    this.inFlight += 1;
-    const result = this.write(batch.sends);
-    batch.settle(result);
-    void result.finally(() => {
-      this.inFlight -= 1;
-      this.next();
-    });
+  send(topic: string, messages: readonly PartitionedMessage[]): Promise<bigint[]> {
+    return this.requests.run({ topic, messages });
   }
 
   /**
@@ -141,7 +103,7 @@ export class SharedProducer {
    * A partition the failed request did write gets those messages twice: the same as a caller's own
    * retry, which the idempotency keys downstream absorb.
    */
-  private async write(sends: readonly Send[]): Promise<Outcomes> {
+  private async write(sends: readonly Send[]): Promise<Outcomes<bigint[]>> {
     const request = async (some: readonly Send[]) =>
       offsetsOf(some, await this.producer.sendBatch({ topicMessages: mergeSends(some), acks: -1 }));
     try {

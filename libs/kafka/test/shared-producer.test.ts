@@ -91,37 +91,6 @@ describe('SharedProducer', () => {
     expect(await Promise.all(later)).toEqual([[1n, 2n], [0n], [3n]]);
   });
 
-  it('starts another request when the waiting callers would pass the byte bound', async () => {
-    const { sender, requests } = recordingSender();
-    const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 10 });
-    const first = shared.send('a', [message(0)]);
-    const big = [shared.send('a', [message(0, '123456')]), shared.send('b', [message(0, '123456')])];
-    await settled();
-    requests[0]!.answer();
-    await first;
-    await settled();
-    expect(requests).toHaveLength(2);
-    requests[1]!.answer();
-    await settled();
-    expect(requests).toHaveLength(3);
-    requests[2]!.answer();
-    expect(await Promise.all(big)).toEqual([[1n], [0n]]);
-  });
-
-  it('keeps as many requests in flight as allowed before callers wait', async () => {
-    const { sender, requests } = recordingSender();
-    const shared = new SharedProducer(sender, { maxInFlight: 2, maxBytes: 1_000 });
-    const sends = [0, 1, 2, 3].map(() => shared.send('a', [message(0)]));
-    await settled();
-    expect(requests.map(({ topics }) => topics[0]!.messages.length)).toEqual([1, 1]);
-    requests[1]!.answer();
-    await settled();
-    expect(requests.map(({ topics }) => topics[0]!.messages.length)).toEqual([1, 1, 2]);
-    requests[0]!.answer();
-    requests[2]!.answer();
-    expect(await Promise.all(sends)).toEqual([[1n], [0n], [2n], [3n]]);
-  });
-
   it('writes the callers of a failed request again one by one, so only the failing one fails', async () => {
     const { sender, requests } = recordingSender();
     const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 1_000 });
