@@ -24,7 +24,7 @@ const settled = () => new Promise((resolve) => setImmediate(resolve));
 describe('IdempotencyIndex', () => {
   it('answers from memory what this instance produced, and asks storage for the rest', async () => {
     const { queries, lookup } = storage({ b: 'hash-b' });
-    const index = new IdempotencyIndex(lookup, 10, 1);
+    const index = new IdempotencyIndex(lookup, 10);
     index.remember('t1', 'a', 'hash-a');
     const answer = index.previous('t1', [ref('a'), ref('b'), ref('c')]);
     await settled();
@@ -40,7 +40,7 @@ describe('IdempotencyIndex', () => {
 
   it('sends the lookups that arrive while one is in flight as one query, whatever their tenants', async () => {
     const { queries, lookup } = storage({ b: 'hash-b', d: 'hash-d' });
-    const index = new IdempotencyIndex(lookup, 10, 1);
+    const index = new IdempotencyIndex(lookup, 10);
     const first = index.previous('t1', [ref('a')]);
     const second = index.previous('t1', [ref('b')]);
     const third = index.previous('t1', [ref('c'), ref('d')]);
@@ -61,7 +61,7 @@ describe('IdempotencyIndex', () => {
   it("never answers one tenant's key with another tenant's", async () => {
     const lookup = async (keys: readonly KeyRef[]) =>
       new Map(keys.filter((k) => k.tenant === 't1').map((k) => [keyId(k.tenant, k.key), 'hash-t1']));
-    const index = new IdempotencyIndex(lookup, 10, 1);
+    const index = new IdempotencyIndex(lookup, 10);
     const [mine, theirs] = await Promise.all([
       index.previous('t1', [ref('a')]),
       index.previous('t2', [ref('a')]),
@@ -72,7 +72,7 @@ describe('IdempotencyIndex', () => {
 
   it('fails only the requests of a failed query, and the next query still goes out', async () => {
     const { queries, lookup } = storage({ b: 'hash-b' });
-    const index = new IdempotencyIndex(lookup, 10, 1);
+    const index = new IdempotencyIndex(lookup, 10);
     const first = index.previous('t1', [ref('a')]);
     const second = index.previous('t1', [ref('b')]);
     await settled();
@@ -85,7 +85,7 @@ describe('IdempotencyIndex', () => {
 
   it(`puts at most ${MAX_KEYS_PER_LOOKUP} keys in one query, unless one request alone has more`, async () => {
     const { queries, lookup } = storage({});
-    const index = new IdempotencyIndex(lookup, 10, 1);
+    const index = new IdempotencyIndex(lookup, 10);
     const keys = (prefix: string, count: number) =>
       Array.from({ length: count }, (_, i) => ref(`${prefix}${i}`));
     const requests = [
