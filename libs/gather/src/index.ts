@@ -43,7 +43,10 @@ export class Gatherer<I, R> {
   constructor(
     private readonly call: (items: readonly I[]) => Promise<Outcomes<R>>,
     private readonly options: GathererOptions<I>,
-  ) {}
+  ) {
+    if (!(options.maxInFlight >= 1))
+      throw new RangeError(`maxInFlight must be at least 1, got ${options.maxInFlight}`);
+  }
 
   /** The outcome of `item`, from the call it joins. */
   async run(item: I): Promise<R> {
@@ -65,7 +68,13 @@ export class Gatherer<I, R> {
     const batch = this.queue.shift();
     if (!batch) return;
     this.inFlight += 1;
-    const outcomes = this.call(batch.items);
+    const outcomes = Promise.resolve()
+      .then(() => this.call(batch.items))
+      .then((answered) => {
+        if (answered.length !== batch.items.length)
+          throw new Error(`A call of ${batch.items.length} items answered ${answered.length} outcomes`);
+        return answered;
+      });
     batch.settle(
       outcomes.catch((reason: unknown) => batch.items.map(() => ({ status: 'rejected' as const, reason }))),
     );

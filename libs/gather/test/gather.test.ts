@@ -80,4 +80,21 @@ describe('Gatherer', () => {
     expect(await good).toBe('b!');
     await expect(bad).rejects.toThrow('bad refused');
   });
+
+  it('fails the callers of a call that throws at once or answers for the wrong number of items, and goes on', async () => {
+    let calls = 0;
+    const gatherer = new Gatherer<string, string>((items) => {
+      calls += 1;
+      if (calls === 1) throw new Error('thrown before any promise');
+      if (calls === 2) return Promise.resolve([]);
+      return Promise.resolve(items.map((item) => ({ status: 'fulfilled' as const, value: item })));
+    }, options);
+    await expect(gatherer.run('a')).rejects.toThrow('thrown before any promise');
+    await expect(gatherer.run('b')).rejects.toThrow('answered 0 outcomes');
+    expect(await gatherer.run('c')).toBe('c');
+  });
+
+  it('refuses a bound that would leave every caller waiting', () => {
+    expect(() => new Gatherer(async () => [], { ...options, maxInFlight: 0 })).toThrow('maxInFlight');
+  });
 });
