@@ -30,6 +30,17 @@ export function isUnknownTopic(error: unknown): boolean {
   return someInChain(error, ({ type }) => type === 'UNKNOWN_TOPIC_OR_PARTITION');
 }
 
+/**
+ * Whether a produce failed on a topic that is not there: the broker said so, or KafkaJS found no
+ * metadata for it (a topic deleted since the producer learnt it).
+ */
+export function isMissingTopic(error: unknown): boolean {
+  return (
+    isUnknownTopic(error) ||
+    someInChain(error, (fields) => (fields as { name?: unknown }).name === 'KafkaJSMetadataNotLoaded')
+  );
+}
+
 /** KafkaJS's names for answers that mean the client's metadata is out of date. */
 const STALE_METADATA = new Set([
   'UNKNOWN_TOPIC_OR_PARTITION',

@@ -1,12 +1,13 @@
 /**
- * Owns writes that many concurrent callers make to Kafka (the gateway's requests): while one
- * Produce is in flight the next callers' messages wait and then go together, one request for all
- * of them, as the Java client's `linger` does. Under load the broker then answers a request per
- * round trip instead of one per HTTP request, and with a thousand tenants sending small batches
- * each request carries many tenants' topics.
+ * Owns writes that many concurrent callers make to Kafka (the gateway's requests): while Produce
+ * requests are in flight the next callers' messages wait and then go together, one request for
+ * all of them. Under load the broker then answers a request per round trip instead of one per
+ * HTTP request, and with a thousand tenants sending small batches each request carries many
+ * tenants' topics.
  */
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import { Gatherer, type Outcomes } from '@aispm/gather';
+import { isMissingTopic } from './kafkajs-errors';
 import { PRODUCE_CHUNK_BYTES } from './offsets';
 
 /** A message whose partition the caller chose (so its receipt can name it before the write). */
@@ -42,8 +43,10 @@ export function mergeSends(sends: readonly Send[]): { topic: string; messages: P
  */
 export function offsetsOf(sends: readonly Send[], answer: readonly RecordMetadata[]): bigint[][] {
   const next = new Map<string, bigint>();
-  for (const { topicName, partition, baseOffset } of answer)
-    next.set(`${partition}:${topicName}`, BigInt(baseOffset ?? '0'));
+  for (const { topicName, partition, baseOffset } of answer) {
+    if (baseOffset === undefined) throw new Error(`The broker gave no offset for ${topicName}[${partition}]`);
+    next.set(`${partition}:${topicName}`, BigInt(baseOffset));
+  }
   return sends.map(({ topic, messages }) =>
     messages.map(({ partition }) => {
       const id = `${partition}:${topic}`;
@@ -64,10 +67,10 @@ export interface SharedProducerOptions {
 
 /**
  * Two: a caller finds a request free when the load is light, and under load each request carries
- * what came during the other's round trip. Measured with 32 callers of one message each on the
- * local broker: about 10,000 messages/s with one or two in flight against 2,000–5,000 sent one
- * request per caller, at a quarter of the producer's CPU and a sixth of the broker's per message;
- * with 8 callers of 100 messages each, the same as one request per caller.
+ * what came during the other's round trip. `npm run bench:produce` (docs/performance.md): 32
+ * callers of one message each 7,435 → 21,739 messages/s, the producer's CPU per message 134 →
+ * 42 µs and the broker's 101 → 15; 8 callers of 100 messages each 58,083 → 49,221 messages/s at
+ * about the same CPU.
  */
 const REQUESTS_IN_FLIGHT = 2;
 
@@ -98,20 +101,50 @@ export class SharedProducer {
   }
 
   /**
-   * One request for all `sends`. When it fails and held several callers, each is written again on
-   * its own, so a topic that cannot take writes (a tenant being deleted) fails only its callers.
-   * A partition the failed request did write gets those messages twice: the same as a caller's own
-   * retry, which the idempotency keys downstream absorb.
+   * One request for all `sends`. When it fails on a topic that is not there (a tenant deleted
+   * while its requests were under way), each topic's callers are written again on their own, so
+   * only that topic's callers fail; any other failure (the broker unreachable) fails them all, as
+   * it would each. A partition the failed request did write gets those messages twice: the same
+   * as a client's own retry, which the idempotency keys downstream absorb.
    */
   private async write(sends: readonly Send[]): Promise<Outcomes<bigint[]>> {
-    const request = async (some: readonly Send[]) =>
-      offsetsOf(some, await this.producer.sendBatch({ topicMessages: mergeSends(some), acks: -1 }));
+    const request = (some: readonly Send[]) =>
+      this.producer.sendBatch({ topicMessages: mergeSends(some), acks: -1 });
+    let answer: RecordMetadata[];
     try {
-      const offsets = await request(sends);
-      return offsets.map((value) => ({ status: 'fulfilled', value }));
+      answer = await request(sends);
     } catch (error) {
-      if (sends.length === 1) return [{ status: 'rejected', reason: error }];
-      return Promise.allSettled(sends.map(async (send) => (await request([send]))[0]!));
+      const topics = new Set(sends.map(({ topic }) => topic));
+      if (topics.size === 1 || !isMissingTopic(error)) throw error;
+      return this.writeEachTopic(sends, topics, request);
     }
+    return offsetsOf(sends, answer).map((value) => ({ status: 'fulfilled', value }));
+  }
+
+  private async writeEachTopic(
+    sends: readonly Send[],
+    topics: ReadonlySet<string>,
+    request: (some: readonly Send[]) => Promise<RecordMetadata[]>,
+  ): Promise<Outcomes<bigint[]>> {
+    const outcomes = new Map<string, Outcomes<bigint[]>>();
+    await Promise.all(
+      [...topics].map(async (topic) => {
+        const ofTopic = sends.filter((send) => send.topic === topic);
+        try {
+          const offsets = offsetsOf(ofTopic, await request(ofTopic));
+          outcomes.set(
+            topic,
+            offsets.map((value) => ({ status: 'fulfilled', value })),
+          );
+        } catch (reason) {
+          outcomes.set(
+            topic,
+            ofTopic.map(() => ({ status: 'rejected', reason })),
+          );
+        }
+      }),
+    );
+    const next = new Map([...outcomes].map(([topic, results]) => [topic, results.values()]));
+    return sends.map(({ topic }) => next.get(topic)!.next().value!);
   }
 }

@@ -91,35 +91,55 @@ describe('SharedProducer', () => {
     expect(await Promise.all(later)).toEqual([[1n, 2n], [0n], [3n]]);
   });
 
-  it('writes the callers of a failed request again one by one, so only the failing one fails', async () => {
+  /** KafkaJS's error for a topic the broker does not have, as it wraps it after its retries. */
+  const missingTopic = () =>
+    Object.assign(new Error('retries exceeded'), {
+      cause: Object.assign(new Error('This server does not host this topic-partition'), {
+        type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      }),
+    });
+
+  it('writes each topic of a request that failed on a missing topic again, so only that topic fails', async () => {
     const { sender, requests } = recordingSender();
     const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 1_000 });
     const first = shared.send('a', [message(0)]);
-    const good = shared.send('a', [message(0)]);
+    const good = [
+      shared.send('a', [message(0)]),
+      shared.send('b', [message(0)]),
+      shared.send('a', [message(0)]),
+    ];
     const bad = shared.send('gone', [message(0)]);
     await settled();
     requests[0]!.answer();
     await first;
     await settled();
-    requests[1]!.answer(new Error('This server does not host this topic-partition'));
+    requests[1]!.answer(missingTopic());
     await settled();
-    expect(requests.slice(2).map(({ topics }) => topics[0]!.topic)).toEqual(['a', 'gone']);
+    expect(
+      requests.slice(2).map(({ topics }) => topics.map(({ topic, messages }) => [topic, messages.length])),
+    ).toEqual([[['a', 2]], [['b', 1]], [['gone', 1]]]);
     requests[2]!.answer();
-    requests[3]!.answer(new Error('This server does not host this topic-partition'));
-    expect(await good).toEqual([1n]);
-    await expect(bad).rejects.toThrow('does not host');
+    requests[3]!.answer();
+    requests[4]!.answer(missingTopic());
+    expect(await Promise.all(good)).toEqual([[1n], [0n], [2n]]);
+    await expect(bad).rejects.toThrow('retries exceeded');
   });
 
-  it('fails a caller alone in a request with the request', async () => {
+  it('fails every caller of a request that failed otherwise, writing nothing again', async () => {
     const { sender, requests } = recordingSender();
     const shared = new SharedProducer(sender, { maxInFlight: 1, maxBytes: 1_000 });
-    const only = shared.send('a', [message(0)]);
+    const first = shared.send('a', [message(0)]);
+    const later = [shared.send('a', [message(0)]), shared.send('b', [message(0)])];
     await settled();
-    requests[0]!.answer(new Error('timed out'));
-    await expect(only).rejects.toThrow('timed out');
+    requests[0]!.answer();
+    await first;
+    await settled();
+    requests[1]!.answer(new Error('Connection timeout'));
+    for (const send of later) await expect(send).rejects.toThrow('Connection timeout');
+    expect(requests).toHaveLength(2);
     const after = shared.send('a', [message(0)]);
     await settled();
-    requests[1]!.answer();
-    expect(await after).toEqual([0n]);
+    requests[2]!.answer();
+    expect(await after).toEqual([1n]);
   });
 });
