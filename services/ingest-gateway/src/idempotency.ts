@@ -65,9 +65,11 @@ export class IdempotencyIndex {
    */
   private readonly lookups: Gatherer<readonly KeyRef[], Map<string, string>>;
 
+  /** `observeWait` hears how long each request that had to ask storage waited, in milliseconds. */
   constructor(
     lookup: Lookup,
     private readonly maxEntries: number,
+    private readonly observeWait: (ms: number) => void = () => undefined,
   ) {
     this.lookups = new Gatherer(
       async (requests) => {
@@ -88,7 +90,8 @@ export class IdempotencyIndex {
       else unknown.push({ tenant, ...item });
     }
     if (unknown.length > 0) {
-      const stored = await this.lookups.run(unknown);
+      const started = Date.now();
+      const stored = await this.lookups.run(unknown).finally(() => this.observeWait(Date.now() - started));
       for (const { key } of unknown) {
         const hash = stored.get(keyId(tenant, key));
         if (hash !== undefined) known.set(key, hash);

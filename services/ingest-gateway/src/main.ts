@@ -59,7 +59,11 @@ runMain(async () => {
         }),
         replayCache: new ReplayCache({ maxEntries: 1_000_000 }),
         admission: { maxFutureSkewMs: config.GATEWAY_MAX_FUTURE_SKEW_MS },
-        idempotency: new IdempotencyIndex(storedKeys(clickhouse, config.CLICKHOUSE_DATABASE), 1_000_000),
+        idempotency: new IdempotencyIndex(
+          storedKeys(clickhouse, config.CLICKHOUSE_DATABASE),
+          1_000_000,
+          (ms) => metrics.idempotencyWait.observe(ms),
+        ),
         maxDecompressedBytes: config.AISPM_MAX_DECOMPRESSED_BYTES,
         oidc:
           config.oidc.issuers.length > 0

@@ -101,4 +101,18 @@ describe('IdempotencyIndex', () => {
     await Promise.all(requests);
     expect(queries.map((q) => q.keys.length)).toEqual([1, MAX_KEYS_PER_LOOKUP, MAX_KEYS_PER_LOOKUP + 5]);
   });
+
+  it('reports how long a request waited for storage, and nothing for one answered from memory', async () => {
+    const { queries, lookup } = storage({});
+    const waits: number[] = [];
+    const index = new IdempotencyIndex(lookup, 10, (ms) => waits.push(ms));
+    index.remember('t1', 'a', 'hash-a');
+    await index.previous('t1', [ref('a')]);
+    expect(waits).toEqual([]);
+    const asked = index.previous('t1', [ref('b')]);
+    await settled();
+    queries[0]!.answer();
+    await asked;
+    expect(waits).toHaveLength(1);
+  });
 });

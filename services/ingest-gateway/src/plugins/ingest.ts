@@ -134,12 +134,17 @@ const batchSchema = {
   },
 } as const;
 
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `work`, refused after `ms`; its signal tells it when it has been refused, so it starts nothing more. */
+function withDeadline<T>(work: (refused: AbortSignal) => Promise<T>, ms: number): Promise<T> {
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no acknowledgement within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no acknowledgement within ${ms} ms`));
+    }, ms);
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([work(controller.signal), deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Event id and idempotency key of an item that may not even be an envelope. */
@@ -194,14 +199,11 @@ export function createIngestor(deps: IngestDeps) {
       const sessionId = (item as { event?: { session_id?: unknown } } | null)?.event?.session_id;
       return key !== null && typeof sessionId === 'string' ? [{ key, sessionId }] : [];
     });
-    const started = Date.now();
     try {
       return await deps.idempotency.previous(tenant, keys);
     } catch (error) {
       request.log.warn({ tenant, err: error }, 'idempotency lookup failed; producing again');
       return new Map<string, string>();
-    } finally {
-      deps.metrics.idempotencyWait.observe(Date.now() - started);
     }
   }
 
@@ -349,13 +351,13 @@ export function createIngestor(deps: IngestDeps) {
         // large envelopes on one partition outgrows what the broker takes in one record batch
         // (message.max.bytes). A chunk written before a later one failed is harmless: the retry
         // carries the same idempotency keys.
-        await withDeadline(
-          (async () => {
-            for (const [chunk] of produceChunks([{ topic, messages }]))
-              offsets.push(...(await deps.producer.send(topic, chunk!.messages)));
-          })(),
-          deps.produceTimeoutMs,
-        );
+        await withDeadline(async (refused) => {
+          for (const [chunk] of produceChunks([{ topic, messages }])) {
+            // The client has its 503 already: its later chunks would only queue ahead of others.
+            if (refused.aborted) return;
+            offsets.push(...(await deps.producer.send(topic, chunk!.messages)));
+          }
+        }, deps.produceTimeoutMs);
         deps.metrics.produceDuration.observe({ service: 'ingest-gateway' }, Date.now() - started);
       } catch (cause) {
         request.log.warn(
