@@ -1,7 +1,8 @@
 /**
  * Concurrent callers of the shared producer on the real Kafka: their messages go in fewer Produce
- * requests than there are callers, and the offset each caller is given is the offset its message
- * has in the log (the gateway's receipts name it as the replay index).
+ * requests than there are callers, the offset each caller is given is the offset its message has
+ * in the log (the gateway's receipts name it as the replay index), and a topic deleted under them
+ * fails only its own callers.
  */
 import { createKafka, SharedProducer } from '@aispm/kafka';
 import { createLogger } from '@aispm/observability';
@@ -17,7 +18,7 @@ const kafka = createKafka(
   createLogger('test', 'shared-producer', 'silent'),
 );
 const admin = kafka.admin();
-const producer = kafka.producer({ allowAutoTopicCreation: false });
+const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 3 } });
 const consumer = kafka.consumer({ groupId: `shared-producer-${suffix}`, maxWaitTimeInMs: 100 });
 let produceRequests = 0;
 
@@ -78,4 +79,33 @@ it('gathers concurrent callers into shared requests and gives each message its o
   );
   for (const [value, place] of expected)
     expect(`${value} at ${logged.get(value)}`).toBe(`${value} at ${place}`);
+});
+
+it('fails only the callers of a topic deleted under them', async () => {
+  const gone = `aispm-test-shared-gone-${suffix}`;
+  await admin.createTopics({ topics: [{ topic: gone, numPartitions: 1 }], waitForLeaders: true });
+  const shared = new SharedProducer(producer);
+  const write = (topic: string) => shared.send(topic, [{ partition: 0, value: Buffer.from(topic) }]);
+  await Promise.all([write(gone), write(topics[0]!)]);
+  await admin.deleteTopics({ topics: [gone] });
+  await eventually('the topic to be gone', async () =>
+    (await admin.listTopics()).includes(gone) ? undefined : true,
+  );
+
+  const outcomes = await Promise.allSettled([
+    write(topics[0]!),
+    write(topics[0]!),
+    write(gone),
+    write(topics[1]!),
+    write(gone),
+    write(topics[2]!),
+  ]);
+  expect(outcomes.map(({ status }) => status)).toEqual([
+    'fulfilled',
+    'fulfilled',
+    'rejected',
+    'fulfilled',
+    'rejected',
+    'fulfilled',
+  ]);
 });
