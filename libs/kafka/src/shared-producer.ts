@@ -108,43 +108,33 @@ export class SharedProducer {
    * as a client's own retry, which the idempotency keys downstream absorb.
    */
   private async write(sends: readonly Send[]): Promise<Outcomes<bigint[]>> {
-    const request = (some: readonly Send[]) =>
-      this.producer.sendBatch({ topicMessages: mergeSends(some), acks: -1 });
     let answer: RecordMetadata[];
     try {
-      answer = await request(sends);
+      answer = await this.producer.sendBatch({ topicMessages: mergeSends(sends), acks: -1 });
     } catch (error) {
       const topics = new Set(sends.map(({ topic }) => topic));
       if (topics.size === 1 || !isMissingTopic(error)) throw error;
-      return this.writeEachTopic(sends, topics, request);
+      return this.writeEachTopic(sends, topics);
     }
     return offsetsOf(sends, answer).map((value) => ({ status: 'fulfilled', value }));
   }
 
+  /** `sends` again, one request per topic; each caller's outcome in its place. */
   private async writeEachTopic(
     sends: readonly Send[],
     topics: ReadonlySet<string>,
-    request: (some: readonly Send[]) => Promise<RecordMetadata[]>,
   ): Promise<Outcomes<bigint[]>> {
-    const outcomes = new Map<string, Outcomes<bigint[]>>();
+    const outcomes: Outcomes<bigint[]> = [];
     await Promise.all(
       [...topics].map(async (topic) => {
-        const ofTopic = sends.filter((send) => send.topic === topic);
-        try {
-          const offsets = offsetsOf(ofTopic, await request(ofTopic));
-          outcomes.set(
-            topic,
-            offsets.map((value) => ({ status: 'fulfilled', value })),
-          );
-        } catch (reason) {
-          outcomes.set(
-            topic,
-            ofTopic.map(() => ({ status: 'rejected', reason })),
-          );
-        }
+        const places = sends.flatMap((send, place) => (send.topic === topic ? [place] : []));
+        const ofTopic = places.map((place) => sends[place]!);
+        const written = await this.write(ofTopic).catch((reason: unknown) =>
+          ofTopic.map(() => ({ status: 'rejected' as const, reason })),
+        );
+        written.forEach((outcome, i) => (outcomes[places[i]!] = outcome));
       }),
     );
-    const next = new Map([...outcomes].map(([topic, results]) => [topic, results.values()]));
-    return sends.map(({ topic }) => next.get(topic)!.next().value!);
+    return outcomes;
   }
 }

@@ -134,7 +134,7 @@ export class Metrics {
     });
     this.idempotencyWait = new Histogram({
       name: 'aispm_idempotency_wait_ms',
-      help: 'Time an ingest request waits for the stored content hashes of its idempotency keys (behind a lookup in flight, then its own), in milliseconds.',
+      help: 'Time an ingest request whose idempotency keys were not in memory waits for their stored content hashes (behind a lookup in flight, then its own), in milliseconds.',
       buckets: ms,
       registers,
     });
